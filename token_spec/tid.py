@@ -1,0 +1,56 @@
+"""Token IDs: minutes since 2020-01-01T00:00Z, carried modulo 2**24, extended without rollover.
+
+Also the one definition of the meter's TID memory rules (used / old), SPEC.md §7.
+"""
+
+from token_spec.compat import const
+from token_spec.errors import RESULT_OLD, RESULT_USED
+
+TID_BITS = const(24)
+TID_MODULUS = const(0x1000000)  # 2**24 minutes, about 31.9 years
+_HALF = const(0x800000)
+# Remembered TIDs: at least this many (the meter may keep more).
+TID_MEMORY_SIZE = const(50)
+
+
+def tid_from_time(seconds):
+    """Full TID (minutes since the token epoch) for a meter/station time in epoch seconds."""
+    if seconds < 0:
+        raise ValueError("time is before the token epoch 2020-01-01T00:00Z")
+    return seconds // 60
+
+
+def extend_tid(tid24, high_water):
+    """The full TID congruent to tid24 (mod 2**24) nearest `high_water`.
+
+    A distance of exactly 2**23 resolves toward the future; a result that would be negative is
+    moved up by 2**24 (TIDs are never negative)."""
+    if not 0 <= tid24 < TID_MODULUS:
+        raise ValueError("tid24 must be in 0..2**24-1")
+    if high_water < 0:
+        raise ValueError("high_water must not be negative")
+    delta = (tid24 - high_water) % TID_MODULUS
+    full = high_water + delta if delta <= _HALF else high_water + delta - TID_MODULUS
+    if full < 0:
+        full += TID_MODULUS
+    return full
+
+
+def tid_status(full_tid, remembered, capacity=TID_MEMORY_SIZE):
+    """RESULT_USED, RESULT_OLD or None (acceptable) for a full TID against the TID memory.
+
+    `remembered` holds the full TIDs of accepted tokens (at most `capacity`)."""
+    if full_tid in remembered:
+        return RESULT_USED
+    if len(remembered) >= capacity and full_tid < min(remembered):
+        return RESULT_OLD
+    return None
+
+
+def remember_tid(full_tid, remembered, capacity=TID_MEMORY_SIZE):
+    """Add an accepted full TID to the memory list in place, evicting the smallest when full.
+    Returns the new high-water mark (the largest remembered TID)."""
+    remembered.append(full_tid)
+    while len(remembered) > capacity:
+        remembered.remove(min(remembered))
+    return max(remembered)
