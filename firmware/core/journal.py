@@ -1,0 +1,270 @@
+"""Power-safe journal of the meter's registers, config blob and events (see docs/journal.md).
+
+Pure: it talks only to a block device with MicroPython's extended protocol
+(`readblocks(n, buf, offset)`, `writeblocks(n, buf, offset)`, `ioctl(op, arg)`).
+
+Layout (blocks of the device, in order):
+    config     2 blocks, one record per block: the newest signed config blob (A/B)
+    events     `event_blocks` blocks of 32-byte records: one core event each
+    registers  every other block, `register_record`-byte records: the meter snapshot
+
+Every record: magic 0x70, tag, sequence u32, payload length u16, payload, ..., CRC32 in the
+last 4 bytes. The CRC covers header and payload and is seeded with the record size, so a record
+is trusted only in the layout that wrote it. Records go round-robin through their region; a
+block is erased when the writer enters it, which only ever destroys the region's oldest records.
+
+A commit writes new events, then the config (if it changed), then one register record. The
+register record is the commit point: it names the last committed event and config sequence, and
+anything written after it (a save cut short) is ignored at boot and superseded later.
+"""
+
+import struct
+from binascii import crc32
+
+from token_spec.compat import const
+
+_MAGIC = const(0x70)
+_HEADER = const(8)  # magic u8, tag u8, seq u32, length u16
+_CRC = const(4)
+_EVENT_RECORD = const(32)
+_EVENT_BYTES = const(16)
+_CONFIG_BLOCKS = const(2)
+_COMMIT = "<II"  # committed event seq, committed config seq: prefix of every register payload
+_COMMIT_SIZE = const(8)
+
+TAG_CONFIG = const(0x11)
+TAG_EVENTS = const(0x21)
+TAG_REGISTERS = const(0x31)
+
+# Boot outcomes (the app logs one as a boot event).
+RESTORED = "restored"  # a valid register record was found
+BLANK = "blank"  # the register region was erased flash: a new meter
+CORRUPT = "corrupt"  # something was written there but no record is valid: started fresh
+
+DEFAULT_EVENT_BLOCKS = const(4)
+DEFAULT_REGISTER_RECORD = const(512)
+
+
+class Ring:
+    """Fixed-size records written round-robin over `blocks` consecutive device blocks."""
+
+    def __init__(self, dev, first_block, blocks, record_size, tag, buf):
+        self.dev = dev
+        self.first_block = first_block
+        self.blocks = blocks
+        self.record_size = record_size
+        self.tag = tag
+        self.block_size = len(buf)
+        self.per_block = self.block_size // record_size
+        self.slots = blocks * self.per_block
+        self._buf = buf  # one block, shared by the rings of a journal (boot only)
+        self.next_seq = 1
+        self.newest_slot = -1
+        self.valid = 0
+        self.invalid = 0  # written (not blank) but not a valid record: torn or corrupt
+        self._next_slot = 0
+
+    def capacity(self):
+        """Largest payload one record can hold."""
+        return self.record_size - _HEADER - _CRC
+
+    def scan(self, visit=None):
+        """Read every record; call visit(seq, slot, payload) for each valid one, any order."""
+        self.newest_slot = -1
+        self.valid = self.invalid = 0
+        newest = 0
+        buf = self._buf
+        view = memoryview(buf)
+        size = self.record_size
+        for b in range(self.blocks):
+            self.dev.readblocks(self.first_block + b, buf, 0)
+            for i in range(self.per_block):
+                off = i * size
+                magic, tag, seq, length = struct.unpack_from("<BBIH", buf, off)
+                if magic == 0xFF and tag == 0xFF and seq == 0xFFFFFFFF and length == 0xFFFF:
+                    continue  # blank slot
+                end = off + _HEADER + length
+                if (
+                    magic != _MAGIC
+                    or tag != self.tag
+                    or length > size - _HEADER - _CRC
+                    or struct.unpack_from("<I", buf, off + size - _CRC)[0]
+                    != crc32(view[off:end], size)
+                ):
+                    self.invalid += 1
+                    continue
+                self.valid += 1
+                slot = b * self.per_block + i
+                if seq >= newest:
+                    newest = seq
+                    self.newest_slot = slot
+                if visit is not None:
+                    visit(seq, slot, view[off + _HEADER : end])
+        self.next_seq = newest + 1
+        self._next_slot = 0 if self.newest_slot < 0 else self.newest_slot + 1
+
+    def append(self, payload, keep_slot=-1):
+        """Write one record after the newest; returns (seq, slot). Never erases `keep_slot`."""
+        if len(payload) > self.capacity():
+            raise ValueError("record payload of %d bytes > %d" % (len(payload), self.capacity()))
+        record = bytearray(b"\xff" * self.record_size)
+        struct.pack_into("<BBIH", record, 0, _MAGIC, self.tag, self.next_seq, len(payload))
+        record[_HEADER : _HEADER + len(payload)] = payload
+        crc = crc32(memoryview(record)[: _HEADER + len(payload)], self.record_size)
+        struct.pack_into("<I", record, self.record_size - _CRC, crc)
+        slot = self._claim(keep_slot)
+        block, offset = self._where(slot)
+        self.dev.writeblocks(block, record, offset)
+        seq = self.next_seq
+        self.newest_slot = slot
+        self.next_seq = seq + 1
+        self._next_slot = slot + 1
+        return seq, slot
+
+    def _where(self, slot):
+        return (
+            self.first_block + slot // self.per_block,
+            (slot % self.per_block) * self.record_size,
+        )
+
+    def _claim(self, keep_slot):
+        """The next writable slot: erase a block on entering it, skip torn leftovers."""
+        for _ in range(self.slots + self.per_block):
+            slot = self._next_slot % self.slots
+            block = slot // self.per_block
+            if keep_slot >= 0 and block == keep_slot // self.per_block:
+                self._next_slot = (block + 1) * self.per_block
+                continue
+            if slot % self.per_block == 0:
+                if not self._is_blank(self.first_block + block, 0, self.block_size):
+                    self.dev.ioctl(6, self.first_block + block)
+                return slot
+            b, off = self._where(slot)
+            if self._is_blank(b, off, self.record_size):
+                return slot
+            self._next_slot = slot + 1  # a torn write from before a cut: leave it alone
+        raise ValueError("journal ring has no writable slot")
+
+    def _is_blank(self, block, offset, size):
+        chunk = bytearray(size)
+        self.dev.readblocks(block, chunk, offset)
+        return chunk == b"\xff" * size
+
+
+class Journal:
+    """The meter's persistent state on one block device: registers, config blob, events."""
+
+    def __init__(
+        self, dev, event_blocks=DEFAULT_EVENT_BLOCKS, register_record=DEFAULT_REGISTER_RECORD
+    ):
+        block_size = dev.ioctl(5, 0)
+        count = dev.ioctl(4, 0)
+        register_blocks = count - _CONFIG_BLOCKS - event_blocks
+        if event_blocks < 2 or register_blocks < 2:
+            raise ValueError("journal needs >= 2 event and >= 2 register blocks, has %d" % count)
+        if block_size % register_record or block_size % _EVENT_RECORD:
+            raise ValueError("block size %d does not hold whole records" % block_size)
+        buf = bytearray(block_size)
+        self.config_ring = Ring(dev, 0, _CONFIG_BLOCKS, block_size, TAG_CONFIG, buf)
+        self.event_ring = Ring(dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, TAG_EVENTS, buf)
+        self.register_ring = Ring(
+            dev,
+            _CONFIG_BLOCKS + event_blocks,
+            register_blocks,
+            register_record,
+            TAG_REGISTERS,
+            buf,
+        )
+        self.status = BLANK
+        self.registers = None  # the committed register payload (bytes) or None
+        self.config = None  # the committed config blob (bytes) or None
+        self.events = []  # committed 16-byte event records, oldest first
+        self.event_seq = 0  # seq of the newest committed event
+        self._config_seq = 0
+        self._config_slot = -1
+
+    def register_capacity(self):
+        """Largest register payload (meter snapshot) a record can hold."""
+        return self.register_ring.capacity() - _COMMIT_SIZE
+
+    def boot(self):
+        """Find the newest committed state; returns the status (RESTORED, BLANK or CORRUPT)."""
+        newest = [0, None]
+
+        def keep_newest(seq, slot, payload):
+            if seq >= newest[0]:
+                newest[0] = seq
+                newest[1] = bytes(payload)
+
+        self.register_ring.scan(keep_newest)
+        self.registers = None
+        self.event_seq = self._config_seq = 0
+        if newest[1] is not None:
+            self.event_seq, self._config_seq = struct.unpack_from(_COMMIT, newest[1], 0)
+            self.registers = newest[1][_COMMIT_SIZE:]
+            self.status = RESTORED
+        elif self.register_ring.invalid:
+            self.status = CORRUPT
+        else:
+            self.status = BLANK
+        self._boot_config()
+        self.read_events()
+        return self.status
+
+    def _boot_config(self):
+        found = [None, -1]
+        wanted = self._config_seq
+
+        def keep_committed(seq, slot, payload):
+            if seq == wanted:
+                found[0] = bytes(payload)
+                found[1] = slot
+
+        self.config_ring.scan(keep_committed)
+        self.config, self._config_slot = found
+        if self.config is None:
+            self._config_seq = 0  # the committed config was lost (bit rot): run without it
+
+    def read_events(self):
+        """Scan the event ring: the committed events as 16-byte records, oldest first."""
+        latest = {}  # event seq -> (ring seq, record); a rewrite after a cut wins
+        committed = self.event_seq
+
+        def collect(seq, slot, payload):
+            (event_seq,) = struct.unpack_from("<I", payload, 0)
+            if event_seq <= committed:
+                old = latest.get(event_seq)
+                if old is None or old[0] < seq:
+                    latest[event_seq] = (seq, bytes(payload[4:]))
+
+        self.event_ring.scan(collect)
+        self.events = [latest[k][1] for k in sorted(latest)]
+        return self.events
+
+    def commit(self, registers, events=(), config=None):
+        """Make `registers` durable with new `events` [(seq, 16 bytes)] and maybe a new config.
+
+        Returns only when the register record is on flash: after that the state survives any
+        power cut. A cut before that leaves the previous commit in force.
+        """
+        if len(registers) > self.register_capacity():
+            raise ValueError(
+                "register snapshot of %d bytes > %d" % (len(registers), self.register_capacity())
+            )
+        event_seq = self.event_seq
+        for seq, record in events:
+            if len(record) != _EVENT_BYTES:
+                raise ValueError("event record must be 16 bytes")
+            self.event_ring.append(struct.pack("<I", seq) + record)
+            event_seq = seq
+        config_seq = self._config_seq
+        config_slot = self._config_slot
+        if config is not None:
+            config_seq, config_slot = self.config_ring.append(config, self._config_slot)
+        payload = struct.pack(_COMMIT, event_seq, config_seq) + registers
+        self.register_ring.append(payload)
+        self.registers = bytes(registers)
+        self.event_seq = event_seq
+        self._config_seq, self._config_slot = config_seq, config_slot
+        if config is not None:
+            self.config = bytes(config)
