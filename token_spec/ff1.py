@@ -17,7 +17,7 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ROUNDS = 10
 # Contexts kept per (key, tweak, radix, n). A meter needs two (its own key and the public test
 # key); a vending station serving many meters benefits from more.
-_CACHE_SIZE = 4 if IS_MICROPYTHON else 256
+CACHE_SIZE = 4 if IS_MICROPYTHON else 256
 _cache = {}
 
 
@@ -72,6 +72,14 @@ class Context:
         self._rest_len = len(prefix) - 16 * full + 1 + b
         self._round_base = [((tail << 8) | i) << (8 * b) for i in range(_ROUNDS)]
         self._state = state
+        self._mods = [self._mod_u if i % 2 == 0 else self._mod_v for i in range(_ROUNDS)]
+        # Fast path (the token's case): the variable part of Q fits in the last PRF block and
+        # S is a single block, so round i is y = AES(base_i ^ NUM) >> shift, one AES call.
+        self._fast = None
+        if self._rest_len == 16 and d <= 16:
+            self._y_shift = 128 - 8 * d
+            self._fast = [(state ^ self._round_base[i], self._mods[i]) for i in range(_ROUNDS)]
+            self._fast_reversed = list(reversed(self._fast))
 
     def _prf_y(self, i, num):
         # y = NUM(S): S is the first d bytes of R || CIPH(R ^ 1) || CIPH(R ^ 2) ...
@@ -95,9 +103,18 @@ class Context:
     def encrypt_int(self, x):
         """FF1.Encrypt on NUM_radix(X); x must be in [0, radix**n)."""
         a, b = divmod(x, self._mod_v)
+        if self._fast is not None:
+            aes = self._aes
+            shift = self._y_shift
+            for base, mod in self._fast:
+                c = (
+                    a + (int.from_bytes(aes((base ^ b).to_bytes(16, "big")), "big") >> shift)
+                ) % mod
+                a = b
+                b = c
+            return a * self._mod_v + b
         for i in range(_ROUNDS):
-            mod = self._mod_u if i % 2 == 0 else self._mod_v
-            c = (a + self._prf_y(i, b)) % mod
+            c = (a + self._prf_y(i, b)) % self._mods[i]
             a = b
             b = c
         return a * self._mod_v + b
@@ -105,9 +122,18 @@ class Context:
     def decrypt_int(self, x):
         """FF1.Decrypt on NUM_radix(X); x must be in [0, radix**n)."""
         a, b = divmod(x, self._mod_v)
+        if self._fast is not None:
+            aes = self._aes
+            shift = self._y_shift
+            for base, mod in self._fast_reversed:
+                c = (
+                    b - (int.from_bytes(aes((base ^ a).to_bytes(16, "big")), "big") >> shift)
+                ) % mod
+                b = a
+                a = c
+            return a * self._mod_v + b
         for i in range(_ROUNDS - 1, -1, -1):
-            mod = self._mod_u if i % 2 == 0 else self._mod_v
-            c = (b - self._prf_y(i, a)) % mod
+            c = (b - self._prf_y(i, a)) % self._mods[i]
             b = a
             a = c
         return a * self._mod_v + b
@@ -118,7 +144,7 @@ def context(key, tweak, radix=10, n=20):
     cache_key = (bytes(key), bytes(tweak), radix, n)
     ctx = _cache.get(cache_key)
     if ctx is None:
-        if len(_cache) >= _CACHE_SIZE:
+        if len(_cache) >= CACHE_SIZE:
             # Crude but bounded: drop everything rather than track recency (no OrderedDict
             # needed, and a vending station rarely cycles through more meters than this).
             _cache.clear()
