@@ -1,0 +1,495 @@
+"""The meter: registers, the exact pulse path, time-driven policy, tokens, config and events.
+
+Pure logic: time, pulses and storage are passed in (docs/core.md describes every register, the
+exactness rule and the relay policy; docs/interfaces.md fixes the API).
+"""
+
+from firmware.core import events as ev
+from firmware.core import policy, tariff
+from firmware.core.calendar import DAY, next_month_start
+from firmware.core.config import MAX_SPAN, SMALL, check_settings, compile_config
+from token_spec.compat import const
+
+MAX_CREDIT = const(0x3FFFFFFF)  # credit and debt registers stay below 2**30
+HISTORY_DAYS = const(7)
+UNKNOWN_TIME = const(-1)
+
+
+class Meter:
+    """One meter's accounting state. See docs/core.md for every attribute and rule."""
+
+    def __init__(self, settings, now=0):
+        settings = check_settings(settings)
+        self.settings = settings
+        self.meter_number = settings["meter_number"]
+        self.decoder_key = settings["decoder_key"]
+        self.key_revision = settings["key_revision"]
+        self.config = compile_config(settings["config"], settings)
+        self.config_version = 0  # bumped whenever the effective config changes
+        self.events = ev.EventRing()
+        self._reset_registers(now)
+
+    def _reset_registers(self, now):
+        # Money registers (register units; credit is signed).
+        self.credit = 0
+        self.debt = 0
+        self.ec_granted = 0  # emergency credit granted at activation, 0 when not in use
+        # Exact consumption: numerator of the unit not yet debited, 0 <= _cost_rem < ppk.
+        self._cost_rem = 0
+        self.energy_wh = 0
+        self._wh_rem = 0  # numerator of the Wh not yet counted, 0 <= _wh_rem < ppk
+        self.month_pulses = 0
+        # Price cache for the pulse path (recomputed at every price boundary / midnight).
+        self._day = UNKNOWN_TIME
+        self._month_next = 0
+        self._price = 0
+        self._price_until = UNKNOWN_TIME
+        self._block = 0
+        self._block_left = 0
+        # 7-day spend history for days-remaining.
+        self._today = 0
+        self._hist = [0] * HISTORY_DAYS
+        self._hist_i = 0
+        self._hist_days = 0
+        # Standing charge accrual.
+        self._sc_rem = 0
+        self._sc_time = now
+        self._pulse_time = now
+        # Zone / relay as last evaluated by tick().
+        self.zone = policy.NORMAL
+        self.relay_reason_code = policy.NO_CREDIT
+        self.relay = False
+        # Tamper and power limit.
+        self.tamper_open = False
+        self.tamper_latched = False
+        self.power_trips = 0
+        self.power_retry_at = 0
+        self.power_w = 0
+        self._last_trip = 0
+        self._win_start = now
+        self._win_pulses = 0
+        self._over_since = UNKNOWN_TIME
+        self.test_until = 0
+        self.last_test = -1
+        # Token acceptance.
+        self.fail_count = 0
+        self.lock_until = 0
+        self.tids = []
+        self.tid_high_water = now // 60 if now > 0 else 0  # TIDs extend near provisioning
+        self.key_parts = [None, None, None, None]
+        # Journal write policy hooks.
+        self.urgent = False
+        self.saved_time = now
+        self.saved_wh = 0
+        self._refresh(now)
+        self.zone = policy.zone(self)
+        self.relay_reason_code = policy.relay_reason(self, now)
+        self.relay = self.relay_reason_code < policy.OPEN
+
+    # ----------------------------------------------------------------- pulse path
+
+    def add_pulses(self, count, now):
+        """Charge `count` pulses counted since the previous call (at time `now`).
+
+        The pulses are spread evenly over (previous call, now] (at most MAX_SPAN seconds) so
+        that a tariff boundary inside the interval splits the batch exactly. Small ints only,
+        no allocation. Call it regularly, also with count 0, so the interval stays short.
+        """
+        t0 = self._pulse_time
+        if t0 > now:
+            t0 = now  # clock went back: price the batch at `now`
+        elif now - t0 > MAX_SPAN:
+            t0 = now - MAX_SPAN
+        batch = self.config.batch
+        while count > 0:
+            n = count if count < batch else batch
+            count -= n
+            self._consume(n, t0, now)
+        self._pulse_time = now
+        if self._price_until <= now:
+            self._refresh(now)  # keeps the day / month registers current without pulses
+
+    def _consume(self, n, t0, t1):
+        # n <= config.batch pulses at instants t0 + i*(t1-t0)/n, i = 1..n.
+        ppk = self.config.pulses_per_kwh
+        e = self._wh_rem + n * 1000
+        wh = e // ppk
+        self._wh_rem = e - wh * ppk
+        self.energy_wh += wh
+        self._win_pulses += n
+        span = t1 - t0
+        if self._price_until <= t0:
+            self._refresh(t0)
+        done = 0
+        while done < n:
+            boundary = self._price_until
+            if boundary < t1 and span > 0:
+                # Pulses whose instant falls before the boundary: i*span/n < boundary - t0.
+                upto = (n * (boundary - t0) - 1) // span
+            else:
+                upto = n
+            if upto > done:
+                self._charge_segment(upto - done)
+                done = upto
+            if done < n:
+                self._refresh(boundary)
+
+    def _charge_segment(self, n):
+        while n > 0:
+            take = n
+            if self._block_left < take:
+                take = self._block_left
+            self._charge(take, self._price)
+            n -= take
+            if self.config.tariff_kind == "blocks":
+                self.month_pulses += take
+                self._block_left -= take
+                if self._block_left == 0:
+                    self._set_block()
+
+    def _charge(self, n, price):
+        # The exact step: debit floor((remainder + n * price) / ppk), carry the rest.
+        ppk = self.config.pulses_per_kwh
+        num = self._cost_rem + n * price
+        units = num // ppk
+        self._cost_rem = num - units * ppk
+        self.credit -= units
+        self._today += units
+
+    def _refresh(self, t):
+        # Recompute the price cache for meter time t (and roll day / month registers).
+        cfg = self.config
+        local = t + cfg.utc_offset
+        day = local // DAY
+        if day != self._day:
+            self._new_day(day)
+        if cfg.tariff_kind == "blocks":
+            self._set_block()
+        else:
+            self._price = tariff.time_price(cfg, local)
+            self._block_left = SMALL
+        self._price_until = tariff.price_until(cfg, local) - cfg.utc_offset
+
+    def _set_block(self):
+        cfg = self.config
+        i = tariff.block_index(cfg, self.month_pulses)
+        self._block = i
+        self._price = cfg.block_prices[i]
+        self._block_left = cfg.block_ends[i] - self.month_pulses
+
+    def _new_day(self, day):
+        # Close the day's spend into the 7-day history; reset block energy on the 1st.
+        if self._day != UNKNOWN_TIME and day > self._day:
+            gap = day - self._day
+            if gap > HISTORY_DAYS:
+                gap = HISTORY_DAYS
+            spent = self._today
+            while gap > 0:
+                self._hist[self._hist_i] = spent
+                self._hist_i = (self._hist_i + 1) % HISTORY_DAYS
+                if self._hist_days < HISTORY_DAYS:
+                    self._hist_days += 1
+                spent = 0
+                gap -= 1
+            self._today = 0
+        if day >= self._month_next or self._day == UNKNOWN_TIME:
+            if self._day != UNKNOWN_TIME:
+                self.month_pulses = 0
+            self._month_next = next_month_start(day)
+        self._day = day
+
+    def days_remaining(self):
+        """Days the credit lasts at the average spend of the last (up to 7) full days, or None
+        if there is no history or nothing was spent."""
+        spent = 0
+        for amount in self._hist:
+            spent += amount
+        if self._hist_days == 0 or spent <= 0:
+            return None
+        credit = self.credit if self.credit > 0 else 0
+        return credit * self._hist_days // spent
+
+    # ----------------------------------------------------------------- time-driven policy
+
+    def tick(self, now):
+        """Time-driven work: standing charge, power limit, zone and relay (events on change)."""
+        self._accrue_standing(now)
+        self._power(now)
+        self._evaluate(now)
+
+    def _accrue_standing(self, now):
+        # Exact like the pulse path: remainder of (charge per day * seconds) mod 86400 carried.
+        sc = self.config.standing_charge
+        dt = now - self._sc_time
+        if sc and dt > 0:
+            step = (SMALL - DAY) // sc
+            while dt > 0:
+                s = dt if dt < step else step
+                num = self._sc_rem + sc * s
+                units = num // DAY
+                self._sc_rem = num - units * DAY
+                self.credit -= units
+                self._today += units
+                dt -= s
+        self._sc_time = now
+
+    def _power(self, now):
+        cfg = self.config
+        if cfg.power_limit == 0:
+            self.power_retry_at = 0
+            self._over_since = UNKNOWN_TIME
+            self._win_start, self._win_pulses = now, 0
+            return
+        if self.power_retry_at:
+            if now < self.power_retry_at:
+                self._win_start, self._win_pulses = now, 0
+                return
+            self.power_retry_at = 0
+            self.events.record(now, ev.POWER_RESTORE, self.power_trips, 0)
+        elapsed = now - self._win_start
+        if elapsed < cfg.power_window:
+            if elapsed < 0:
+                self._win_start, self._win_pulses = now, 0
+            return
+        watts = self._win_pulses * 3600000 // (cfg.pulses_per_kwh * elapsed)
+        self.power_w = watts
+        self._win_start, self._win_pulses = now, 0
+        if watts <= cfg.power_limit:
+            self._over_since = UNKNOWN_TIME
+            if self.power_trips and now - self._last_trip >= cfg.power_reset:
+                self.power_trips = 0
+            return
+        if self._over_since == UNKNOWN_TIME:
+            self._over_since = now - elapsed
+        if now - self._over_since >= cfg.power_trip_time:
+            trips = self.power_trips + 1 if self.power_trips < 255 else 255
+            backoff = trips - 1 if trips - 1 < cfg.power_backoff else cfg.power_backoff
+            self.power_trips = trips
+            self.power_retry_at = now + (cfg.power_retry << backoff)
+            self._last_trip = now
+            self._over_since = UNKNOWN_TIME
+            self.events.record(now, ev.POWER_TRIP, trips, watts)
+            self.urgent = True
+
+    def _evaluate(self, now):
+        # Record zone and relay changes (the decision itself is policy.relay_reason).
+        zone = policy.zone(self)
+        if zone != self.zone:
+            self.events.record(now, ev.ZONE, self.zone, zone)
+            self.zone = zone
+            self.urgent = True
+        reason = policy.relay_reason(self, now)
+        closed = reason < policy.OPEN
+        if closed != self.relay:
+            self.events.record(now, ev.RELAY, 1 if closed else 0, reason)
+            self.relay = closed
+            self.urgent = True
+        self.relay_reason_code = reason
+
+    def relay_closed(self, now):
+        """The relay decision at `now` (pure: a function of registers, config and time)."""
+        return policy.relay_reason(self, now) < policy.OPEN
+
+    # ----------------------------------------------------------------- customer / inputs
+
+    def activate_emergency_credit(self, now):
+        """Customer request (keypad key / protocol): True if emergency credit was granted."""
+        if not policy.ec_offered(self):
+            self.events.record(now, ev.EMERGENCY, -1, 0)
+            return False
+        self.ec_granted = self.config.ec_limit
+        self.events.record(now, ev.EMERGENCY, 1, self.ec_granted)
+        self.urgent = True
+        self._evaluate(now)
+        return True
+
+    def set_tamper(self, is_open, now):
+        """Tamper input state; opening latches a disconnect if the config asks for it."""
+        is_open = bool(is_open)
+        if is_open == self.tamper_open:
+            return
+        self.tamper_open = is_open
+        if is_open and self.config.tamper_disconnect:
+            self.tamper_latched = True
+        self.events.record(now, ev.TAMPER, 1 if is_open else 0, 1 if self.tamper_latched else 0)
+        self.urgent = True
+        self._evaluate(now)
+
+    def top_up(self, amount, now):
+        """Add credit (a credit token's amount): repay negative credit first, then recover debt
+        as a percentage of the rest (optional cap). Returns False (nothing changed) on overflow.
+        """
+        if self.credit + amount > MAX_CREDIT:
+            return False
+        rest = amount
+        if self.credit < 0:
+            repay = -self.credit if -self.credit < rest else rest
+            self.credit += repay
+            rest -= repay
+        cfg = self.config
+        if rest > 0 and self.debt > 0 and cfg.debt_percent:
+            take = rest * cfg.debt_percent // 100
+            if cfg.debt_cap and take > cfg.debt_cap:
+                take = cfg.debt_cap
+            if take > self.debt:
+                take = self.debt
+            self.debt -= take
+            rest -= take
+            self.events.record(now, ev.DEBT, 0, take)
+        self.credit += rest
+        if self.ec_granted and self.credit >= 0:
+            self.events.record(now, ev.EMERGENCY, 0, self.ec_granted)
+            self.ec_granted = 0  # repaid in full: can be offered again
+        self.urgent = True
+        return True
+
+    # ----------------------------------------------------------------- tokens and config
+
+    def enter_token(self, digits, now):
+        """Apply a 20-digit token; returns a token_spec result code (docs/core.md, Tokens)."""
+        from firmware.core.tokens import enter_token
+
+        result = enter_token(self, digits, now)
+        self._evaluate(now)
+        return result
+
+    def apply_config(self, blob, now):
+        """Verify and apply a signed config blob atomically; returns its counter.
+
+        Raises ConfigError (a ValueError, one-line message) and changes nothing but an event
+        if the blob is forged, truncated, for another meter, replayed or not a usable config.
+        """
+        from firmware.core.config import ConfigError
+        from token_spec.config_blob import ConfigBlobError, verify_config
+
+        try:
+            counter, source = verify_config(
+                self.decoder_key, self.meter_number, blob, self.config.counter
+            )
+            source = dict(source)
+            source["counter"] = counter
+            config = compile_config(source, self.settings)
+        except (ConfigBlobError, ConfigError) as exc:
+            self.events.record(now, ev.CONFIG, 0, self.config.counter)
+            raise ConfigError(str(exc)) from None
+        self._set_config(config)
+        self.events.record(now, ev.CONFIG, 1, counter)
+        self._evaluate(now)
+        return counter
+
+    def _set_config(self, config):
+        self.config = config
+        self.config_version += 1
+        self.urgent = True
+        self._refresh(self._pulse_time)
+
+    def override(self, section, key, value):
+        """Change one config value (a management token's effect); keeps the config counter."""
+        source = dict(self.config.source)
+        if section:
+            inner = dict(source.get(section, {}))
+            inner[key] = value
+            source[section] = inner
+        else:
+            source[key] = value
+        self._set_config(compile_config(source, self.settings))
+
+    def snapshot_config(self):
+        """The effective config as JSON bytes (store next to the snapshot when it changes)."""
+        import json
+
+        return json.dumps(self.config.source).encode()
+
+    # ----------------------------------------------------------------- persistence
+
+    def snapshot(self):
+        """Every register as a fixed-layout blob (docs/core.md, Snapshot layout)."""
+        from firmware.core.registers import pack
+
+        return pack(self)
+
+    @classmethod
+    def restore(cls, settings, blob, config=None):
+        """A meter from provisioning settings, a snapshot and optional snapshot_config() bytes.
+
+        ValueError if the snapshot is damaged or of an unknown format version."""
+        import json
+
+        from firmware.core.registers import unpack
+
+        meter = cls(settings)
+        if config is not None:
+            source = json.loads(bytes(config))
+            meter.config = compile_config(source, meter.settings)
+        unpack(meter, blob)
+        meter._price_until = UNKNOWN_TIME
+        meter._refresh(meter._pulse_time)
+        meter.urgent = False
+        return meter
+
+    def boot(self, now):
+        """Record a boot event and evaluate zone and relay (call after creation / restore)."""
+        from firmware.core.registers import VERSION
+
+        self.events.record(now, ev.BOOT, VERSION, 0)
+        self._evaluate(now)
+
+    def saved(self, now):
+        """The journal made the registers durable: clear `urgent`, note time and energy."""
+        self.urgent = False
+        self.saved_time = now
+        self.saved_wh = self.energy_wh
+
+    # ----------------------------------------------------------------- reporting
+
+    def lifetime_pulses(self):
+        """Every pulse counted, recovered exactly from the Wh register and its remainder."""
+        return (self.energy_wh * self.config.pulses_per_kwh + self._wh_rem) // 1000
+
+    def status(self, now):
+        """What the `status` protocol command returns (plain JSON-able dict, no secrets)."""
+        cfg = self.config
+        reason = policy.relay_reason(self, now)
+        in_use = -self.credit if self.credit < 0 else 0
+        if in_use > self.ec_granted:
+            in_use = self.ec_granted
+        return {
+            "time": now,
+            "meter_number": self.meter_number,
+            "unit": self.settings["unit"],
+            "scale": self.settings["scale"],
+            "credit": self.credit,
+            "debt": self.debt,
+            "emergency_credit": {
+                "granted": self.ec_granted,
+                "in_use": in_use,
+                "offered": policy.ec_offered(self),
+                "limit": cfg.ec_limit,
+            },
+            "zone": policy.ZONE_NAMES[policy.zone(self)],
+            "relay": reason < policy.OPEN,
+            "relay_reason": policy.REASON_NAMES.get(reason, str(reason)),
+            "friendly": policy.in_friendly(cfg, now),
+            "energy_wh": self.energy_wh,
+            "pulses": self.lifetime_pulses(),
+            "month_kwh_pulses": self.month_pulses,
+            "tariff": cfg.tariff_kind,
+            "price": self._price,
+            "days_remaining": self.days_remaining(),
+            "power_w": self.power_w,
+            "power_limit_w": cfg.power_limit,
+            "power_trips": self.power_trips,
+            "power_retry_at": self.power_retry_at,
+            "tamper": {"open": self.tamper_open, "latched": self.tamper_latched},
+            "lockout": {
+                "failures": self.fail_count,
+                "until": self.lock_until,
+                "seconds_left": self.lock_until - now if self.lock_until > now else 0,
+            },
+            "key_revision": self.key_revision,
+            "key_parts_stored": 4 - self.key_parts.count(None),
+            "config_counter": cfg.counter,
+            "tid_high_water": self.tid_high_water,
+            "last_test": self.last_test,
+            "event_seq": self.events.next_seq - 1,
+        }

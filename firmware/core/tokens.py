@@ -1,0 +1,132 @@
+"""Token acceptance: lockout -> parse -> decrypt -> check -> TID used/old -> range -> apply.
+
+Decoding, TID extension and the TID-memory rules are token_spec's; this module only orders the
+checks, keeps the lockout and applies each type's effect to the meter (docs/core.md, Tokens).
+"""
+
+from firmware.core import events as ev
+from firmware.core.config import MAX_PRICE
+from token_spec import errors as te
+from token_spec import types as tt
+from token_spec.codec import decode_token
+from token_spec.compat import const
+from token_spec.key_change import add_key_part
+from token_spec.tid import extend_tid, remember_tid, tid_status
+
+FREE_ATTEMPTS = const(2)  # wrong tokens allowed before the first lockout
+LOCK_FIRST = const(10)  # seconds locked after the first counted wrong token
+LOCK_MAX = const(1200)  # cap (20 minutes); also bounds a lock set under a clock far ahead
+TEST_RELAY_SECONDS = const(5)
+_RESULT_INDEX = {code: i for i, code in enumerate(te.RESULT_CODES)}
+
+
+def lock_seconds(failures):
+    """Seconds locked after `failures` consecutive wrong tokens (0 while attempts are free)."""
+    if failures <= FREE_ATTEMPTS:
+        return 0
+    shift = failures - FREE_ATTEMPTS - 1
+    return LOCK_MAX if shift >= 7 else min(LOCK_FIRST << shift, LOCK_MAX)
+
+
+def enter_token(m, digits, now):
+    """Result code for one token entry on meter m (keypad and serial alike)."""
+    result, token_type, value = _accept(m, digits, now)
+    code = _RESULT_INDEX.get(result, 15)
+    m.events.record(now, ev.TOKEN, token_type * 16 + code, value)
+    return result
+
+
+def _accept(m, digits, now):
+    # (result, token type or -1, value for the event)
+    if m.lock_until > now + LOCK_MAX:
+        m.lock_until = now + LOCK_MAX  # the clock went back: never lock longer than the cap
+    if now < m.lock_until:
+        return te.RESULT_LOCKED, -1, m.lock_until - now
+    try:
+        token_type, value, tid24 = decode_token(m.decoder_key, m.meter_number, digits)
+    except te.TokenFormatError:
+        return te.RESULT_REJECT, -1, 0  # not 20 digits: a typing slip, not a guess
+    except te.TokenRejected:
+        _wrong_entry(m, now)
+        return te.RESULT_REJECT, -1, m.fail_count
+    except te.TokenError as exc:
+        return exc.code, -1, 0
+    if m.fail_count:
+        m.fail_count = 0  # an authentic token ends the run of wrong entries
+        m.urgent = True
+    if token_type in tt.KEY_CHANGE_TYPES:
+        return _key_part(m, token_type, value, now), token_type, m.key_revision
+    if token_type == tt.TYPE_PUBLIC_TEST:
+        m.last_test = value  # display only: never touches registers or relay
+        return te.RESULT_ACCEPTED, token_type, value
+    full_tid = extend_tid(tid24, m.tid_high_water)
+    seen = tid_status(full_tid, m.tids)
+    if seen is not None:
+        return seen, token_type, value
+    result = _apply(m, token_type, value, now)
+    if result == te.RESULT_ACCEPTED:
+        m.tid_high_water = max(m.tid_high_water, remember_tid(full_tid, m.tids))
+        m.urgent = True
+    return result, token_type, value
+
+
+def _wrong_entry(m, now):
+    m.fail_count = m.fail_count + 1 if m.fail_count < 255 else 255
+    seconds = lock_seconds(m.fail_count)
+    m.urgent = True
+    if seconds:
+        m.lock_until = now + seconds
+        m.events.record(now, ev.LOCKOUT, m.fail_count, seconds)
+
+
+def _key_part(m, token_type, payload, now):
+    try:
+        parts, done = add_key_part(m.key_parts, token_type, payload, m.key_revision)
+    except te.TokenError as exc:
+        m.key_parts = getattr(exc, "parts", m.key_parts)
+        m.urgent = True
+        return exc.code
+    m.key_parts = parts
+    m.urgent = True
+    if done is None:
+        return te.RESULT_KEY_PART_STORED
+    m.decoder_key, m.key_revision = done  # the whole set arrived and checked: swap at once
+    m.events.record(now, ev.KEY_CHANGE, m.key_revision, 0)
+    return te.RESULT_ACCEPTED
+
+
+def _apply(m, token_type, value, now):
+    # Range checks, then the effect; anything but RESULT_ACCEPTED changes nothing.
+    if token_type == tt.TYPE_CREDIT:
+        return te.RESULT_ACCEPTED if m.top_up(value, now) else te.RESULT_OVERFLOW
+    if token_type == tt.TYPE_ADD_DEBT:
+        if m.debt + value > 0x3FFFFFFF:
+            return te.RESULT_OVERFLOW
+        m.debt += value
+    elif token_type == tt.TYPE_CLEAR_CREDIT:
+        m.credit = 0
+        m.ec_granted = 0
+    elif token_type == tt.TYPE_CLEAR_TAMPER:
+        m.tamper_latched = False
+        m.events.record(now, ev.TAMPER, 2, 0)
+    elif token_type == tt.TYPE_POWER_LIMIT:
+        m.override("power", "limit_w", value)
+        m.power_retry_at = 0  # a new limit gives the customer a fresh start
+        m.power_trips = 0
+    elif token_type == tt.TYPE_SET_PRICE:
+        if m.config.kwh_meter:
+            return te.RESULT_UNSUPPORTED  # kWh meters carry no tariff
+        if value > MAX_PRICE:
+            return te.RESULT_OVERFLOW
+        m.override("", "tariff", {"type": "flat", "price": value})
+    elif token_type == tt.TYPE_LOW_CREDIT:
+        m.override("", "low_credit", value)
+    elif token_type == tt.TYPE_DEBT_RECOVERY:
+        m.override("debt", "percent", value)
+    elif token_type == tt.TYPE_TEST:
+        if value == tt.TEST_RELAY:
+            m.test_until = now + TEST_RELAY_SECONDS
+        m.last_test = value
+    else:
+        return te.RESULT_UNSUPPORTED
+    return te.RESULT_ACCEPTED
