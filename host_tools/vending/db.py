@@ -1,0 +1,277 @@
+"""One schema for SQLite and PostgreSQL (SQLAlchemy Core) and the write-transaction runner.
+
+Every write goes through `run_write`: it serialises appends to the ledger's hash chain
+(BEGIN IMMEDIATE on SQLite; on PostgreSQL row locks taken with SELECT ... FOR UPDATE) and
+retries the whole unit of work on serialisation failures, deadlocks and unique violations.
+"""
+
+import re
+import time
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    exc,
+)
+from sqlalchemy.engine import make_url
+
+from host_tools.vending import StationError
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+station_meta = Table(
+    "station_meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tariffs = Table(
+    "tariffs",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("kind", Text, nullable=False),  # flat | block
+    # JSON list of [upper_kwh or null, price]; price in 1/10,000 currency units per kWh.
+    Column("blocks", Text, nullable=False),
+    Column("standing_charge", BigInteger, nullable=False, default=0),  # minor units per month
+    Column("debt_percent", Integer, nullable=False, default=0),  # of each vend
+    Column("debt_cap", BigInteger),  # minor units per vend, NULL = no cap
+    Column("created_at", Text, nullable=False),
+)
+
+meters = Table(
+    "meters",
+    metadata,
+    Column("number", Text, primary_key=True),
+    Column("unit", Text, nullable=False),  # currency | kwh
+    Column("scale", Integer, nullable=False),  # register units per currency unit / per kWh
+    Column("imp_per_kwh", Integer, nullable=False),
+    Column("tariff", Text, ForeignKey("tariffs.name"), nullable=False),
+    Column("customer", Text, nullable=False, default=""),
+    Column("phone", Text, nullable=False, default=""),
+    Column("critical", Boolean, nullable=False, default=False),
+    # Only the revision is stored: the decoder key is derived from the vending key on demand.
+    Column("key_revision", Integer, nullable=False, default=1),
+    Column("created_at", Text, nullable=False),
+)
+
+cashiers = Table(
+    "cashiers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("vend_limit", BigInteger, nullable=False),  # minor units per vend
+    Column("supervisor", Boolean, nullable=False, default=False),  # may approve reversals
+)
+
+# The ledger. Rows are only ever inserted; each txn's hash covers its content, its entries and
+# the previous txn's hash (see ledger.py). chain_head holds the newest hash and is the lock.
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+)
+
+txns = Table(
+    "txns",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # gapless, = receipt no.
+    Column("kind", Text, nullable=False),  # sale | reversal | arrears | token | config
+    Column("meter", Text, ForeignKey("meters.number"), nullable=False),
+    Column("created_at", Text, nullable=False),  # ISO 8601 UTC
+    Column("local_date", Text, nullable=False),  # YYYY-MM-DD in the station's time zone
+    Column("cashier", Text, nullable=False, default=""),
+    Column("body", Text, nullable=False),  # canonical JSON: every receipt field
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+)
+Index("ix_txns_local_date", txns.c.local_date)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("account", Text, nullable=False),
+    Column("meter", Text, nullable=False),
+    Column("arrear_seq", BigInteger),  # which arrears a debt entry belongs to
+    Column("amount", BigInteger, nullable=False),  # minor units: debit > 0, credit < 0
+    UniqueConstraint("txn_seq", "line"),
+)
+Index("ix_entries_meter_account", entries.c.meter, entries.c.account)
+
+sales = Table(
+    "sales",
+    metadata,
+    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), primary_key=True),
+    Column("ref", Text, nullable=False, unique=True),
+    Column("meter", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("month", Text, nullable=False),  # YYYY-MM, station time zone: block tariff reset
+    Column("units", BigInteger, nullable=False),  # register units on the token
+    Column("standing", BigInteger, nullable=False),
+)
+Index("ix_sales_meter_month", sales.c.meter, sales.c.month)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+    Column("meter", Text, nullable=False),
+    Column("tid", BigInteger),  # NULL for key-change parts, which carry no TID
+    Column("token_type", Text, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("digits", Text, nullable=False),
+    UniqueConstraint("meter", "tid", name="uq_tokens_meter_tid"),
+)
+
+# Idempotency for management tokens and signed configs with a --ref.
+token_refs = Table(
+    "token_refs",
+    metadata,
+    Column("ref", Text, primary_key=True),
+    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+)
+
+reversals = Table(
+    "reversals",
+    metadata,
+    Column("original_seq", BigInteger, ForeignKey("txns.seq"), primary_key=True),
+    Column("reversal_seq", BigInteger, ForeignKey("txns.seq"), nullable=False, unique=True),
+)
+
+config_counters = Table(
+    "config_counters",
+    metadata,
+    Column("meter", Text, nullable=False),
+    Column("counter", BigInteger, nullable=False),
+    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+    UniqueConstraint("meter", "counter"),
+)
+
+_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+
+
+def normalise_url(url):
+    """postgresql:// -> postgresql+psycopg:// (psycopg 3); sqlite stays; anything else refused."""
+    url = (url or "").strip()
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        raise StationError(f"malformed database URL {redact(url)!r}") from None
+    if parsed.drivername not in ("sqlite", "postgresql+psycopg"):
+        raise StationError(
+            f"unsupported database URL {redact(url)!r}: use sqlite:///PATH or postgresql://..."
+        )
+    if parsed.drivername == "sqlite" and not parsed.database:
+        raise StationError("the SQLite URL needs a file path: sqlite:///PATH")
+    return url
+
+
+def redact(url):
+    """The URL with any password replaced by ***, for messages."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url or "")
+
+
+def make_engine(url):
+    """An Engine for `url` (already normalised) with the per-backend settings."""
+    if url.startswith("sqlite"):
+        # Our own BEGIN (see _sqlite_begin): pysqlite must not open transactions by itself.
+        engine = create_engine(url, connect_args={"timeout": 60})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 10})
+
+
+def _sqlite_connect(dbapi_conn, _record):
+    dbapi_conn.isolation_level = None  # SQLAlchemy's documented recipe for our own BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # Durable: FULL syncs the WAL on every commit, so an acknowledged sale survives power loss.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def _sqlite_begin(conn):
+    # IMMEDIATE takes the write lock up front: no deadlock-prone read->write upgrade, and the
+    # ledger's hash chain is appended by one writer at a time.
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql("BEGIN " + mode)
+
+
+def is_postgres(engine):
+    return engine.dialect.name == "postgresql"
+
+
+def _retryable(error):
+    orig = getattr(error, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return True
+    # SQLite: a unique violation from a concurrent writer cannot happen under BEGIN IMMEDIATE,
+    # but "database is locked" after the busy timeout can: retry it.
+    return "database is locked" in str(orig or error)
+
+
+def run_write(engine, work, attempts=12):
+    """Run `work(conn)` in one write transaction, retrying on conflicts; returns its result."""
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except (exc.IntegrityError, exc.OperationalError) as error:
+            if attempt == attempts - 1 or not _retryable(error):
+                raise
+            time.sleep(0.002 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def run_read(engine, work):
+    """Run `work(conn)` in a read transaction (SQLite: deferred, so readers never block)."""
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+        with conn.begin():
+            return work(conn)
+
+
+def connect_error(url, error):
+    """One clear line for an unreachable or broken database (password redacted)."""
+    orig = getattr(error, "orig", None) or error
+    detail = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return StationError(f"cannot use database {redact(url)}: {detail}")
+
+
+def create_schema(engine):
+    """Create missing tables and the chain head (idempotent: a second station may share a DB)."""
+    metadata.create_all(engine)
+
+    def seed(conn):
+        if conn.execute(chain_head.select()).first() is None:
+            conn.execute(chain_head.insert().values(id=1, seq=0, hash="0" * 64))
+        row = conn.execute(
+            station_meta.select().where(station_meta.c.key == "schema_version")
+        ).first()
+        if row is None:
+            conn.execute(station_meta.insert().values(key="schema_version", value="1"))
+
+    run_write(engine, seed)

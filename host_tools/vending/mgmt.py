@@ -1,0 +1,248 @@
+"""Management tokens, key change, signed config and arrears — recorded in the ledger like sales.
+
+Each is a txn (no money moves, so no entries, except arrears) whose body holds what was issued;
+tokens take TIDs from the same allocator as credit tokens (vend.next_tid). An optional --ref
+makes an issue idempotent exactly like a sale's payment reference.
+"""
+
+import hashlib
+import json
+
+from sqlalchemy import func, select
+from token_spec import (
+    TYPE_ADD_DEBT,
+    TYPE_CLEAR_CREDIT,
+    TYPE_CLEAR_TAMPER,
+    TYPE_DEBT_RECOVERY,
+    TYPE_KEY_CHANGE_1,
+    TYPE_LOW_CREDIT,
+    TYPE_NAMES,
+    TYPE_POWER_LIMIT,
+    TYPE_SET_PRICE,
+    encode_token,
+    is_representable,
+    key_change_tokens,
+    nearest_representable,
+)
+from token_spec.config_blob import sign_config
+
+from host_tools.vending import StationError, db, ledger, registry, vend
+from host_tools.vending.money import fmt, parse_amount, parse_price
+
+# verb -> (token type, what the value means)
+MANAGEMENT = {
+    "power-limit": (TYPE_POWER_LIMIT, "watts"),
+    "clear-tamper": (TYPE_CLEAR_TAMPER, None),
+    "clear-credit": (TYPE_CLEAR_CREDIT, None),
+    "set-price": (TYPE_SET_PRICE, "price"),
+    "low-credit": (TYPE_LOW_CREDIT, "money"),
+    "add-debt": (TYPE_ADD_DEBT, "money"),
+    "debt-recovery": (TYPE_DEBT_RECOVERY, "percent"),
+}
+
+
+def _register_value(meter_row, minor_or_price, what, per_kwh=False):
+    """Money (minor units) or a price (1/10,000 per kWh) in the currency meter's register units."""
+    if meter_row.unit != "currency":
+        raise StationError(f"{what} tokens are for currency meters; {meter_row.number} counts kWh")
+    denominator = 10_000 if per_kwh else 100
+    numerator = minor_or_price * meter_row.scale
+    if numerator % denominator:
+        raise StationError(
+            f"{what}: the meter's register (scale {meter_row.scale}) cannot hold it"
+        )
+    value = numerator // denominator
+    if not is_representable(value):
+        below, above = nearest_representable(value)
+        raise StationError(
+            f"{what}: {value} register units is not exactly representable in a token "
+            f"(nearest {below} or {above})"
+        )
+    return value
+
+
+def token_value(meter_row, verb, text):
+    """The token value for a management verb's argument (validated, integers only)."""
+    _type, meaning = MANAGEMENT[verb]
+    if meaning is None:
+        return 0
+    if text is None:
+        raise StationError(f"`token {verb}` needs a value")
+    if meaning == "watts" or meaning == "percent":
+        top = 65535 if meaning == "watts" else 100
+        if not str(text).strip().isdigit() or int(text) > top:
+            raise StationError(f"{verb}: {text!r} is not a whole number 0..{top}")
+        return int(text)
+    if meaning == "price":
+        return _register_value(meter_row, parse_price(text), verb, per_kwh=True)
+    return _register_value(meter_row, parse_amount(text), verb)
+
+
+def _claim_ref(conn, ref, meter, what):
+    """The earlier txn for this --ref (same request) or None; a different request is an error."""
+    if ref is None:
+        return None
+    seq = conn.execute(select(db.token_refs.c.txn_seq).where(db.token_refs.c.ref == ref)).scalar()
+    if seq is None:
+        return None
+    row, body = ledger.load_body(conn, seq)
+    if row.meter != meter or body.get("request") != what:
+        raise StationError(f"reference {ref!r} was already used for another request")
+    return seq
+
+
+def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
+    """Issue one management token (not key change); returns its receipt."""
+    meter = registry.check_meter(meter)
+    ref = None if ref is None else vend.check_ref(ref)
+    stamp = station.stamp(now)
+    vending_key = station.key
+    token_type = MANAGEMENT[verb][0]
+
+    def work(conn):
+        meter_row = registry.get_meter(conn, meter, lock=True)
+        value = token_value(meter_row, verb, text)
+        request = f"{verb} {value}"
+        seq = _claim_ref(conn, ref, meter, request)
+        if seq is not None:
+            return vend.receipt(conn, seq)
+        tid = vend.next_tid(conn, meter, stamp)
+        key = station.decoder_key(meter, meter_row.key_revision, vending_key)
+        digits = encode_token(key, meter, token_type, value, tid)
+        body = {
+            "request": request,
+            "token_type": TYPE_NAMES[token_type],
+            "value": value,
+            "value_text": _value_text(meter_row, verb, value),
+            "customer": meter_row.customer,
+            "tid": tid,
+            "token": digits,
+        }
+        seq = ledger.append(conn, "token", meter, stamp, cashier, body, [])
+        vend._insert_token(conn, seq, meter, tid, TYPE_NAMES[token_type], value, digits)
+        if ref is not None:
+            conn.execute(db.token_refs.insert().values(ref=ref, txn_seq=seq))
+        return vend.receipt(conn, seq)
+
+    return station.write(work)
+
+
+def _value_text(meter_row, verb, value):
+    meaning = MANAGEMENT[verb][1]
+    if meaning == "watts":
+        return f"{value} W"
+    if meaning == "percent":
+        return f"{value} %"
+    if meaning in ("money", "price"):
+        return f"{value} register units (scale {meter_row.scale})"
+    return ""
+
+
+def key_change(station, meter, new_revision=None, ref=None, cashier="", now=None):
+    """The four key-change tokens to the next key revision; the registry's revision moves in
+    the same transaction, so later tokens are made under the new key."""
+    meter = registry.check_meter(meter)
+    ref = None if ref is None else vend.check_ref(ref)
+    stamp = station.stamp(now)
+    vending_key = station.key
+
+    def work(conn):
+        meter_row = registry.get_meter(conn, meter, lock=True)
+        old = meter_row.key_revision
+        new = old + 1 if new_revision is None else int(new_revision)
+        seq = _claim_ref(conn, ref, meter, "key-change")
+        if seq is not None:
+            return vend.receipt(conn, seq)
+        if not old < new <= 255:
+            raise StationError(f"new key revision must be {old + 1}..255 (the meter is at {old})")
+        current = station.decoder_key(meter, old, vending_key)
+        parts = key_change_tokens(
+            current, meter, station.decoder_key(meter, new, vending_key), new
+        )
+        body = {
+            "request": "key-change",
+            "token_type": "key-change",
+            "old_revision": old,
+            "new_revision": new,
+            "customer": meter_row.customer,
+            "tokens": parts,
+        }
+        seq = ledger.append(conn, "token", meter, stamp, cashier, body, [])
+        for k, digits in enumerate(parts):
+            vend._insert_token(
+                conn, seq, meter, None, TYPE_NAMES[TYPE_KEY_CHANGE_1 + k], 0, digits
+            )
+        conn.execute(
+            db.meters.update().where(db.meters.c.number == meter).values(key_revision=new)
+        )
+        if ref is not None:
+            conn.execute(db.token_refs.insert().values(ref=ref, txn_seq=seq))
+        return vend.receipt(conn, seq)
+
+    return station.write(work)
+
+
+def load_config_file(path):
+    try:
+        with open(path) as src:
+            config = json.load(src)
+    except OSError as exc:
+        raise StationError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise StationError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise StationError(f"{path} must hold a JSON object")
+    return config
+
+
+def sign(station, meter, config, cashier="", now=None):
+    """A signed config blob with the meter's next config counter (strictly increasing)."""
+    meter = registry.check_meter(meter)
+    stamp = station.stamp(now)
+    vending_key = station.key
+
+    def work(conn):
+        meter_row = registry.get_meter(conn, meter, lock=True)
+        last = conn.execute(
+            select(func.max(db.config_counters.c.counter)).where(
+                db.config_counters.c.meter == meter
+            )
+        ).scalar()
+        counter = (last or 0) + 1
+        key = station.decoder_key(meter, meter_row.key_revision, vending_key)
+        blob = sign_config(key, meter, counter, config)
+        digest = hashlib.sha256(ledger.canonical(config).encode()).hexdigest()
+        body = {"request": "config", "counter": counter, "config_sha256": digest, "blob": blob}
+        seq = ledger.append(conn, "config", meter, stamp, cashier, body, [])
+        conn.execute(db.config_counters.insert().values(meter=meter, counter=counter, txn_seq=seq))
+        return vend.receipt(conn, seq)
+
+    return station.write(work)
+
+
+def add_arrears(station, meter, amount_text, note, cashier="", now=None):
+    """Put arrears on a meter; vends recover them (tariff's percentage and cap)."""
+    amount = parse_amount(amount_text)
+    meter = registry.check_meter(meter)
+    note = (note or "").strip()[:200]
+    stamp = station.stamp(now)
+
+    def work(conn):
+        registry.get_meter(conn, meter, lock=True)
+        body = {"request": "arrears", "amount": amount, "note": note}
+        lines = [("arrears_receivable", amount, ledger.SELF), ("arrears_raised", -amount, None)]
+        seq = ledger.append(conn, "arrears", meter, stamp, cashier, body, lines)
+        return vend.receipt(conn, seq)
+
+    return station.write(work)
+
+
+def arrears_summary(station, meter):
+    meter = registry.check_meter(meter)
+
+    def work(conn):
+        registry.get_meter(conn, meter)
+        items = registry.arrears_outstanding(conn, meter, station.config["debt_order"])
+        return [{"arrears": vend.receipt_number(s), "outstanding": fmt(o)} for s, o in items]
+
+    return station.read(work)

@@ -1,0 +1,55 @@
+"""Amounts: decimal strings with at most two decimals <-> integer minor units. Never floats."""
+
+import re
+
+from host_tools.vending import StationError
+
+_AMOUNT = re.compile(r"^\s*(\d{1,12})(?:\.(\d{1,2}))?\s*$")
+_PRICE = re.compile(r"^\s*(\d{1,9})(?:\.(\d{1,4}))?\s*$")
+PRICE_DECIMALS = 4  # tariff prices per kWh are stored in 1/10,000 of the currency unit
+
+
+def parse_amount(text, what="amount"):
+    """ "12.50" -> 1250. Positive, at most two decimals, no sign, no exponent."""
+    match = _AMOUNT.match(str(text))
+    if not match:
+        raise StationError(
+            f"{what} {text!r} is not a positive amount with at most two decimals (e.g. 50 or 12.50)"
+        )
+    minor = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if minor <= 0:
+        raise StationError(f"{what} must be positive, got {text!r}")
+    return minor
+
+
+def parse_price(text, what="price"):
+    """A price per kWh, up to four decimals: "1.8573" -> 18573 (1/10,000 currency units)."""
+    match = _PRICE.match(str(text))
+    if not match:
+        raise StationError(f"{what} {text!r} is not a price with at most four decimals")
+    value = int(match.group(1)) * 10**PRICE_DECIMALS
+    value += int((match.group(2) or "0").ljust(PRICE_DECIMALS, "0"))
+    return value
+
+
+def fmt(minor):
+    """1250 -> "12.50", -5 -> "-0.05"."""
+    sign = "-" if minor < 0 else ""
+    minor = abs(minor)
+    return f"{sign}{minor // 100}.{minor % 100:02d}"
+
+
+def fmt_price(value):
+    """18573 -> "1.8573"."""
+    scale = 10**PRICE_DECIMALS
+    return f"{value // scale}.{value % scale:0{PRICE_DECIMALS}d}"
+
+
+def fmt_units(units, scale):
+    """Register units at `scale` units per kWh -> a kWh string with exact decimals."""
+    digits = len(str(scale)) - 1 if str(scale).strip("0") == "1" else None
+    if digits is None:  # a scale that is not a power of ten: show the fraction
+        return f"{units}/{scale}"
+    if digits == 0:
+        return str(units)
+    return f"{units // scale}.{units % scale:0{digits}d}"

@@ -1,0 +1,241 @@
+"""Meters, tariffs and cashiers: the station's master data (no secrets: only key revisions)."""
+
+import json
+
+from sqlalchemy import func, select
+
+from host_tools.vending import StationError, db
+from host_tools.vending.money import fmt, fmt_price
+
+UNITS = ("currency", "kwh")
+TARIFF_KINDS = ("flat", "block")
+NAME_MAX = 64
+
+
+def check_meter(number):
+    """11 digits with a valid Luhn check digit (token_spec's rule), or a clear error."""
+    from token_spec import MeterNumberError, check_meter_number
+
+    try:
+        return check_meter_number(str(number).strip())
+    except (MeterNumberError, ValueError) as exc:
+        raise StationError(f"meter number {number!r}: {exc}") from None
+
+
+def check_name(text, what):
+    text = (text or "").strip()
+    if not text or len(text) > NAME_MAX or not text.isprintable():
+        raise StationError(f"{what} must be 1..{NAME_MAX} printable characters")
+    return text
+
+
+# ---- tariffs ---------------------------------------------------------------------------------
+
+
+def tariff_blocks(kind, price, blocks):
+    """Validated [(upper_kwh|None, price)] from --price (flat) or "100:1.50,300:2.10,*:2.80"."""
+    from host_tools.vending.money import parse_price
+
+    if kind == "flat":
+        if price is None or blocks:
+            raise StationError("a flat tariff takes --price and no --blocks")
+        return [(None, parse_price(price))]
+    if kind != "block":
+        raise StationError(f"tariff kind must be one of {', '.join(TARIFF_KINDS)}")
+    if not blocks or price is not None:
+        raise StationError('a block tariff takes --blocks "100:1.50,300:2.10,*:2.80", no --price')
+    out, last = [], 0
+    parts = [p.strip() for p in blocks.split(",")]
+    for i, part in enumerate(parts):
+        upper, _, block_price = part.partition(":")
+        if upper.strip() == "*":
+            if i != len(parts) - 1:
+                raise StationError("only the last block may be open-ended (*)")
+            bound = None
+        elif upper.strip().isdigit() and int(upper) > last:
+            bound = last = int(upper)
+        else:
+            raise StationError(f"block {part!r}: upper bounds are whole kWh and must increase")
+        out.append((bound, parse_price(block_price, f"block {part!r} price")))
+    if out[-1][0] is not None:
+        raise StationError('the last block must be open-ended, e.g. "*:2.80"')
+    return out
+
+
+def add_tariff(conn, name, kind, blocks, standing, debt_percent, debt_cap, stamp):
+    name = check_name(name, "tariff name")
+    if not 0 <= debt_percent <= 100:
+        raise StationError("debt recovery percentage must be 0..100")
+    if conn.execute(select(db.tariffs.c.name).where(db.tariffs.c.name == name)).first():
+        raise StationError(f"tariff {name!r} already exists")
+    conn.execute(
+        db.tariffs.insert().values(
+            name=name,
+            kind=kind,
+            blocks=json.dumps(blocks),
+            standing_charge=standing,
+            debt_percent=debt_percent,
+            debt_cap=debt_cap,
+            created_at=stamp.utc_iso,
+        )
+    )
+
+
+def get_tariff(conn, name):
+    row = conn.execute(db.tariffs.select().where(db.tariffs.c.name == name)).first()
+    if row is None:
+        raise StationError(f"no tariff named {name!r}")
+    return tariff_dict(row)
+
+
+def tariff_dict(row):
+    blocks = [(upper, price) for upper, price in json.loads(row.blocks)]
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "blocks": blocks,
+        "blocks_text": ", ".join(
+            f"{'above' if u is None else 'to ' + str(u) + ' kWh'}: {fmt_price(p)}/kWh"
+            for u, p in blocks
+        ),
+        "standing_charge": row.standing_charge,
+        "standing_charge_text": fmt(row.standing_charge),
+        "debt_percent": row.debt_percent,
+        "debt_cap": row.debt_cap,
+        "debt_cap_text": None if row.debt_cap is None else fmt(row.debt_cap),
+    }
+
+
+def list_tariffs(conn):
+    return [tariff_dict(r) for r in conn.execute(db.tariffs.select().order_by(db.tariffs.c.name))]
+
+
+# ---- meters ----------------------------------------------------------------------------------
+
+
+def add_meter(
+    conn,
+    number,
+    unit,
+    scale,
+    imp_per_kwh,
+    tariff,
+    customer,
+    phone,
+    critical,
+    stamp,
+    key_revision=1,
+):
+    number = check_meter(number)
+    if unit not in UNITS:
+        raise StationError(f"--unit must be one of {', '.join(UNITS)}")
+    if not 1 <= scale <= 1_000_000:
+        raise StationError("--scale must be 1..1000000 register units per currency unit or kWh")
+    if not 1 <= imp_per_kwh <= 1_000_000:
+        raise StationError("--imp-per-kwh must be 1..1000000")
+    if not 0 <= key_revision <= 255:
+        raise StationError("--key-revision must be 0..255")
+    get_tariff(conn, tariff)
+    if conn.execute(select(db.meters.c.number).where(db.meters.c.number == number)).first():
+        raise StationError(f"meter {number} is already registered")
+    conn.execute(
+        db.meters.insert().values(
+            number=number,
+            unit=unit,
+            scale=scale,
+            imp_per_kwh=imp_per_kwh,
+            tariff=tariff,
+            customer=customer or "",
+            phone=phone or "",
+            critical=bool(critical),
+            key_revision=key_revision,
+            created_at=stamp.utc_iso,
+        )
+    )
+    return number
+
+
+def get_meter(conn, number, lock=False):
+    """The meter's row; with lock=True the row lock that serialises one meter's vends (PG)."""
+    number = check_meter(number)
+    query = db.meters.select().where(db.meters.c.number == number)
+    if lock and db.is_postgres(conn.engine):
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise StationError(f"meter {number} is not registered (see `prepay meter add`)")
+    return row
+
+
+def meter_dict(row):
+    return {
+        "number": row.number,
+        "unit": row.unit,
+        "scale": row.scale,
+        "imp_per_kwh": row.imp_per_kwh,
+        "tariff": row.tariff,
+        "customer": row.customer,
+        "phone": row.phone,
+        "critical": bool(row.critical),
+        "key_revision": row.key_revision,
+    }
+
+
+def list_meters(conn):
+    return [meter_dict(r) for r in conn.execute(db.meters.select().order_by(db.meters.c.number))]
+
+
+def arrears_outstanding(conn, number, order="oldest"):
+    """[(arrears_seq, outstanding minor units)] with something owed, in recovery order."""
+    e = db.entries
+    owed = func.sum(e.c.amount)
+    rows = conn.execute(
+        select(e.c.arrear_seq, owed)
+        .where(e.c.meter == number, e.c.account.in_(("arrears_receivable", "debt_recovery")))
+        .group_by(e.c.arrear_seq)
+        .having(owed > 0)
+    ).all()
+    items = [(r[0], int(r[1])) for r in rows]
+    if order == "newest":
+        items.sort(key=lambda item: -item[0])
+    elif order == "largest":
+        items.sort(key=lambda item: (-item[1], item[0]))
+    else:
+        items.sort()
+    return items
+
+
+def carry_balance(conn, number):
+    """Value paid but not yet delivered (kWh rounding), owed to the meter's customer."""
+    e = db.entries
+    total = conn.execute(
+        select(func.coalesce(func.sum(e.c.amount), 0)).where(
+            e.c.meter == number, e.c.account == "carry_forward"
+        )
+    ).scalar_one()
+    return -int(total)
+
+
+# ---- cashiers --------------------------------------------------------------------------------
+
+
+def add_cashier(conn, cashier_id, name, limit_minor, supervisor):
+    cashier_id = check_name(cashier_id, "cashier id")
+    if conn.execute(select(db.cashiers.c.id).where(db.cashiers.c.id == cashier_id)).first():
+        raise StationError(f"cashier {cashier_id!r} already exists")
+    conn.execute(
+        db.cashiers.insert().values(
+            id=cashier_id, name=name or "", vend_limit=limit_minor, supervisor=bool(supervisor)
+        )
+    )
+
+
+def get_cashier(conn, cashier_id):
+    return conn.execute(db.cashiers.select().where(db.cashiers.c.id == cashier_id)).first()
+
+
+def list_cashiers(conn):
+    return [
+        {"id": r.id, "name": r.name, "limit": fmt(r.vend_limit), "supervisor": bool(r.supervisor)}
+        for r in conn.execute(db.cashiers.select().order_by(db.cashiers.c.id))
+    ]

@@ -1,0 +1,131 @@
+"""Station: the home directory, its database and (on demand) the decrypted vending key."""
+
+import os
+from pathlib import Path
+
+from sqlalchemy import exc, select
+from token_spec import derive_decoder_key
+
+from host_tools.vending import StationError, db, home, keystore
+from host_tools.vending.clock import Stamp, zone
+
+PASSPHRASE_ENV = "PREPAY_PASSPHRASE"
+
+
+def _passphrase(prompt, confirm=False):
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV]
+    if prompt is None:
+        raise StationError(f"no passphrase: set {PASSPHRASE_ENV} or run interactively")
+    return prompt(confirm)
+
+
+def init_station(home_dir=None, db_url=None, prompt=None):
+    """`prepay station init`: key file, station.json and schema. Returns (home, url)."""
+    root = home.resolve_home(home_dir)
+    if (root / home.CONFIG_NAME).exists():
+        raise StationError(f"{root} already holds a station (station.json exists)")
+    url = db.normalise_url(db_url or home.default_db_url(root))
+    if url.startswith("sqlite"):
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = _engine(url)  # before any file is written: a bad URL leaves nothing behind
+    try:
+        with engine.connect():
+            pass
+    except exc.SQLAlchemyError as error:
+        raise db.connect_error(url, error) from None
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    passphrase = _passphrase(prompt, confirm=True)
+    key = keystore.create_key_file(root / home.KEY_NAME, passphrase)
+    try:
+        db.create_schema(engine)
+        _bind_key(engine, keystore.key_fingerprint(key))
+    except exc.SQLAlchemyError as error:
+        (root / home.KEY_NAME).unlink()
+        raise db.connect_error(url, error) from None
+    except StationError:
+        (root / home.KEY_NAME).unlink()
+        raise
+    config = dict(home.DEFAULTS)
+    config["db_url"] = url
+    home.write_config(root, config)
+    return root, url
+
+
+def _engine(url):
+    try:
+        return db.make_engine(url)
+    except (exc.ArgumentError, ImportError, ValueError) as error:
+        raise StationError(f"cannot use database {db.redact(url)}: {error}") from None
+
+
+def _bind_key(engine, fingerprint):
+    """Record the key's fingerprint; a DB shared by stations must be used with one key."""
+
+    def work(conn):
+        meta = db.station_meta
+        row = conn.execute(select(meta.c.value).where(meta.c.key == "key_fingerprint")).first()
+        if row is None:
+            conn.execute(meta.insert().values(key="key_fingerprint", value=fingerprint))
+        elif row.value != fingerprint:
+            raise StationError(
+                "this database belongs to a station with a different vending key: "
+                "copy that station's key file instead of creating a new key"
+            )
+
+    db.run_write(engine, work)
+
+
+class Station:
+    """An opened station. The key is decrypted only when something needs it."""
+
+    def __init__(self, home_dir=None, prompt=None):
+        self.home = home.resolve_home(home_dir)
+        self.config = home.read_config(self.home)
+        self.tz = zone(self.config["timezone"])
+        self.url = db.normalise_url(self.config.get("db_url", ""))
+        self.engine = _engine(self.url)
+        self._prompt = prompt
+        self._key = None
+
+    @property
+    def key(self):
+        if self._key is None:
+            path = Path(self.home) / home.KEY_NAME
+            key = keystore.load_key_file(path, _passphrase(self._prompt))
+            self._check_fingerprint(keystore.key_fingerprint(key))
+            self._key = key
+        return self._key
+
+    def _check_fingerprint(self, fingerprint):
+        def work(conn):
+            meta = db.station_meta
+            return conn.execute(
+                select(meta.c.value).where(meta.c.key == "key_fingerprint")
+            ).scalar()
+
+        stored = self.read(work)
+        if stored is not None and stored != fingerprint:
+            raise StationError("the vending key does not belong to this station's database")
+
+    def decoder_key(self, meter, revision, vending_key=None):
+        """The meter's decoder key for a key revision (derived, never stored)."""
+        return derive_decoder_key(vending_key or self.key, meter, revision)
+
+    def stamp(self, now=None):
+        return Stamp(self.tz, now)
+
+    def read(self, work):
+        try:
+            return db.run_read(self.engine, work)
+        except exc.OperationalError as error:
+            raise db.connect_error(self.url, error) from None
+
+    def write(self, work):
+        try:
+            return db.run_write(self.engine, work)
+        except exc.OperationalError as error:
+            raise db.connect_error(self.url, error) from None
+
+    def close(self):
+        self.engine.dispose()

@@ -1,0 +1,109 @@
+"""Pure tariff arithmetic: money -> energy units, debt-recovery split. Integers only.
+
+Prices are in 1/10,000 currency units per kWh (money.PRICE_DECIMALS); a meter's register unit
+is 1/scale kWh (kWh meters) or 1/scale currency units (currency meters). To stay exact the
+energy walk counts money in "fine" units of 1/(10,000 * scale) currency: one register unit at
+price P costs exactly P fine units and one minor unit (1/100) is 100 * scale fine units.
+"""
+
+from token_spec import MAX_AMOUNT, is_representable, nearest_representable
+
+from host_tools.vending import StationError
+from host_tools.vending.money import fmt, fmt_units
+
+
+def _block_walk(blocks, scale, used, budget_fine=None, units=None):
+    """Walk the blocks from `used` units this month; buy as many units as `budget_fine` pays for,
+    or price exactly `units`. Returns (units, cost_fine)."""
+    bought, cost = 0, 0
+    position = used
+    for upper_kwh, price in blocks:
+        room = None if upper_kwh is None else max(0, upper_kwh * scale - position)
+        if room == 0:
+            continue
+        if units is not None:
+            take = units - bought if room is None else min(room, units - bought)
+        else:
+            affordable = (budget_fine - cost) // price if price else MAX_AMOUNT
+            take = affordable if room is None else min(room, affordable)
+        bought += take
+        cost += take * price
+        position += take
+        if (units is not None and bought == units) or (room is None or take < room):
+            break
+    return bought, cost
+
+
+def energy_for(budget_minor, blocks, scale, used):
+    """Units (representable in a token) that `budget_minor` buys after `used` units this month.
+
+    Returns (units, energy_minor, carry_minor): the units are rounded down to what a credit
+    token can carry; the customer pays energy_minor (the exact cost rounded *down* to a minor
+    unit, so rounding never costs the customer) and carry_minor is kept for the next vend.
+    """
+    fine_per_minor = 100 * scale
+    raw, _ = _block_walk(blocks, scale, used, budget_fine=budget_minor * fine_per_minor)
+    if raw > MAX_AMOUNT:
+        raise StationError(
+            f"this amount buys more than one token can carry "
+            f"({fmt_units(MAX_AMOUNT, scale)} kWh): split the purchase"
+        )
+    units = nearest_representable(raw)[0] or 0
+    _, cost_fine = _block_walk(blocks, scale, used, units=units)
+    energy_minor = cost_fine // fine_per_minor
+    return units, energy_minor, budget_minor - energy_minor
+
+
+def debt_split(amount, arrears, percent, cap):
+    """How much of `amount` goes to each arrears [(seq, outstanding)] (already in recovery
+    order): percent of the amount, at most `cap` (None = no cap), never more than is owed."""
+    take = amount * percent // 100
+    if cap is not None:
+        take = min(take, cap)
+    take = min(take, sum(owed for _, owed in arrears))
+    split = []
+    for seq, owed in arrears:
+        if take <= 0:
+            break
+        part = min(owed, take)
+        split.append((seq, part))
+        take -= part
+    return split
+
+
+def currency_value(net_minor, scale):
+    """Register units for `net_minor` on a currency meter, or None if not a whole number."""
+    if (net_minor * scale) % 100:
+        return None
+    return net_minor * scale // 100
+
+
+def _ok_credit(net_minor, scale):
+    value = currency_value(net_minor, scale)
+    return value is not None and value > 0 and is_representable(value)
+
+
+def currency_credit(amount, scale, net_of, search=200_000):
+    """The credit value for a currency meter, or a StationError naming the nearest amounts
+    whose credit a token can carry exactly (vending refuses rather than rounding silently).
+
+    `net_of(amount)` is what reaches the meter after debt recovery (non-decreasing in amount).
+    """
+    net = net_of(amount)
+    if _ok_credit(net, scale):
+        return currency_value(net, scale)
+    if net * scale // 100 > MAX_AMOUNT:
+        top = MAX_AMOUNT * 100 // scale
+        raise StationError(
+            f"{fmt(amount)} is more credit than one token can carry ({fmt(top)}): split it"
+        )
+    low_end = max(0, amount - search)
+    below = next((a for a in range(amount - 1, low_end, -1) if _ok_credit(net_of(a), scale)), None)
+    above = next(
+        (a for a in range(amount + 1, amount + search) if _ok_credit(net_of(a), scale)), None
+    )
+    options = " or ".join(fmt(a) for a in (below, above) if a is not None)
+    hint = f"; nearest payable amounts: {options}" if options else ""
+    raise StationError(
+        f"{fmt(amount)} cannot be carried exactly by a credit token for this meter{hint}"
+    )
