@@ -180,8 +180,11 @@ class Config:
     def _tou(self, tariff):
         minutes, prices = [], []
         top = 0
+        previous = None
         for name in DAY_TYPES:
-            points = tariff.get(name, tariff.get("weekday") if name != "weekday" else None)
+            # weekend defaults to the weekday table, holiday to the weekend table.
+            points = tariff.get(name, previous)
+            previous = points
             what = "tariff." + name
             points = _list(points, what, MAX_SWITCH_POINTS)
             if not points:
