@@ -3,9 +3,8 @@
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from token_spec import tid_from_time
-
 from host_tools.vending import StationError
+from token_spec import tid_from_time
 
 TOKEN_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 

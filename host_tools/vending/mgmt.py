@@ -9,6 +9,9 @@ import hashlib
 import json
 
 from sqlalchemy import func, select
+
+from host_tools.vending import StationError, db, ledger, registry, vend
+from host_tools.vending.money import fmt, parse_amount, parse_price
 from token_spec import (
     TYPE_ADD_DEBT,
     TYPE_CLEAR_CREDIT,
@@ -25,9 +28,6 @@ from token_spec import (
     nearest_representable,
 )
 from token_spec.config_blob import sign_config
-
-from host_tools.vending import StationError, db, ledger, registry, vend
-from host_tools.vending.money import fmt, parse_amount, parse_price
 
 # verb -> (token type, what the value means)
 MANAGEMENT = {
@@ -237,12 +237,22 @@ def add_arrears(station, meter, amount_text, note, cashier="", now=None):
     return station.write(work)
 
 
-def arrears_summary(station, meter):
+def meter_summary(station, meter):
+    """`prepay meter show`: registry fields, arrears outstanding, carried value, last TID."""
     meter = registry.check_meter(meter)
 
     def work(conn):
-        registry.get_meter(conn, meter)
+        out = registry.meter_dict(registry.get_meter(conn, meter))
         items = registry.arrears_outstanding(conn, meter, station.config["debt_order"])
-        return [{"arrears": vend.receipt_number(s), "outstanding": fmt(o)} for s, o in items]
+        out["arrears"] = {vend.receipt_number(s): fmt(o) for s, o in items}
+        out["arrears_total"] = fmt(sum(o for _, o in items))
+        out["carried_forward"] = fmt(registry.carry_balance(conn, meter))
+        out["last_tid"] = conn.execute(
+            select(func.max(db.tokens.c.tid)).where(db.tokens.c.meter == meter)
+        ).scalar()
+        out["tokens_issued"] = conn.execute(
+            select(func.count()).select_from(db.tokens).where(db.tokens.c.meter == meter)
+        ).scalar_one()
+        return out
 
     return station.read(work)

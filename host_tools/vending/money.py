@@ -14,7 +14,7 @@ def parse_amount(text, what="amount"):
     match = _AMOUNT.match(str(text))
     if not match:
         raise StationError(
-            f"{what} {text!r} is not a positive amount with at most two decimals (e.g. 50 or 12.50)"
+            f"{what} {text!r} is not a positive amount with at most two decimals (e.g. 50, 12.50)"
         )
     minor = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
     if minor <= 0:

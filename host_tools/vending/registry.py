@@ -94,16 +94,22 @@ def tariff_dict(row):
         "name": row.name,
         "kind": row.kind,
         "blocks": blocks,
-        "blocks_text": ", ".join(
-            f"{'above' if u is None else 'to ' + str(u) + ' kWh'}: {fmt_price(p)}/kWh"
-            for u, p in blocks
-        ),
+        "blocks_text": _blocks_text(blocks),
         "standing_charge": row.standing_charge,
         "standing_charge_text": fmt(row.standing_charge),
         "debt_percent": row.debt_percent,
         "debt_cap": row.debt_cap,
         "debt_cap_text": None if row.debt_cap is None else fmt(row.debt_cap),
     }
+
+
+def _blocks_text(blocks):
+    if len(blocks) == 1:
+        return f"{fmt_price(blocks[0][1])}/kWh"
+    return ", ".join(
+        f"{'above' if u is None else 'to ' + str(u) + ' kWh'}: {fmt_price(p)}/kWh"
+        for u, p in blocks
+    )
 
 
 def list_tariffs(conn):

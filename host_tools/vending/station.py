@@ -4,10 +4,10 @@ import os
 from pathlib import Path
 
 from sqlalchemy import exc, select
-from token_spec import derive_decoder_key
 
 from host_tools.vending import StationError, db, home, keystore
 from host_tools.vending.clock import Stamp, zone
+from token_spec import derive_decoder_key
 
 PASSPHRASE_ENV = "PREPAY_PASSPHRASE"
 

@@ -6,10 +6,9 @@ energy walk counts money in "fine" units of 1/(10,000 * scale) currency: one reg
 price P costs exactly P fine units and one minor unit (1/100) is 100 * scale fine units.
 """
 
-from token_spec import MAX_AMOUNT, is_representable, nearest_representable
-
 from host_tools.vending import StationError
 from host_tools.vending.money import fmt, fmt_units
+from token_spec import MAX_AMOUNT, is_representable, nearest_representable
 
 
 def _block_walk(blocks, scale, used, budget_fine=None, units=None):

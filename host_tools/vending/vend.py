@@ -8,11 +8,11 @@ meter's sales, so its TIDs are allocated as max(this minute, last TID + 1).
 """
 
 from sqlalchemy import func, select
-from token_spec import TYPE_CREDIT, encode_token, format_token
 
 from host_tools.vending import StationError, db, ledger, registry, tariffs
 from host_tools.vending.faults import crash_point
 from host_tools.vending.money import fmt, fmt_units, parse_amount
+from token_spec import TYPE_CREDIT, encode_token, format_token
 
 CHANNELS = ("cash", "card", "transfer", "mobile")
 REF_MAX = 64
@@ -290,6 +290,7 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
     if not reason or not reason.isprintable() or len(reason) > 200:
         raise StationError("--reason must be 1..200 printable characters")
     supervisor = (supervisor or "").strip()
+    cashier = (cashier or "").strip() or supervisor  # the batch it belongs to
     stamp = station.stamp(now)
 
     def work(conn):
