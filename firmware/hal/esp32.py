@@ -207,7 +207,9 @@ class Esp32Hal:
         count = self._counter.value(0)  # read and zero in one step: no edge falls between
         elapsed = time.ticks_diff(now, self._last_take)
         self._last_take = now
-        return self._plausible.accept(count, elapsed)
+        plausible = self._plausible
+        billed = plausible.accept(count, elapsed)
+        return billed, plausible.rejected
 
     def set_relay(self, closed):
         relay = self.config["relay"]

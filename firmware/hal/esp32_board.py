@@ -73,8 +73,10 @@ def with_defaults(config):
         if key in config:  # optional hardware: defaults only where the board has it
             out[key] = dict(value)
     for key, value in config.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key].update(value)
+        if isinstance(value, dict):
+            section = out.get(key)
+            out[key] = section if isinstance(section, dict) else {}
+            out[key].update(value)  # a copy: the caller's config is never modified
         else:
             out[key] = value
     if "relay" in out and out["relay"].get("type") == "latching":

@@ -58,9 +58,11 @@ class PulsePlausibility:
             raise ValueError("window_ms too long for the pulse budget")
         # Start full: pulses counted between boot and the first read are as plausible as any.
         self.budget_us = self.cap_us
+        self.rejected = 0  # the rejected part of the last delta
 
     def accept(self, count, elapsed_ms):
-        """Split `count` pulses seen over `elapsed_ms` into (billed, rejected)."""
+        """How many of `count` pulses seen over `elapsed_ms` to bill; the rest of the delta
+        (all of it or none) is left in `self.rejected`. Allocation-free (no tuple)."""
         if elapsed_ms > _MAX_ELAPSED_MS:
             elapsed_ms = _MAX_ELAPSED_MS
         elif elapsed_ms < 0:
@@ -68,15 +70,16 @@ class PulsePlausibility:
         budget = self.budget_us + elapsed_ms * 1000
         if budget > self.cap_us:
             budget = self.cap_us
+        self.budget_us = budget
+        self.rejected = 0
         if count <= 0:
-            self.budget_us = budget
-            return 0, 0
+            return 0
         # Compare before multiplying: a noise burst's count × period could leave small ints.
         if count > budget // self.period_us:
-            self.budget_us = budget
-            return 0, count
+            self.rejected = count
+            return 0
         self.budget_us = budget - count * self.period_us
-        return count, 0
+        return count
 
 
 class PulseTrain:
