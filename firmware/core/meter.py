@@ -124,8 +124,8 @@ class Meter:
         while done < n:
             boundary = self._price_until
             if boundary < t1 and span > 0:
-                # Pulses whose instant falls before the boundary: i*span/n < boundary - t0.
-                upto = (n * (boundary - t0) - 1) // span
+                # The batch's share before the boundary, rounded down (docs/core.md).
+                upto = n * (boundary - t0) // span
             else:
                 upto = n
             if upto > done:
