@@ -117,15 +117,13 @@ def normalize_token(text):
     """The 20 digits of a token typed with optional spaces and dashes; TokenFormatError else."""
     if not isinstance(text, str):
         raise TokenFormatError("a token is text of 20 digits")
-    if len(text) == TOKEN_DIGITS and text.isdigit():
-        return text
-    digits = "".join(ch for ch in text if ch not in " -\t")
-    for ch in digits:
-        if ch < "0" or ch > "9":
-            raise TokenFormatError("a token may contain only digits, spaces and dashes")
-    if len(digits) != TOKEN_DIGITS:
-        raise TokenFormatError("a token has 20 digits, got %d" % len(digits))
-    return digits
+    digits = text.replace(" ", "").replace("-", "").replace("\t", "")
+    # bytes.isdigit is ASCII-only (str.isdigit also accepts other scripts' digits).
+    if len(digits) == TOKEN_DIGITS and digits.encode().isdigit():
+        return digits
+    if digits and (not digits.encode().isdigit() or len(digits.encode()) != len(digits)):
+        raise TokenFormatError("a token may contain only digits, spaces and dashes")
+    raise TokenFormatError("a token has 20 digits, got %d" % len(digits))
 
 
 def format_token(digits):

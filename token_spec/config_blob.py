@@ -26,6 +26,15 @@ def _mac(decoder_key, signed_text):
     return binascii.hexlify(hmac_sha256(blob_key, signed_text.encode())).decode()
 
 
+def _parse_payload(encoded):
+    # (meter, counter, config) or None; no exception chaining (MicroPython warns about it).
+    try:
+        payload = json.loads(binascii.a2b_base64(encoded))
+        return payload["meter"], payload["counter"], payload["config"]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 def sign_config(decoder_key, meter_number, counter, config):
     """The blob carrying `config` (a JSON-serialisable dict) for one meter at `counter` (> 0)."""
     if not isinstance(config, dict):
@@ -48,13 +57,10 @@ def verify_config(decoder_key, meter_number, blob, last_counter):
         raise ConfigBlobError("config blob is truncated or has no signature")
     if not equal_digests(mac.lower().encode(), _mac(decoder_key, signed).encode()):
         raise ConfigBlobError("config blob signature is invalid (forged, damaged or wrong key)")
-    try:
-        payload = json.loads(binascii.a2b_base64(signed[len(BLOB_PREFIX) :]))
-        meter = payload["meter"]
-        counter = payload["counter"]
-        config = payload["config"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigBlobError("config blob payload is malformed") from exc
+    payload = _parse_payload(signed[len(BLOB_PREFIX) :])
+    if payload is None:
+        raise ConfigBlobError("config blob payload is malformed")
+    meter, counter, config = payload
     if meter != check_meter_number(meter_number):
         raise ConfigBlobError("config blob is for meter %s, not this meter" % meter)
     if not isinstance(counter, int) or not isinstance(config, dict):
