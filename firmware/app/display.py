@@ -1,0 +1,69 @@
+"""What the meter's display shows: up to 4 short lines (16 characters on a 128x64 SSD1306).
+
+Pure: built from the status dict. Page 0 is the normal view; the B key cycles the others.
+"""
+
+from token_spec.compat import const
+
+PAGES = const(4)
+_ZONE_TEXT = {
+    "normal": "OK",
+    "low": "LOW CREDIT",
+    "zero": "NO CREDIT",
+    "emergency": "EMERGENCY",
+    "disconnected": "DISCONNECTED",
+}
+
+
+def format_amount(value, scale):
+    """Register units as a decimal string: 1234 at scale 100 -> "12.34"; -5 -> "-0.05".
+
+    Scales that are not a power of ten show the whole units and the remainder as "/scale".
+    """
+    sign = "-" if value < 0 else ""
+    value = -value if value < 0 else value
+    whole, frac = divmod(value, scale)
+    digits = 0
+    s = 1
+    while s < scale:
+        s *= 10
+        digits += 1
+    if s != scale:
+        return "%s%d+%d/%d" % (sign, whole, frac, scale) if frac else sign + str(whole)
+    if digits == 0:
+        return sign + str(whole)
+    return "%s%d.%s" % (sign, whole, ("%0" + str(digits) + "d") % frac)
+
+
+def lines(status, page=0, typing="", last_result=None):
+    """The display lines for a provisioned meter's status."""
+    unit = "kWh" if status["unit"] == "kwh" else ""
+    credit = format_amount(status["credit"], status["scale"])
+    relay = "ON" if status["relay"] == "closed" else "OFF"
+    top = ("CR %s %s" % (credit, unit)).strip()
+    if typing:
+        return [top, "> " + typing, "", "# enter * clear"]
+    if page == 1:
+        return [
+            "ENERGY",
+            "%d kWh" % (status["energy_wh"] // 1000),
+            "POWER",
+            "%d W" % status["power_w"],
+        ]
+    if page == 2:
+        return ["METER", status["meter_number"], "KEY REV %d" % status["key_revision"], ""]
+    if page == 3:
+        days = status.get("days_remaining")
+        return [
+            "DAYS LEFT",
+            "-" if days is None else str(days),
+            "DEBT",
+            format_amount(status["debt"], status["scale"]),
+        ]
+    third = "TOKEN " + last_result.upper() if last_result else ""
+    return [top, _ZONE_TEXT.get(status["zone"], status["zone"]), third, "SUPPLY " + relay]
+
+
+def unprovisioned_lines():
+    """What a meter shows before it is provisioned."""
+    return ["NOT PROVISIONED", "SUPPLY OFF", "", ""]

@@ -1,0 +1,232 @@
+"""Simulator HAL: the HAL contract of docs/interfaces.md on the MicroPython unix port.
+
+The "hardware" is a state folder plus a virtual clock:
+
+- clock: virtual milliseconds = the clock at the last rebase + real time elapsed x speed.
+  `speed_milli` is the speed factor x 1000 (0 = the clock moves only with `advance`/`set_time`).
+- pulses: from a load in watts (W x virtual ms x imp/kWh, integer with the remainder carried;
+  no current flows while the relay is open) plus explicitly injected counts.
+- power cut: `power_cut()` raises SystemExit(POWER_CUT_EXIT); the process ends, the journal
+  file and `sim.json` (clock, load, tamper) in the state folder survive, `prepay sim` restarts
+  the firmware on the same folder.
+- keypad: `inject_keys`; display: `show` keeps the lines, `display_lines()` returns them.
+
+Runs unchanged on CPython (the in-process tests) and MicroPython (the simulated meter).
+"""
+
+import json
+import os
+import time
+
+from token_spec.compat import const
+
+POWER_CUT_EXIT = const(75)  # exit status that tells `prepay sim` to restart the firmware
+# 1 kWh in watt-milliseconds: pulses = W x ms x imp/kWh / 3.6e9.
+_WMS_PER_KWH = 3600000000
+# Token epoch (2020-01-01T00:00:00Z) in Unix seconds.
+UNIX_AT_EPOCH = const(1577836800)
+# Journal flash: 16 sectors of 4 KiB, like a small data partition on the board.
+BLOCK_SIZE = const(4096)
+BLOCK_COUNT = const(16)
+
+_STATE_FILE = "/sim.json"
+_JOURNAL_FILE = "/journal.bin"
+
+
+def _real_ms():
+    ticks = getattr(time, "ticks_ms", None)
+    if ticks is not None:
+        return ticks()
+    return int(time.monotonic() * 1000)
+
+
+def _ticks_diff(new, old):
+    diff = getattr(time, "ticks_diff", None)
+    return diff(new, old) if diff is not None else new - old
+
+
+def parse_speed(text):
+    """Speed factor text ("1", "60", "0.5") as an integer x 1000; ValueError if malformed."""
+    text = str(text).strip()
+    whole, _, frac = text.partition(".")
+    if not (whole or frac) or not (whole or "0").isdigit() or (frac and not frac.isdigit()):
+        raise ValueError("speed must be a non-negative number, got %r" % text)
+    frac = (frac + "000")[:3]
+    return int(whole or "0") * 1000 + int(frac)
+
+
+class SimHal:
+    """The simulated meter hardware kept in `state_dir`."""
+
+    name = "sim"
+    serial_chunked = True  # `prepay sim` gives stdin its own non-blocking file description
+
+    def __init__(self, state_dir, speed_milli=1000, start=None):
+        self.state_dir = state_dir
+        self.speed_milli = speed_milli
+        self.pulses_per_kwh = (
+            1000  # the metering chip's constant; the app sets the provisioned one
+        )
+        self.load_w = 0
+        self.tamper = False
+        self.relay = None  # None until the app first drives it
+        self.relay_writes = 0
+        self.watchdog_feeds = 0
+        self.zone = None
+        self.lines = []
+        self._keys = ""
+        self._pending = 0
+        self._energy = 0  # W x ms x imp/kWh not yet a whole pulse
+        self._saved_real = None
+        virtual_ms = self._load_state()
+        if virtual_ms is None:
+            now = start if start is not None else int(time.time()) - UNIX_AT_EPOCH
+            virtual_ms = now * 1000
+        self._rebase(virtual_ms)
+        self._accrued_ms = virtual_ms
+        self.save_state()
+
+    # ---- virtual clock ---------------------------------------------------------------------
+    def _rebase(self, virtual_ms):
+        self._base_virtual = virtual_ms
+        self._base_real = _real_ms()
+        self._carry = 0
+
+    def now_ms(self):
+        """Virtual milliseconds since the token epoch."""
+        elapsed = _ticks_diff(_real_ms(), self._base_real)
+        return self._base_virtual + elapsed * self.speed_milli // 1000
+
+    def now(self):
+        return self.now_ms() // 1000
+
+    def ticks_ms(self):
+        return _real_ms()
+
+    def advance(self, seconds):
+        """Move the virtual clock forward; the load keeps drawing meanwhile."""
+        self._accrue()
+        self._rebase(self.now_ms() + seconds * 1000)
+        self._accrue()
+        self._save_soon()
+
+    def set_time(self, seconds):
+        """Set the virtual clock (seconds since the token epoch); no energy is drawn in a jump."""
+        self._accrue()
+        self._rebase(seconds * 1000)
+        self._accrued_ms = seconds * 1000
+        self.save_state()
+
+    # ---- pulses --------------------------------------------------------------------------
+    def _accrue(self):
+        now = self.now_ms()
+        span = now - self._accrued_ms
+        self._accrued_ms = now
+        if span <= 0 or not self.relay or not self.load_w:
+            return
+        self._energy += self.load_w * span * self.pulses_per_kwh
+        self._pending += self._energy // _WMS_PER_KWH
+        self._energy %= _WMS_PER_KWH
+
+    def set_load(self, watts):
+        """The customer's load from now on (drawn only while the relay is closed)."""
+        self._accrue()
+        self.load_w = watts
+        self.save_state()
+
+    def inject_pulses(self, count):
+        """Pulses on the counter input regardless of the relay (an S0 source on the input)."""
+        self._pending += count
+
+    def take_pulses(self):
+        self._accrue()
+        count = self._pending
+        self._pending = 0
+        self._save_soon()
+        return count, 0
+
+    def bench_pulses(self, count):
+        self.inject_pulses(count)
+
+    # ---- relay, tamper, keypad, display --------------------------------------------------
+    def set_relay(self, closed):
+        self._accrue()  # energy up to now flowed (or not) under the old position
+        self.relay = bool(closed)
+        self.relay_writes += 1
+
+    def configure_meter(self, pulses_per_kwh, max_power_w=None):
+        """The provisioned meter constant (the simulated metering chip follows it)."""
+        self._accrue()
+        self.pulses_per_kwh = pulses_per_kwh
+
+    def set_tamper(self, is_open):
+        self.tamper = bool(is_open)
+        self.save_state()
+
+    def tamper_open(self):
+        return self.tamper
+
+    def inject_keys(self, keys):
+        self._keys += keys
+
+    def read_keys(self):
+        keys = self._keys
+        self._keys = ""
+        return keys
+
+    def show(self, lines):
+        self.lines = list(lines)
+
+    def display_lines(self):
+        return list(self.lines)
+
+    def indicate(self, zone):
+        self.zone = zone
+
+    def feed_watchdog(self):
+        self.watchdog_feeds += 1
+
+    # ---- storage and power -----------------------------------------------------------------
+    def block_device(self):
+        from firmware.core.blockdev import FileBlockDevice
+
+        return FileBlockDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, BLOCK_COUNT)
+
+    def power_cut(self):
+        """Lose power now: nothing else is written; the process ends."""
+        self._accrue()
+        self.save_state()  # the RTC and the load survive a cut; registers only via the journal
+        raise SystemExit(POWER_CUT_EXIT)
+
+    def _load_state(self):
+        try:
+            with open(self.state_dir + _STATE_FILE) as f:
+                state = json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+        self.load_w = state.get("load_w", 0)
+        self.tamper = state.get("tamper", False)
+        return state.get("now_ms")
+
+    def _save_soon(self):
+        # The clock is saved about once a real second, so a killed process restarts close to
+        # where it was (a power cut saves it exactly).
+        real = _real_ms()
+        if self._saved_real is None or _ticks_diff(real, self._saved_real) >= 1000:
+            self.save_state()
+
+    def save_state(self):
+        """Write the clock, load and tamper switch to the state folder."""
+        now = self.now_ms()
+        self._saved_real = _real_ms()
+        state = {"now_ms": now, "load_w": self.load_w, "tamper": self.tamper}
+        tmp = self.state_dir + _STATE_FILE + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(json.dumps(state))
+        os.rename(tmp, self.state_dir + _STATE_FILE)
+
+
+def create(board_config=None):
+    """The sim HAL; board_config may hold "state_dir", "speed_milli" and "start"."""
+    cfg = board_config or {}
+    return SimHal(cfg["state_dir"], cfg.get("speed_milli", 1000), cfg.get("start"))

@@ -1,0 +1,1 @@
+"""Talking to meters over serial: the protocol client, flashing and deploying boards."""

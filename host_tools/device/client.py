@@ -1,0 +1,180 @@
+"""Serial client for a meter (a board's USB serial or the simulator's pty).
+
+    with DeviceClient("/dev/ttyUSB0") as meter:    # opens the port and shakes hands (hello)
+        meter.request("status")                      # -> the result dict, or DeviceError
+        meter.events_pending()                       # events pushed meanwhile
+
+The protocol is JSON lines (docs/firmware.md). Opening a serial port loses whatever the meter
+printed before, and a board may still be booting, so `open()` repeats `hello` until one is
+answered. Lines that are not JSON (a boot banner, a traceback) are kept in `noise`, not parsed.
+"""
+
+import collections
+import json
+import time
+
+import serial
+
+BAUDRATE = 115200
+MAX_LINE = 1024
+
+
+class DeviceError(Exception):
+    """The meter answered with an error; `code` is its error code (docs/firmware.md)."""
+
+    def __init__(self, code, message, cmd=None):
+        super().__init__(
+            "%s: %s" % (code, message) if cmd is None else "%s: %s: %s" % (cmd, code, message)
+        )
+        self.code = code
+        self.message = message
+        self.cmd = cmd
+
+
+class DeviceTimeout(DeviceError):
+    """No answer within the timeout (wrong port, meter not running the firmware, busy)."""
+
+    def __init__(self, message):
+        super().__init__("timeout", message)
+
+
+class DeviceClient:
+    """One connection to a meter; requests are numbered and answered in order."""
+
+    def __init__(self, port, timeout=5.0, handshake_timeout=15.0, baudrate=BAUDRATE):
+        self.port = port
+        self.timeout = timeout
+        self.handshake_timeout = handshake_timeout
+        self.baudrate = baudrate
+        self.serial = None
+        self.hello = None
+        self.events = collections.deque(maxlen=10000)
+        self.noise = collections.deque(maxlen=100)
+        self._next_id = 1
+        self._buf = bytearray()
+
+    # ---- connection ----------------------------------------------------------------------
+    def open(self):
+        """Open the port and shake hands; returns the hello result."""
+        try:
+            self.serial = serial.Serial(self.port, self.baudrate, timeout=0.05)
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError("no_port", "cannot open %s: %s" % (self.port, exc)) from None
+        self.serial.reset_input_buffer()
+        self.hello = self.handshake()
+        return self.hello
+
+    def handshake(self):
+        """Send hello until the meter answers (it may be booting); returns its result."""
+        deadline = time.monotonic() + self.handshake_timeout
+        self._send(b"\n")  # end any half line left in the meter's buffer by a previous client
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeviceTimeout(
+                    "no answer to hello from %s within %.0f s (is the meter firmware running?)"
+                    % (self.port, self.handshake_timeout)
+                )
+            try:
+                return self.request("hello", _timeout=min(1.0, left))
+            except DeviceTimeout:
+                continue
+
+    def close(self):
+        """Close the port."""
+        if self.serial is not None:
+            self.serial.close()
+            self.serial = None
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- requests ------------------------------------------------------------------------
+    def request(self, cmd, _timeout=None, **args):
+        """Send one command and wait for its response; returns `result` or raises DeviceError."""
+        req_id = self._next_id
+        self._next_id += 1
+        msg = {"id": req_id, "cmd": cmd}
+        msg.update(args)
+        line = json.dumps(msg, separators=(",", ":")).encode() + b"\n"
+        if len(line) > MAX_LINE:
+            raise DeviceError("line_too_long", "request is %d bytes > %d" % (len(line), MAX_LINE))
+        self._send(line)
+        timeout = self.timeout if _timeout is None else _timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            for obj in self._read_objects(deadline):
+                if obj.get("id") != req_id:
+                    continue  # an answer to an earlier, abandoned request
+                if obj.get("ok"):
+                    return obj.get("result")
+                raise DeviceError(obj.get("error", "error"), obj.get("message", ""), cmd)
+            if time.monotonic() >= deadline:
+                raise DeviceTimeout(
+                    "no answer to %s from %s within %.1f s" % (cmd, self.port, timeout)
+                )
+
+    def send_raw(self, data):
+        """Write bytes as they are (tests and tools that speak the protocol themselves)."""
+        self._send(data)
+
+    def read_line_objects(self, timeout):
+        """Parsed JSON objects received within `timeout` seconds (responses and events)."""
+        return list(self._read_objects(time.monotonic() + timeout, keep_events=False))
+
+    def events_pending(self):
+        """Events pushed by the meter since the last call, oldest first."""
+        out = list(self.events)
+        self.events.clear()
+        return out
+
+    def wait_event(self, kind, timeout=None):
+        """Wait for a pushed event of `kind`; returns it (earlier events stay queued)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            for ev in list(self.events):
+                if ev.get("event") == kind:
+                    self.events.remove(ev)
+                    return ev
+            if time.monotonic() >= deadline:
+                raise DeviceTimeout("no %s event from %s" % (kind, self.port))
+            list(self._read_objects(min(deadline, time.monotonic() + 0.1)))
+
+    # ---- lines ---------------------------------------------------------------------------
+    def _send(self, data):
+        if self.serial is None:
+            raise DeviceError("closed", "the connection to %s is not open" % self.port)
+        self.serial.write(data)
+        self.serial.flush()
+
+    def _read_objects(self, deadline, keep_events=True):
+        """Yield parsed objects until the deadline; events go to the queue when keep_events."""
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl < 0:
+                if time.monotonic() >= deadline:
+                    return
+                chunk = self.serial.read(self.serial.in_waiting or 1)
+                if chunk:
+                    self._buf += chunk
+                continue
+            raw = bytes(self._buf[:nl]).strip()
+            del self._buf[: nl + 1]
+            if not raw:
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                self.noise.append(raw)
+                continue
+            if not isinstance(obj, dict):
+                self.noise.append(raw)
+                continue
+            if "event" in obj and "id" not in obj and keep_events:
+                self.events.append(obj)
+                continue
+            yield obj

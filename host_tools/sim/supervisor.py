@@ -1,0 +1,255 @@
+"""`prepay sim`: the firmware on the MicroPython unix port behind a pseudo-terminal.
+
+Two pseudo-terminals, so the port a client opens never changes:
+
+    client -> /dev/pts/A (slave: the published port)
+              pty A master <- this process relays bytes -> pty B master
+                                                           pty B slave: micropython's stdio
+
+The firmware can restart (after `sim.power_cut`, or a crash) on a fresh pty B while pty A stays
+open: bytes the client sends meanwhile are held and delivered to the new firmware once it runs,
+so the client sees one continuous stream: the power-cut response, then a `boot` event line, then
+answers to whatever it sent during the restart.
+"""
+
+import errno
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import tty
+from pathlib import Path
+
+import host_tools
+
+ROOT = Path(host_tools.__file__).resolve().parent.parent
+POWER_CUT_EXIT = 75  # firmware/hal/sim.py: the firmware exits with this after a power cut
+# Output waiting for a client is capped: with nobody reading, old lines are dropped.
+MAX_CLIENT_BACKLOG = 256 * 1024
+# A firmware that dies this many times within CRASH_WINDOW seconds is not restarted again.
+CRASH_LIMIT = 5
+CRASH_WINDOW = 30.0
+
+
+class SimError(Exception):
+    """The simulator cannot start or keeps crashing; the message says why."""
+
+
+def find_micropython():
+    """`micropython` next to this interpreter (the project's .venv), else from PATH."""
+    candidate = Path(sys.executable).parent / "micropython"
+    if candidate.exists():
+        return str(candidate)
+    from shutil import which
+
+    found = which("micropython")
+    if not found:
+        raise SimError("micropython not found next to %s or on PATH" % sys.executable)
+    return found
+
+
+def _raw_pty():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    return master, slave
+
+
+def _set_parent_death_signal():
+    # Linux: the firmware gets SIGTERM if the supervisor dies without cleaning up.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class Supervisor:
+    """Owns the published pty, runs the firmware and relays; `run()` blocks until `stop()`."""
+
+    def __init__(self, state_dir, speed="1", heap=None, micropython=None, log=None):
+        self.state_dir = str(Path(state_dir).resolve())
+        self.speed = speed
+        self.heap = heap
+        self.micropython = micropython or find_micropython()
+        self.log = log or (lambda msg: print("prepay sim: " + msg, file=sys.stderr, flush=True))
+        self.master, self._slave = _raw_pty()  # keep the slave open: no EIO between clients
+        self.port = os.ttyname(self._slave)
+        self.child = None
+        self._fw_master = None
+        self._to_fw = bytearray()
+        self._to_client = bytearray()
+        self._stopping = False
+        self._crashes = []
+        self.restarts = 0
+
+    # ---- firmware process -----------------------------------------------------------------
+    def start_firmware(self):
+        """Spawn micropython on a fresh pty B."""
+        Path(self.state_dir).mkdir(parents=True, exist_ok=True)
+        master, slave = _raw_pty()
+        # stdin gets its own non-blocking open file description so the firmware can read
+        # whatever has arrived in one call; stdout stays blocking so no output is lost.
+        stdin = os.open(os.ttyname(slave), os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
+        env = dict(os.environ)
+        env.update(
+            MICROPYPATH=".frozen:" + str(ROOT),  # .frozen holds asyncio
+            PREPAY_SIM_STATE=self.state_dir,
+            PREPAY_SIM_SPEED=str(self.speed),
+        )
+        cmd = [self.micropython]
+        if self.heap:
+            cmd += ["-X", "heapsize=" + self.heap]
+        cmd += ["-m", "firmware.main"]
+        try:
+            self.child = subprocess.Popen(
+                cmd,
+                stdin=stdin,
+                stdout=slave,
+                cwd=self.state_dir,
+                env=env,
+                preexec_fn=_set_parent_death_signal,
+            )
+        finally:
+            os.close(stdin)
+            os.close(slave)
+        self._fw_master = master
+
+    def _firmware_ended(self):
+        """Collect the last output of an exited firmware, then restart it (or give up)."""
+        self._drain_firmware()
+        os.close(self._fw_master)
+        self._fw_master = None
+        code = self.child.wait()
+        self.child = None
+        if self._stopping:
+            return
+        if code == POWER_CUT_EXIT:
+            self.log("power cut: restarting the firmware on %s" % self.state_dir)
+        else:
+            now = time.monotonic()
+            self._crashes = [t for t in self._crashes if now - t < CRASH_WINDOW] + [now]
+            if len(self._crashes) >= CRASH_LIMIT:
+                raise SimError(
+                    "firmware exited %d times in %d s (last status %d); not restarting"
+                    % (CRASH_LIMIT, CRASH_WINDOW, code)
+                )
+            self.log("firmware exited with status %d: restarting it" % code)
+        self.restarts += 1
+        self.start_firmware()
+
+    def _drain_firmware(self):
+        while True:
+            try:
+                data = os.read(self._fw_master, 65536)
+            except OSError:  # EIO: every slave fd is closed, nothing more to read
+                return
+            if not data:
+                return
+            self._queue_for_client(data)
+
+    # ---- relay ---------------------------------------------------------------------------
+    def _queue_for_client(self, data):
+        self._to_client += data
+        excess = len(self._to_client) - MAX_CLIENT_BACKLOG
+        if excess > 0:  # nobody is reading: drop the oldest whole lines
+            cut = self._to_client.find(b"\n", excess)
+            del self._to_client[: len(self._to_client) if cut < 0 else cut + 1]
+
+    def _pump(self, timeout):
+        fw = self._fw_master
+        readers = [self.master] + ([fw] if fw is not None else [])
+        writers = []
+        if self._to_client:
+            writers.append(self.master)
+        if self._to_fw and fw is not None:
+            writers.append(fw)
+        try:
+            readable, writable, _ = select.select(readers, writers, [], timeout)
+        except InterruptedError:
+            return
+        if self.master in readable:
+            try:
+                self._to_fw += os.read(self.master, 65536)
+            except BlockingIOError:
+                pass
+        if fw is not None and fw in readable:
+            try:
+                data = os.read(fw, 65536)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                data = b""
+            if data:
+                self._queue_for_client(data)
+        if self.master in writable:
+            self._write(self.master, self._to_client)
+        if fw is not None and fw in writable:
+            self._write(fw, self._to_fw)
+
+    @staticmethod
+    def _write(fd, buf):
+        try:
+            sent = os.write(fd, buf[:16384])
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            return
+        del buf[:sent]
+
+    def run(self):
+        """Relay until `stop()` (or a signal handler calling it); restarts the firmware."""
+        if self.child is None:
+            self.start_firmware()
+        while not self._stopping:
+            self._pump(0.05)
+            if self.child is not None and self.child.poll() is not None:
+                self._firmware_ended()
+        self._shutdown()
+
+    def stop(self, *_):
+        """Ask `run()` to end (safe from a signal handler)."""
+        self._stopping = True
+
+    def _shutdown(self):
+        if self.child is not None:
+            self.child.terminate()
+            try:
+                self.child.wait(5)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+                self.child.wait()
+            self.child = None
+        if self._fw_master is not None:
+            os.close(self._fw_master)
+            self._fw_master = None
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def serve(state_dir, speed="1", heap=None, announce=None):
+    """Run a simulated meter in the foreground until SIGINT/SIGTERM; `announce(info)` is called
+    once the port exists with {"port", "pid", "firmware_pid", "state"}."""
+    sup = Supervisor(state_dir, speed=speed, heap=heap)
+    signal.signal(signal.SIGTERM, sup.stop)
+    signal.signal(signal.SIGINT, sup.stop)
+    sup.start_firmware()
+    if announce:
+        announce(
+            {
+                "port": sup.port,
+                "pid": os.getpid(),
+                "firmware_pid": sup.child.pid,
+                "state": sup.state_dir,
+            }
+        )
+    sup.run()
+    return sup
