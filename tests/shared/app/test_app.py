@@ -1,0 +1,180 @@
+"""The meter application on the real sim HAL and journal file, through the line handler."""
+
+import app_fixtures as fx
+
+from token_spec import encode_token
+from token_spec.types import TYPE_CREDIT
+
+
+def _wrong_token(minute=0):
+    return encode_token(bytes(16), fx.METER, TYPE_CREDIT, 100, fx.START // 60 + minute)
+
+
+def test_unprovisioned_meter_answers_but_keeps_the_relay_open():
+    d = fx.fresh_dir()
+    try:
+        app = fx.boot(d, fx.START)
+        s = fx.Session(app)
+        hello = s.ok("hello")
+        assert hello["provisioned"] is False and hello["hal"] == "sim"
+        assert app.hal.relay is False
+        assert s.ok("status")["relay"] == "open"
+        assert s.error("token", token=fx.credit_token(500)) == "not_provisioned"
+        assert s.error("provision", meter_number=fx.METER, decoder_key="00") == "bad_argument"
+        assert s.ok("hello")["provisioned"] is False
+    finally:
+        fx.remove_dir(d)
+
+
+def test_token_closes_the_relay_and_consumption_is_billed_exactly():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        assert app.hal.relay is False
+        r = s.ok("token", token=fx.credit_token(1000))
+        assert r["result"] == "accepted" and r["credit"] == 1000 and r["credit_text"] == "10.00"
+        assert app.hal.relay is True
+        assert s.ok("token", token=fx.credit_token(1000))["result"] == "used"
+        s.ok("sim.load", watts=1000)
+        s.ok("sim.advance", seconds=3600)  # 1 kWh at 25 per kWh
+        st = s.ok("status")
+        assert st["energy_wh"] == 1000 and st["credit"] == 975, st
+        assert st["relay"] == "closed" and st["zone"] == "normal"
+    finally:
+        fx.remove_dir(d)
+
+
+def test_relay_opens_at_zero_and_no_energy_flows_while_open():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        s.ok("token", token=fx.credit_token(50))  # 2 kWh at 25
+        s.ok("sim.load", watts=2000)
+        s.ok("sim.advance", seconds=4 * 3600)
+        st = s.ok("status")
+        assert st["relay"] == "open" and app.hal.relay is False
+        assert st["credit"] <= 0 and st["energy_wh"] < 2100, st  # stopped within one step
+        s.ok("sim.advance", seconds=3600)
+        assert s.ok("status")["energy_wh"] == st["energy_wh"]
+        kinds = [e["event"] for e in s.ok("events", since=0)["events"]]
+        assert "relay" in kinds and "zone" in kinds
+    finally:
+        fx.remove_dir(d)
+
+
+def test_reboot_restores_registers_and_provisioning():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        s.ok("token", token=fx.credit_token(800))
+        s.ok("sim.pulses", count=2500)  # 2.5 kWh
+        before = s.ok("status")
+        app.save(app.hal.now())
+        app2 = fx.boot(d)
+        s2 = fx.Session(app2)
+        after = s2.ok("status")
+        for key in ("credit", "energy_wh", "pulses", "zone", "relay", "tid_high_water"):
+            assert after[key] == before[key], key
+        assert app2.hal.relay is True  # re-asserted at boot
+        assert s2.ok("token", token=fx.credit_token(800))["result"] == "used"
+        assert s2.error("provision", **fx.SETTINGS) == "already_provisioned"
+        assert after["event_seq"] == before["event_seq"] + 1  # the boot event
+    finally:
+        fx.remove_dir(d)
+
+
+def test_keypad_and_serial_share_the_lockout():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        results = [s.ok("token", token=_wrong_token(i))["result"] for i in range(6)]
+        assert results[0] == "reject" and "locked" in results, results
+        keyed = s.ok("keypad", keys=fx.credit_token(500) + "#")
+        assert keyed["results"] == ["locked"]
+        assert s.ok("status")["lockout"]["seconds_left"] > 0
+        s.ok("sim.advance", seconds=1300)
+        keyed = s.ok("keypad", keys=fx.credit_token(500) + "#")
+        assert keyed["results"] == ["accepted"] and keyed["typed"] == 0
+    finally:
+        fx.remove_dir(d)
+
+
+def test_keypad_short_entry_and_emergency_key():
+    d = fx.fresh_dir()
+    cfg = {"low_credit": 100, "emergency": {"limit": 300, "offer_below": 100}}
+    try:
+        app, s = fx.provisioned(d, config=cfg)
+        assert s.ok("keypad", keys="123#")["results"] == ["incomplete"]
+        assert s.ok("status")["lockout"]["failures"] == 0
+        s.ok("keypad", keys="A")
+        st = s.ok("status")
+        assert st["emergency_credit"]["granted"] == 300 and st["relay"] == "closed"
+        assert s.ok("ec.activate")["granted"] is False  # already in use
+    finally:
+        fx.remove_dir(d)
+
+
+def test_errors_for_bad_lines_and_arguments_change_nothing():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        before = app.meter.snapshot()
+        assert s.raw(b"") is None and s.raw(b"   ") is None
+        assert s.raw(b"{oops")["error"] == "bad_json"
+        assert s.raw(None)["error"] == "line_too_long"
+        assert s.error("reboot") == "unknown_command"
+        assert s.error("token", token="12") == "bad_argument"
+        assert s.error("token", token=123) == "bad_argument"
+        assert s.error("sim.load", watts=-1) == "bad_argument"
+        assert s.error("sim.advance", seconds="10") == "bad_argument"
+        assert s.error("keypad", keys="12x") == "bad_argument"
+        assert s.error("events", since=-1) == "bad_argument"
+        assert s.error("config.set", blob="pc1.garbage") == "refused"
+        assert app.meter.credit == 0 and app.meter.fail_count == 0
+        assert app.meter.snapshot()[:8] == before[:8]
+    finally:
+        fx.remove_dir(d)
+
+
+def test_decoder_key_never_leaves_the_meter():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        key_hex = fx.SETTINGS["decoder_key"]
+        seen = []
+        for cmd in ("hello", "status", "config.get", "events", "sim.display"):
+            seen.append(str(s.ok(cmd)))
+        seen.append(str(s.call("provision", **fx.SETTINGS)))
+        for text in seen:
+            assert key_hex not in text.lower() and str(list(fx.KEY)) not in text
+    finally:
+        fx.remove_dir(d)
+
+
+def test_events_are_paged_below_the_line_limit():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        for i in range(12):
+            s.ok("token", token=fx.credit_token(10, i))
+        first = s.ok("events", since=0)
+        assert first["more"] is True and len(first["events"]) == 8
+        rest = s.ok("events", since=first["events"][-1]["seq"])
+        seqs = [e["seq"] for e in first["events"] + rest["events"]]
+        assert seqs == list(range(1, len(seqs) + 1)) and seqs[-1] == rest["last"]
+    finally:
+        fx.remove_dir(d)
+
+
+def test_display_shows_credit_and_token_result():
+    d = fx.fresh_dir()
+    try:
+        app, s = fx.provisioned(d)
+        assert s.ok("sim.display")["lines"][0] == "CR 0.00"
+        s.ok("token", token=fx.credit_token(1234))
+        lines = s.ok("sim.display")["lines"]
+        assert lines[0] == "CR 12.34" and lines[2] == "TOKEN ACCEPTED" and lines[3] == "SUPPLY ON"
+        s.ok("keypad", keys="12")
+        assert s.ok("sim.display")["lines"][1] == "> 12"
+    finally:
+        fx.remove_dir(d)
