@@ -15,6 +15,17 @@ HISTORY_DAYS = const(7)
 UNKNOWN_TIME = const(-1)
 
 
+MAX_COUNT = const(0x1000000)  # pulses per pro-rata step (2**24; see _share)
+
+
+def _share(n, d, span):
+    """floor(n * d / span) for n < 2**25 and 0 <= d <= span <= 2**17, every step below 2**30."""
+    hi = n >> 12
+    x = hi * d
+    q = x // span
+    return (q << 12) + ((x - q * span) * 4096 + (n & 4095) * d) // span
+
+
 class Meter:
     """One meter's accounting state. See docs/core.md for every attribute and rule."""
 
@@ -100,9 +111,8 @@ class Meter:
             t0 = now  # clock went back: price the batch at `now`
         elif now - t0 > MAX_SPAN:
             t0 = now - MAX_SPAN
-        batch = self.config.batch
         while count > 0:
-            n = count if count < batch else batch
+            n = count if count <= MAX_COUNT else MAX_COUNT
             count -= n
             self._consume(n, t0, now)
         self._pulse_time = now
@@ -110,24 +120,16 @@ class Meter:
             self._refresh(now)  # keeps the day / month registers current without pulses
 
     def _consume(self, n, t0, t1):
-        # n <= config.batch pulses at instants t0 + i*(t1-t0)/n, i = 1..n.
-        ppk = self.config.pulses_per_kwh
-        e = self._wh_rem + n * 1000
-        wh = e // ppk
-        self._wh_rem = e - wh * ppk
-        self.energy_wh += wh
-        self._win_pulses += n
+        # n <= MAX_COUNT pulses spread evenly over (t0, t1].
         span = t1 - t0
         if self._price_until <= t0:
             self._refresh(t0)
         done = 0
         while done < n:
             boundary = self._price_until
+            upto = n
             if boundary < t1 and span > 0:
-                # The batch's share before the boundary, rounded down (docs/core.md).
-                upto = n * (boundary - t0) // span
-            else:
-                upto = n
+                upto = _share(n, boundary - t0, span)  # the share before the boundary
             if upto > done:
                 self._charge_segment(upto - done)
                 done = upto
@@ -135,13 +137,22 @@ class Meter:
                 self._refresh(boundary)
 
     def _charge_segment(self, n):
+        # n pulses at the cached price, in steps small enough for the 2**30 bound and split
+        # exactly where an inclining block ends.
+        cfg = self.config
+        ppk = cfg.pulses_per_kwh
         while n > 0:
-            take = n
+            take = n if n < cfg.batch else cfg.batch
             if self._block_left < take:
                 take = self._block_left
             self._charge(take, self._price)
+            e = self._wh_rem + take * 1000
+            wh = e // ppk
+            self._wh_rem = e - wh * ppk
+            self.energy_wh += wh
+            self._win_pulses += take
             n -= take
-            if self.config.tariff_kind == "blocks":
+            if cfg.tariff_kind == "blocks":
                 self.month_pulses += take
                 self._block_left -= take
                 if self._block_left == 0:
