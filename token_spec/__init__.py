@@ -4,6 +4,12 @@ Everything public is importable from here; `token_spec.config_blob` and `token_s
 separate modules (the meter loads the blob code only when a config arrives).
 """
 
+from token_spec.acceptance import (
+    LOCKOUT_FREE_TRIES,
+    LOCKOUT_MAX_SECONDS,
+    lockout_remaining,
+    lockout_seconds,
+)
 from token_spec.amount import (
     MAX_AMOUNT,
     decode_amount,
@@ -97,6 +103,10 @@ from token_spec.types import (
 FORMAT_VERSION = 1
 
 __all__ = [
+    "LOCKOUT_FREE_TRIES",
+    "LOCKOUT_MAX_SECONDS",
+    "lockout_remaining",
+    "lockout_seconds",
     "MAX_AMOUNT",
     "decode_amount",
     "encode_amount",

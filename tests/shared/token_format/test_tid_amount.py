@@ -87,3 +87,13 @@ def test_amount_rejects_non_integers():
     for bad in (1.0, "5", True):
         assert isinstance(error_of(ts.is_representable, bad), ValueError)
         assert isinstance(error_of(ts.encode_amount, bad), ValueError)
+
+
+def test_lockout_schedule():
+    assert [ts.lockout_seconds(k) for k in range(0, 14)] == [
+        0, 0, 0, 0, 10, 20, 40, 80, 160, 320, 640, 1280, 1280, 1280
+    ]  # fmt: skip
+    assert ts.lockout_seconds(10**6) == ts.LOCKOUT_MAX_SECONDS == 1280
+    assert ts.lockout_remaining(100, 100) == 0
+    assert ts.lockout_remaining(110, 100) == 10
+    assert ts.lockout_remaining(10**9, 100) == 1280  # clock set back: capped
