@@ -1,0 +1,67 @@
+"""Fixtures for the vending station: a real PostgreSQL server (started once per session) and
+fresh stations on SQLite and PostgreSQL."""
+
+import itertools
+import sys
+
+import pytest
+
+from host_tools.vending import keystore
+from host_tools.vending.scratch_pg import ScratchPostgres, ScratchUnavailable
+
+PASSPHRASE = "correct horse battery staple"
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The throw-away cluster; skipped LOUDLY only when PostgreSQL truly cannot start."""
+    server = ScratchPostgres()
+    try:
+        server.start()
+    except ScratchUnavailable as error:
+        banner = f"\n{'!' * 78}\n!! POSTGRESQL TESTS SKIPPED: {error}\n{'!' * 78}\n"
+        sys.__stderr__.write(banner)
+        pytest.skip(f"POSTGRESQL UNAVAILABLE: {error}")
+    yield server
+    server.stop()
+
+
+def new_pg_database(server):
+    """A fresh, empty database on the session's server; returns its URL."""
+    import psycopg
+
+    name = f"t{next(_db_numbers)}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A database URL for one test, on each backend in turn."""
+    if request.param == "sqlite":
+        return None  # the station's default: SQLite (WAL) in its home
+    return new_pg_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def fast_kdf(monkeypatch):
+    """Cheap scrypt for stations made by fixtures (the real cost is tested in test_keystore)."""
+    monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
+
+
+@pytest.fixture
+def station_env(monkeypatch):
+    monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("PREPAY_VEND_CRASH_AT", raising=False)
+
+
+@pytest.fixture
+def station(tmp_path, db_url, fast_kdf, station_env):
+    """An initialised station with the standard tariffs, meters and cashiers (see setup)."""
+    from tests.vending.vending_setup import make_station
+
+    opened = make_station(tmp_path / "home", db_url)
+    yield opened
+    opened.close()
