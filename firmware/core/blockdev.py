@@ -163,16 +163,24 @@ class RamBlockDevice(_NorDevice):
     def __init__(self, block_size=4096, block_count=16, image=None, strict=True):
         super().__init__(block_size, block_count, strict)
         size = block_size * block_count
+        if image is not None and len(image) != size:
+            raise ValueError("image is %d bytes, device is %d" % (len(image), size))
+        self.mem = bytearray(size)  # one allocation: MicroPython's heap may be fragmented
         if image is None:
-            self.mem = bytearray(b"\xff" * size)
+            blank = b"\xff" * block_size
+            for n in range(block_count):
+                self.mem[n * block_size : (n + 1) * block_size] = blank
         else:
-            if len(image) != size:
-                raise ValueError("image is %d bytes, device is %d" % (len(image), size))
-            self.mem = bytearray(image)
+            self.mem[0:size] = image
 
     def image(self):
         """The whole contents as bytes (to start another device from the same state)."""
         return bytes(self.mem)
+
+    def load(self, image):
+        """Overwrite the whole contents in place with `image` (a fresh, powered device)."""
+        self.mem[0 : len(self.mem)] = image
+        self.power_on()
 
     def _read(self, addr, size):
         return self.mem[addr : addr + size]

@@ -21,6 +21,7 @@ anything written after it (a save cut short) is ignored at boot and superseded l
 import struct
 from binascii import crc32
 
+from firmware.core.events import pack_event, unpack_event
 from token_spec.compat import const
 
 _MAGIC = const(0x70)
@@ -268,3 +269,68 @@ class Journal:
         self._config_seq, self._config_slot = config_seq, config_slot
         if config is not None:
             self.config = bytes(config)
+
+
+class MeterStore:
+    """Keeps a meter durable: restores it at boot, saves it when the write policy says so.
+
+    The app calls `boot` once (then `meter.boot(now)` and `save`), `save(meter, now)` before it
+    reports a token or config result, and `maybe_save(meter, now)` after every pulse batch and
+    tick (it also covers relay and zone changes, which set `meter.urgent`).
+    """
+
+    def __init__(self, dev, policy=None, event_blocks=DEFAULT_EVENT_BLOCKS, **layout):
+        if policy is None:
+            from firmware.core.write_policy import WritePolicy
+
+            policy = WritePolicy()
+        self.journal = Journal(dev, event_blocks, **layout)
+        self.policy = policy
+        self.status = None
+        self._saved = None  # the snapshot on flash, to skip writes that would change nothing
+        self._config_version = 0
+
+    def boot(self, settings, now, meter_class=None):
+        """The meter as last committed (or a new one); `status` tells RESTORED/BLANK/CORRUPT."""
+        if meter_class is None:
+            from firmware.core.meter import Meter as meter_class
+        self.status = self.journal.boot()
+        registers = self.journal.registers
+        if registers is not None:
+            meter = meter_class.restore(settings, registers, self.journal.config)
+        else:
+            meter = meter_class(settings, now)
+        stored = [unpack_event(record) for record in self.journal.events]
+        meter.events.load(stored, self.journal.event_seq + 1)
+        self._saved = registers
+        self._config_version = meter.config_version
+        self.policy.mark_saved(meter.energy_wh, now, meter.credit)
+        return meter
+
+    def save(self, meter, now):
+        """Make the meter's registers, new events and changed config durable; True if written.
+
+        Returns after the commit is on flash, so the caller may then report the result.
+        """
+        meter.saved(now)  # clears `urgent`; taken before the snapshot so it is part of it
+        snapshot = meter.snapshot()
+        new = meter.events.since(self.journal.event_seq)
+        config = None
+        if meter.config_version != self._config_version:
+            config = meter.snapshot_config()
+        if snapshot != self._saved or new or config is not None:
+            records = [(event[0], pack_event(event)) for event in new]
+            self.journal.commit(snapshot, records, config)
+            self._saved = snapshot
+            self._config_version = meter.config_version
+            written = True
+        else:
+            written = False  # flash already holds exactly this state: it is durable
+        self.policy.mark_saved(meter.energy_wh, now, meter.credit)
+        return written
+
+    def maybe_save(self, meter, now):
+        """Save if the write policy says so (urgent change, energy or time); True if written."""
+        if self.policy.reason(meter.energy_wh, now, meter.urgent, meter.credit) is None:
+            return False
+        return self.save(meter, now)

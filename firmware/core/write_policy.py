@@ -6,8 +6,9 @@ Three reasons, checked in this order:
   cut could take back.
 - energy: `save_wh` Wh or more were consumed since the last save. This bounds what one power
   cut can lose: at most `save_wh` Wh plus what one batch of pulses adds (see `loss_bound_wh`).
-- time: `save_s` seconds passed since the last save and the registers changed meanwhile (slow
-  consumption, standing charges), so flash is never stale for long. An idle meter never writes.
+- time: `save_s` seconds passed since the last save and energy or credit moved meanwhile
+  (slow consumption, standing charges), so flash is never stale for long. A meter whose energy
+  and credit stand still never writes.
 """
 
 from token_spec.compat import const
@@ -30,23 +31,27 @@ class WritePolicy:
         self.save_s = save_s
         self.saved_wh = 0
         self.saved_at = 0
+        self.saved_credit = 0
 
-    def mark_saved(self, energy_wh, now):
-        """Record a durable save (or the state restored at boot) at `energy_wh`, time `now`."""
+    def mark_saved(self, energy_wh, now, credit=0):
+        """Record a durable save (or the state restored at boot): energy, time and credit."""
         self.saved_wh = energy_wh
         self.saved_at = now
+        self.saved_credit = credit
 
-    def reason(self, energy_wh, now, urgent=False, changed=True):
+    def reason(self, energy_wh, now, urgent=False, credit=0):
         """Why a save is due now (URGENT, ENERGY or TIME), or None.
 
-        `energy_wh`: lifetime energy now; `changed`: whether the registers differ from the last
-        save (only the time rule needs it: a meter whose state did not move never writes).
+        `energy_wh` is the lifetime energy register, `credit` the credit register, `urgent` the
+        meter's flag for token results, relay, zone and config changes.
         """
         if urgent:
             return URGENT
         if energy_wh - self.saved_wh >= self.save_wh:
             return ENERGY
-        if changed and now - self.saved_at >= self.save_s:
+        if now - self.saved_at >= self.save_s and (
+            energy_wh != self.saved_wh or credit != self.saved_credit
+        ):
             return TIME
         return None
 
