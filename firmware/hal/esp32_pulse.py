@@ -21,9 +21,6 @@ S0_MIN_PERIOD_US = const(60_000)
 # One pulse is 1/ppk kWh = 3.6e6/ppk J; at P watts it lasts 3.6e12 / (P × ppk) µs. The
 # numerator is a big int on the board, so it is only used once, when the filter is built.
 _US_W_PER_KWH = 3_600_000_000_000
-# The longest gap between two reads that still earns budget; a stalled loop must not
-# bank an unlimited allowance.
-_MAX_ELAPSED_MS = const(10_000)
 
 
 def min_pulse_period_us(max_power_w, pulses_per_kwh, margin_pct=0):
@@ -42,17 +39,26 @@ def min_pulse_period_us(max_power_w, pulses_per_kwh, margin_pct=0):
 
 
 class PulsePlausibility:
-    """A token bucket of elapsed time: each pulse costs one minimum period.
+    """Two limits on the pulse rate; a delta is billed only if it passes both.
 
-    Time since the previous read earns budget (capped at `window_ms` plus `slack_pulses`
-    periods, so quiet spells cannot be saved up for a burst); a delta the budget can pay for
-    is billed, a larger one is rejected as a whole. Rejecting the whole delta (not just the
-    excess) keeps the error in the customer's favour: noise on top of real pulses is never
-    billed, and the app raises a tamper/noise event from the rejected count.
+    - This window: at most `elapsed / period + slack_pulses` pulses (the slack absorbs a
+      pulse landing either side of a read). This catches a noise burst at once.
+    - Over time, a token bucket: elapsed time earns budget, each pulse costs one period, and
+      the budget is capped at `window_ms` plus the slack, so a rate only slightly too high
+      cannot pass window after window on the slack, and idle time cannot be banked.
+
+    A read window up to `window_ms` long is judged exactly, so a loop stalled for up to 10 s
+    loses nothing. A delta that fails is rejected as a whole, not just its excess: noise on
+    top of real pulses is never billed (the error is in the customer's favour), and the app
+    raises a noise/tamper event from the rejected count.
     """
 
-    def __init__(self, max_power_w, pulses_per_kwh, margin_pct=25, window_ms=2000, slack_pulses=2):
+    def __init__(
+        self, max_power_w, pulses_per_kwh, margin_pct=25, window_ms=10_000, slack_pulses=2
+    ):
         self.period_us = min_pulse_period_us(max_power_w, pulses_per_kwh, margin_pct)
+        self.window_ms = window_ms
+        self.slack_pulses = slack_pulses
         self.cap_us = window_ms * 1000 + slack_pulses * self.period_us
         if self.cap_us >= 1 << 29:
             raise ValueError("window_ms too long for the pulse budget")
@@ -63,8 +69,8 @@ class PulsePlausibility:
     def accept(self, count, elapsed_ms):
         """How many of `count` pulses seen over `elapsed_ms` to bill; the rest of the delta
         (all of it or none) is left in `self.rejected`. Allocation-free (no tuple)."""
-        if elapsed_ms > _MAX_ELAPSED_MS:
-            elapsed_ms = _MAX_ELAPSED_MS
+        if elapsed_ms > self.window_ms:  # the cap applies anyway; keeps the product small
+            elapsed_ms = self.window_ms
         elif elapsed_ms < 0:
             elapsed_ms = 0
         budget = self.budget_us + elapsed_ms * 1000
@@ -75,7 +81,8 @@ class PulsePlausibility:
         if count <= 0:
             return 0
         # Compare before multiplying: a noise burst's count × period could leave small ints.
-        if count > budget // self.period_us:
+        allowed = elapsed_ms * 1000 // self.period_us + self.slack_pulses
+        if count > allowed or count > budget // self.period_us:
             self.rejected = count
             return 0
         self.budget_us = budget - count * self.period_us

@@ -106,10 +106,37 @@ def test_noise_burst_is_rejected_whole():
 def test_idle_time_does_not_bank_a_burst():
     flt = PulsePlausibility(MAX_W, PPK, margin_pct=0, window_ms=2000, slack_pulses=2)
     for _ in range(100):
-        flt.accept(0, 60_000)  # an hour and a half idle
-    # The budget is capped at 2 s + 2 periods = 2.3 s: 15 pulses, not 36,000.
-    assert _split(flt, 16, 250) == (0, 16)
-    assert _split(flt, 15, 250) == (15, 0)
+        _split(flt, 0, 60_000)  # an hour and a half idle
+    # A read after a minute's stall is judged as 2 s + 2 periods at most: 15 pulses, not 400.
+    assert _split(flt, 16, 60_000) == (0, 16)
+    assert _split(flt, 15, 60_000) == (15, 0)
+
+
+def test_a_stalled_loop_loses_nothing():
+    # 8 s between reads (just under the watchdog) at full load: 53 or 54 pulses, all billed.
+    flt = PulsePlausibility(MAX_W, PPK, margin_pct=0)
+    times = _pulse_times(150, 80_000, phase_ms=149)
+    billed = 0
+    for count in _windows(times, 8000, 80_000):
+        b, r = _split(flt, count, 8000)
+        assert r == 0
+        billed += b
+    assert billed == len(times)
+
+
+def test_a_rate_just_too_high_is_caught_over_time():
+    # 36 kW worth (a pulse every 100 ms) against a 30 kW limit (24 kW + 25 %): each 250 ms
+    # window alone looks fine on the slack, the budget runs dry within a minute.
+    flt = PulsePlausibility(MAX_W, PPK, margin_pct=25)
+    times = _pulse_times(100, 120_000)
+    rejected = billed = 0
+    for count in _windows(times, 250, 120_000):
+        b, r = _split(flt, count, 250)
+        billed += b
+        rejected += r
+    assert rejected > 0
+    assert billed + rejected == len(times)
+    assert billed * 120 <= 120_000 + 10_000 + 240  # never more than the limit allows
 
 
 def test_huge_counts_and_odd_elapsed_do_not_break_it():
