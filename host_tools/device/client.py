@@ -118,6 +118,24 @@ class DeviceClient:
                     "no answer to %s from %s within %.1f s" % (cmd, self.port, timeout)
                 )
 
+    def all_events(self, since=0):
+        """Every logged event after `since`, fetched page by page."""
+        out = []
+        while True:
+            page = self.request("events", since=since)
+            out.extend(page["events"])
+            if not page["more"] or not page["events"]:
+                return out
+            since = page["events"][-1]["seq"]
+
+    def set_config(self, blob, part=900):
+        """Send a signed config blob (in several parts if it is long); returns the result."""
+        for start in range(0, len(blob), part):
+            chunk = blob[start : start + part]
+            more = start + part < len(blob)
+            result = self.request("config.set", blob=chunk, more=more)
+        return result
+
     def send_raw(self, data):
         """Write bytes as they are (tests and tools that speak the protocol themselves)."""
         self._send(data)
@@ -132,12 +150,13 @@ class DeviceClient:
         self.events.clear()
         return out
 
-    def wait_event(self, kind, timeout=None):
-        """Wait for a pushed event of `kind`; returns it (earlier events stay queued)."""
+    def wait_event(self, kind, timeout=None, **fields):
+        """Wait for a pushed event of `kind` (and these field values); returns it. Other
+        events stay queued."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             for ev in list(self.events):
-                if ev.get("event") == kind:
+                if ev.get("event") == kind and all(ev.get(k) == v for k, v in fields.items()):
                     self.events.remove(ev)
                     return ev
             if time.monotonic() >= deadline:

@@ -28,6 +28,10 @@ ROOT = Path(host_tools.__file__).resolve().parent.parent
 POWER_CUT_EXIT = 75  # firmware/hal/sim.py: the firmware exits with this after a power cut
 # Output waiting for a client is capped: with nobody reading, old lines are dropped.
 MAX_CLIENT_BACKLOG = 256 * 1024
+# After forwarding a `sim.power_cut` request, hold further input until the firmware has exited
+# (bytes written to a dying firmware's pty would be lost) or this many seconds have passed.
+POWER_CUT_HOLD = 3.0
+_POWER_CUT = b"sim.power_cut"
 # A firmware that dies this many times within CRASH_WINDOW seconds is not restarted again.
 CRASH_LIMIT = 5
 CRASH_WINDOW = 30.0
@@ -83,6 +87,7 @@ class Supervisor:
         self._to_fw = bytearray()
         self._to_client = bytearray()
         self._stopping = False
+        self._hold_until = 0.0
         self._crashes = []
         self.restarts = 0
 
@@ -117,6 +122,7 @@ class Supervisor:
             os.close(stdin)
             os.close(slave)
         self._fw_master = master
+        self._hold_until = 0.0
 
     def _firmware_ended(self):
         """Collect the last output of an exited firmware, then restart it (or give up)."""
@@ -165,7 +171,7 @@ class Supervisor:
         writers = []
         if self._to_client:
             writers.append(self.master)
-        if self._to_fw and fw is not None:
+        if self._to_fw and fw is not None and time.monotonic() >= self._hold_until:
             writers.append(fw)
         try:
             readable, writable, _ = select.select(readers, writers, [], timeout)
@@ -188,7 +194,21 @@ class Supervisor:
         if self.master in writable:
             self._write(self.master, self._to_client)
         if fw is not None and fw in writable:
-            self._write(fw, self._to_fw)
+            self._forward()
+
+    def _forward(self):
+        """Write client bytes to the firmware, stopping after a power-cut request line."""
+        buf = self._to_fw
+        cut = buf.find(_POWER_CUT)
+        end = buf.find(b"\n", cut) if cut >= 0 else -1
+        if end < 0:
+            self._write(self._fw_master, buf)
+            return
+        head = buf[: end + 1]
+        self._write(self._fw_master, head)
+        del buf[: end + 1 - len(head)]
+        if not head:
+            self._hold_until = time.monotonic() + POWER_CUT_HOLD
 
     @staticmethod
     def _write(fd, buf):
