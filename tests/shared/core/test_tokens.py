@@ -1,0 +1,207 @@
+"""Token acceptance: every type, every result code, lockout (also across a reboot), key change."""
+
+from core_fixtures import KEY, METER_NUMBER, MONDAY, kinds, meter, settings, token
+
+import token_spec as ts
+from firmware.core import events as ev
+from firmware.core.meter import MAX_CREDIT, Meter
+from token_spec import codec, ff1
+
+T = MONDAY + 600
+
+
+def wrong_token(i=0):
+    """20 digits that are not a token for this meter (a token for another meter number)."""
+    return ts.encode_token(KEY, ts.make_meter_number("0499999999"), 0, 10 + i, T // 60 + i)
+
+
+def reserved_token(token_type=12):
+    """An authentic token of a type format v1 reserves (encode_token refuses to make one)."""
+    plain = codec._pack(token_type, (T // 60) % ts.TID_MODULUS, 0)
+    digits = str(ff1.context(KEY, METER_NUMBER.encode()).encrypt_int(plain))
+    return "0" * (20 - len(digits)) + digits
+
+
+def test_credit_accepted_then_used():
+    m = meter()
+    tok = token(ts.TYPE_CREDIT, 500, T)
+    assert m.enter_token(tok, T) == ts.RESULT_ACCEPTED
+    assert m.credit == 500
+    assert m.enter_token(ts.format_token(tok), T + 1) == ts.RESULT_USED
+    assert m.credit == 500
+    last = kinds(m, ev.TOKEN)[-1]
+    assert last[3] == ts.TYPE_CREDIT * 16 + ts.RESULT_CODES.index(ts.RESULT_USED)
+
+
+def test_old_token_refused_when_memory_is_full_of_newer_ones():
+    m = meter()
+    first = T // 60 + 1000
+    early = token(ts.TYPE_CREDIT, 1, T, tid=first - 1)
+    for i in range(ts.TID_MEMORY_SIZE):
+        assert m.enter_token(token(ts.TYPE_CREDIT, 1, T, tid=first + i), T) == "accepted"
+    assert m.enter_token(early, T) == ts.RESULT_OLD
+    assert m.credit == ts.TID_MEMORY_SIZE
+    assert len(m.tids) == ts.TID_MEMORY_SIZE
+    assert m.tid_high_water == first + ts.TID_MEMORY_SIZE - 1
+
+
+def test_overflow_changes_nothing_and_token_stays_usable():
+    m = meter()
+    m.credit = MAX_CREDIT - 5
+    tok = token(ts.TYPE_CREDIT, 10, T)
+    assert m.enter_token(tok, T) == ts.RESULT_OVERFLOW
+    assert m.credit == MAX_CREDIT - 5
+    m.credit = 0
+    assert m.enter_token(tok, T) == ts.RESULT_ACCEPTED
+    assert m.credit == 10
+
+
+def test_reject_and_format_errors():
+    m = meter(credit=100)
+    assert m.enter_token(wrong_token(), T) == ts.RESULT_REJECT
+    assert m.fail_count == 1
+    assert m.enter_token("1234", T) == ts.RESULT_REJECT  # typing slip: not counted
+    assert m.enter_token("1234 5678 abcd 3456 7890", T) == ts.RESULT_REJECT
+    assert m.fail_count == 1
+    assert m.credit == 100
+
+
+def test_unsupported_reserved_type_and_set_price_on_kwh_meter():
+    m = meter(credit=100)
+    assert m.enter_token(reserved_token(12), T) == ts.RESULT_UNSUPPORTED
+    assert m.enter_token(reserved_token(13), T) == ts.RESULT_UNSUPPORTED
+    assert m.fail_count == 0  # authentic tokens are not guesses
+    k = meter(unit="kwh", scale=1000)
+    tok = token(ts.TYPE_SET_PRICE, 20, T)
+    assert k.enter_token(tok, T) == ts.RESULT_UNSUPPORTED
+    assert k.config.flat_price == 1000
+
+
+def test_lockout_doubles_and_expires():
+    m = meter()
+    results = [m.enter_token(wrong_token(i), T) for i in range(3)]
+    assert results == ["reject", "reject", "reject"]
+    assert m.lock_until == T + 10
+    good = token(ts.TYPE_CREDIT, 50, T)
+    assert m.enter_token(good, T + 9) == ts.RESULT_LOCKED
+    assert m.enter_token(wrong_token(5), T + 10) == ts.RESULT_REJECT
+    assert m.lock_until == T + 30  # 20 s after the 4th wrong entry
+    assert m.enter_token(good, T + 30) == ts.RESULT_ACCEPTED
+    assert m.fail_count == 0
+    locks = [(e[3], e[4]) for e in kinds(m, ev.LOCKOUT)]
+    assert locks == [(3, 10), (4, 20)]
+
+
+def test_lockout_is_capped_at_twenty_minutes():
+    from firmware.core.tokens import lock_seconds
+
+    waits = [lock_seconds(n) for n in range(1, 14)]
+    assert waits[:2] == [0, 0]
+    assert waits[2:10] == [10, 20, 40, 80, 160, 320, 640, 1200]
+    assert max(waits) == 1200
+
+
+def test_lockout_survives_reboot():
+    m = meter(credit=10)
+    for i in range(3):
+        m.enter_token(wrong_token(i), T)
+    blob = m.snapshot()
+    rebooted = Meter.restore(settings(), blob, m.snapshot_config())
+    rebooted.boot(T + 2)
+    good = token(ts.TYPE_CREDIT, 50, T)
+    assert rebooted.enter_token(good, T + 3) == ts.RESULT_LOCKED
+    assert rebooted.enter_token(wrong_token(9), T + 10) == ts.RESULT_REJECT
+    assert rebooted.lock_until == T + 30
+    # A clock set far back does not stretch the lock beyond the cap.
+    again = Meter.restore(settings(), rebooted.snapshot(), rebooted.snapshot_config())
+    assert again.enter_token(good, T - 100000) == ts.RESULT_LOCKED
+    assert again.lock_until == T - 100000 + 1200
+    assert again.enter_token(good, T - 100000 + 1200) == ts.RESULT_ACCEPTED
+
+
+def test_management_tokens_apply_their_effects():
+    m = meter(credit=1000)
+    assert m.enter_token(token(ts.TYPE_POWER_LIMIT, 3000, T), T) == "accepted"
+    assert m.config.power_limit == 3000
+    assert m.enter_token(token(ts.TYPE_SET_PRICE, 2000, T), T) == "accepted"
+    m.add_pulses(100, T + 1)
+    assert m.credit == 800  # 100 pulses at 2000 per kWh
+    assert m.enter_token(token(ts.TYPE_LOW_CREDIT, 900, T), T) == "accepted"
+    m.tick(T + 2)
+    assert m.config.low_credit == 900 and m.status(T + 2)["zone"] == "low"
+    assert m.enter_token(token(ts.TYPE_ADD_DEBT, 400, T), T) == "accepted"
+    assert m.enter_token(token(ts.TYPE_DEBT_RECOVERY, 25, T), T) == "accepted"
+    assert m.enter_token(token(ts.TYPE_CREDIT, 400, T), T) == "accepted"
+    assert (m.credit, m.debt) == (1100, 300)
+    assert m.enter_token(token(ts.TYPE_CLEAR_CREDIT, 0, T), T) == "accepted"
+    assert m.credit == 0 and m.debt == 300
+    assert m.config_version == 4  # power limit, price, low credit, debt percentage
+    assert m.enter_token(token(ts.TYPE_SET_PRICE, 2098000, T), T) == ts.RESULT_OVERFLOW
+
+
+def test_tamper_cleared_by_token():
+    m = meter(credit=100, config={"tamper_disconnect": True})
+    m.set_tamper(True, T)
+    m.set_tamper(False, T + 1)
+    m.tick(T + 1)
+    assert not m.relay_closed(T + 1) and m.status(T + 1)["relay_reason"] == "tamper"
+    assert m.enter_token(token(ts.TYPE_CLEAR_TAMPER, 0, T), T + 2) == "accepted"
+    assert m.relay_closed(T + 2)
+    assert [e[3] for e in kinds(m, ev.TAMPER)] == [1, 0, 2]
+
+
+def test_meter_test_tokens_relay_and_display():
+    m = meter(credit=100)
+    assert m.enter_token(token(ts.TYPE_TEST, ts.TEST_RELAY, T), T) == "accepted"
+    assert not m.relay_closed(T + 4) and m.status(T + 4)["relay_reason"] == "test"
+    assert m.relay_closed(T + 5)
+    assert m.enter_token(token(ts.TYPE_TEST, ts.TEST_SHOW_METER, T), T) == "accepted"
+    assert m.status(T)["last_test"] == ts.TEST_SHOW_METER
+
+
+def test_public_test_tokens_only_display():
+    m = meter(credit=100)
+    before = (m.credit, list(m.tids), m.tid_high_water, m.fail_count, m.test_until)
+    other_key = bytes(16 * [7])
+    public = ts.encode_token(other_key, METER_NUMBER, ts.TYPE_PUBLIC_TEST, ts.TEST_SHOW_VERSION, 0)
+    assert m.enter_token(public, T) == "accepted"
+    assert m.enter_token(public, T + 1) == "accepted"  # no TID memory for public tests
+    assert m.last_test == ts.TEST_SHOW_VERSION
+    assert (m.credit, m.tids, m.tid_high_water, m.fail_count, m.test_until) == before
+    assert m.relay_closed(T + 1)
+
+
+def test_key_change_in_any_order_survives_reboot_and_switches_key():
+    m = meter(credit=100)
+    new_key = bytes(range(100, 116))
+    parts = ts.key_change_tokens(KEY, METER_NUMBER, new_key, 2)
+    assert m.enter_token(parts[3], T) == ts.RESULT_KEY_PART_STORED
+    assert m.enter_token(parts[1], T) == ts.RESULT_KEY_PART_STORED
+    m = Meter.restore(settings(), m.snapshot(), m.snapshot_config())
+    assert m.status(T)["key_parts_stored"] == 2
+    assert m.enter_token(parts[0], T) == ts.RESULT_KEY_PART_STORED
+    assert m.decoder_key == KEY
+    assert m.enter_token(parts[2], T) == ts.RESULT_ACCEPTED
+    assert (m.decoder_key, m.key_revision) == (new_key, 2)
+    assert m.enter_token(token(ts.TYPE_CREDIT, 5, T), T) == ts.RESULT_REJECT
+    assert m.enter_token(token(ts.TYPE_CREDIT, 5, T, key=new_key), T) == "accepted"
+    assert [e[3] for e in kinds(m, ev.KEY_CHANGE)] == [2]
+    restored = Meter.restore(settings(), m.snapshot(), m.snapshot_config())
+    assert restored.decoder_key == new_key
+
+
+def test_key_change_old_revision_and_mismatched_parts():
+    m = meter(credit=100)
+    stale = ts.key_change_tokens(KEY, METER_NUMBER, bytes(16), 1)  # meter is at revision 1
+    for part in stale[:3]:
+        assert m.enter_token(part, T) == ts.RESULT_KEY_PART_STORED
+    assert m.enter_token(stale[3], T) == ts.RESULT_OLD
+    assert m.decoder_key == KEY and m.status(T)["key_parts_stored"] == 0
+    a = ts.key_change_tokens(KEY, METER_NUMBER, bytes(range(16, 32)), 3)
+    b = ts.key_change_tokens(KEY, METER_NUMBER, bytes(range(32, 48)), 3)
+    for part in a[:3] + b[3:]:
+        m.enter_token(part, T)
+    assert m.decoder_key == KEY  # key check failed: nothing swapped
+    assert m.fail_count == 0
+    assert m.enter_token(a[3], T) == ts.RESULT_ACCEPTED
+    assert m.decoder_key == bytes(range(16, 32))
