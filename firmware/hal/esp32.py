@@ -15,7 +15,7 @@ import esp32
 import machine
 from machine import Pin
 
-from firmware.hal.esp32_board import check_board
+from firmware.hal.esp32_board import check_board, journal_plan
 from firmware.hal.esp32_clock import MIN_YEAR, rtc_to_seconds, seconds_to_rtc
 from firmware.hal.esp32_display import TextPanel
 from firmware.hal.esp32_indicate import zone_signal
@@ -53,6 +53,7 @@ class Esp32Hal:
         self._rtc = machine.RTC()
         self._wdt = None  # started by the first feed_watchdog(): boot may take its time
         self.timer_faults = 0  # exceptions swallowed in the timer callback
+        self.storage = None  # where block_device() found the journal
         self._init_pulses()
         self._init_relay()
         self._init_inputs()
@@ -254,15 +255,29 @@ class Esp32Hal:
         return self._panel is not None and self._panel.panel is not None
 
     def block_device(self):
-        """The journal's flash region (the data partition labelled in the board config)."""
-        label = self.config["journal"]["partition"]
-        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=label)
-        if not found:
-            raise StorageError(
-                "no data partition labelled %r: flash a partition table with one (see "
-                "docs/hal_esp32.md)" % label
-            )
-        return found[0]
+        """The journal's storage: its data partition, else a fixed-size littlefs file.
+
+        Raises StorageError (one line: what is missing and what to do) rather than hang;
+        `self.storage` then says which one was chosen ("partition journal", "file /...").
+        """
+        journal = self.config["journal"]
+        label = journal.get("partition")
+        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=label) if label else []
+        try:
+            plan = journal_plan(journal, bool(found))
+        except ValueError as exc:
+            raise StorageError(str(exc)) from None
+        if plan[0] == "partition":
+            self.storage = "partition " + plan[1]
+            return found[0]
+        from firmware.core.blockdev import FileBlockDevice
+
+        try:
+            dev = FileBlockDevice(plan[1], plan[2], plan[3])
+        except OSError as exc:
+            raise StorageError("journal file %s unusable: %s" % (plan[1], exc)) from None
+        self.storage = "file " + plan[1]
+        return dev
 
     def feed_watchdog(self):
         if self._wdt is None:

@@ -51,8 +51,13 @@ DEFAULTS = {
     "external_pullups": [],
     # The one periodic hardware timer that scans the keypad and drives bench/buzzer pulses.
     "timer_id": 0,
-    "journal": {"partition": "journal"},
+    # The journal's flash: the "journal" data partition if the partition table has one, else
+    # a fixed-size file on the littlefs filesystem (stock MicroPython firmware has no such
+    # partition). See docs/hal_esp32.md.
+    "journal": {"partition": "journal", "file": "/journal.bin", "block_size": 4096, "blocks": 16},
 }
+# The journal needs 2 config + >= 2 event + >= 2 register blocks (firmware/core/journal.py).
+MIN_JOURNAL_BLOCKS = 6
 _SECTION_DEFAULTS = {
     "pulse": {"counter_id": 0, "edge": "falling", "filter_ns": 12_700},
     "keypad": {"keymap": "123A456B789C*0#D", "scan_ms": 10, "stable_scans": 3},
@@ -157,6 +162,11 @@ def board_problems(config):
     for key in ("pulses_per_kwh", "max_power_w"):
         if not isinstance(meter.get(key), int) or meter[key] <= 0:
             problems.append("meter.%s must be a positive integer" % key)
+    journal = config.get("journal", DEFAULTS["journal"])
+    if not journal.get("partition") and not journal.get("file"):
+        problems.append("journal needs a partition label, a file path, or both")
+    if journal.get("file") and journal.get("blocks", MIN_JOURNAL_BLOCKS) < MIN_JOURNAL_BLOCKS:
+        problems.append("journal.blocks must be >= %d" % MIN_JOURNAL_BLOCKS)
     watchdog = config.get("watchdog_ms", DEFAULTS["watchdog_ms"])
     if not isinstance(watchdog, int) or watchdog < 1000:
         problems.append("watchdog_ms must be an integer >= 1000 (the ESP32 minimum)")
@@ -200,3 +210,22 @@ def check_board(config):
             "bad board config %s: %s" % (config.get("name", "?"), "; ".join(problems))
         )
     return with_defaults(config)
+
+
+def journal_plan(journal, partition_found):
+    """Where the journal lives: ("partition", label) or ("file", path, block_size, blocks).
+
+    `journal` is the board's journal section (defaults filled in); `partition_found` says
+    whether the partition table has its data partition. Raises ValueError saying what is
+    missing when there is neither, so boot reports it instead of hanging.
+    """
+    label = journal.get("partition")
+    if label and partition_found:
+        return ("partition", label)
+    path = journal.get("file")
+    if path:
+        return ("file", path, journal.get("block_size", 4096), journal.get("blocks", 16))
+    raise ValueError(
+        "no data partition labelled %r and no journal file configured: flash a partition "
+        "table with that partition or set journal.file in the board config" % label
+    )

@@ -3,7 +3,7 @@
 import support
 from esp32_hal_support import BOARD_NAMES, board_json, copy_config
 
-from firmware.hal.esp32_board import CHIPS, board_problems, check_board, pin_roles
+from firmware.hal.esp32_board import CHIPS, board_problems, check_board, journal_plan, pin_roles
 
 
 def _problems_after(name, change):
@@ -139,3 +139,28 @@ def test_chip_tables_are_consistent():
         for key in ("flash", "strapping", "input_only"):
             assert set(chip[key]) <= gpios
         assert set(chip["reserved"]) <= gpios
+
+
+def test_journal_goes_to_the_partition_when_the_table_has_one():
+    journal = check_board(board_json("esp32_devkitc"))["journal"]
+    assert journal_plan(journal, True) == ("partition", "journal")
+
+
+def test_journal_falls_back_to_a_littlefs_file_without_the_partition():
+    journal = check_board(board_json("esp32_devkitc"))["journal"]
+    assert journal_plan(journal, False) == ("file", "/journal.bin", 4096, 16)
+
+
+def test_journal_with_nowhere_to_live_is_a_clear_error():
+    exc = support.raises(ValueError, journal_plan, {"partition": "journal"}, False)
+    assert "no data partition labelled 'journal'" in str(exc)
+    assert "journal.file" in str(exc)
+
+    def nowhere(c):
+        c["journal"] = {"partition": "", "file": ""}
+
+    def too_small(c):
+        c["journal"]["blocks"] = 4
+
+    assert "journal needs" in _problems_after("esp32_devkitc", nowhere)
+    assert "journal.blocks" in _problems_after("esp32_devkitc", too_small)
