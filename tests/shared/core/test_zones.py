@@ -210,3 +210,31 @@ def test_standing_charge_accrues_exactly_per_second():
     assert m.credit == 900
     m.tick(t + 864)
     assert m.credit == 899
+
+
+def test_remaining_transitions_by_top_up_and_clear_credit():
+    m = meter(credit=5, tariff=FLAT, config={"low_credit": 30, "emergency": EC})
+    t = MONDAY + 60
+    m.tick(t)
+    assert m.status(t)["zone"] == "low"
+    m.add_pulses(5, t)
+    m.tick(t)
+    assert m.status(t)["zone"] == "zero"
+    assert m.enter_token(token(0, 20, t), t) == "accepted"  # zero -> low
+    m.tick(t)
+    assert m.status(t)["zone"] == "low"
+    assert m.activate_emergency_credit(t)  # low -> emergency (offered at/below 20)
+    m.tick(t)
+    assert m.status(t)["zone"] == "emergency" and m.credit == 20
+    assert m.enter_token(token(3, 0, t), t) == "accepted"  # clear credit ends the grant
+    m.tick(t)
+    assert m.status(t)["zone"] == "zero" and m.ec_granted == 0
+    plain = meter(credit=1, tariff=FLAT)
+    plain.add_pulses(1, t)
+    plain.tick(t)
+    assert plain.status(t)["zone"] == "disconnected"  # no emergency credit configured
+    assert plain.enter_token(token(0, 100, t), t) == "accepted"
+    plain.tick(t)
+    assert plain.status(t)["zone"] == "normal" and plain.relay_closed(t)
+    names = zone_names(m)
+    assert names[-4:] == ["zero", "low", "emergency", "zero"]
