@@ -18,6 +18,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tty
 from pathlib import Path
@@ -74,10 +75,14 @@ def _set_parent_death_signal():
 class Supervisor:
     """Owns the published pty, runs the firmware and relays; `run()` blocks until `stop()`."""
 
-    def __init__(self, state_dir, speed="1", heap=None, micropython=None, log=None):
+    def __init__(self, state_dir, speed="1", heap=None, micropython=None, log=None, mpy=None):
         self.state_dir = str(Path(state_dir).resolve())
         self.speed = speed
         self.heap = heap
+        # Run mpy-cross output like a board does; a small heap needs it (compiling source
+        # takes far more memory than running bytecode).
+        self.mpy = bool(heap) if mpy is None else mpy
+        self._build = None
         self.micropython = micropython or find_micropython()
         self.log = log or (lambda msg: print("prepay sim: " + msg, file=sys.stderr, flush=True))
         self.master, self._slave = _raw_pty()  # keep the slave open: no EIO between clients
@@ -101,7 +106,7 @@ class Supervisor:
         stdin = os.open(os.ttyname(slave), os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
         env = dict(os.environ)
         env.update(
-            MICROPYPATH=".frozen:" + str(ROOT),  # .frozen holds asyncio
+            MICROPYPATH=".frozen:" + self._code_dir(),  # .frozen holds asyncio
             PREPAY_SIM_STATE=self.state_dir,
             PREPAY_SIM_SPEED=str(self.speed),
         )
@@ -123,6 +128,21 @@ class Supervisor:
             os.close(slave)
         self._fw_master = master
         self._hold_until = 0.0
+
+    def _code_dir(self):
+        if not self.mpy:
+            return str(ROOT)
+        if self._build is None:
+            from host_tools.build.mpy import CompileError, compile_file, source_files
+
+            self._build = tempfile.TemporaryDirectory(prefix="prepay-sim-mpy-")
+            try:
+                for src in source_files([ROOT / "firmware", ROOT / "token_spec"]):
+                    out = Path(self._build.name, src.relative_to(ROOT).with_suffix(".mpy"))
+                    compile_file(src, out)
+            except CompileError as exc:
+                raise SimError("mpy-cross failed: %s" % exc) from None
+        return self._build.name
 
     def _firmware_ended(self):
         """Collect the last output of an exited firmware, then restart it (or give up)."""
@@ -253,6 +273,8 @@ class Supervisor:
                 os.close(fd)
             except OSError:
                 pass
+        if self._build is not None:
+            self._build.cleanup()
 
 
 def serve(state_dir, speed="1", heap=None, announce=None):

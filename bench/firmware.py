@@ -1,0 +1,134 @@
+"""Firmware figures under the MicroPython unix port: heap, boot time, loop cost.
+
+Runs the real app (sim HAL, journal file, compiled .mpy like a board) in `micropython` and
+prints: heap after imports, after boot and provisioning, peak heap (micropython.mem_peak), boot
+time (restore journal + relay + boot event), the cost of one loop iteration (idle and with
+pulses) and of one protocol request (status) and one token.
+
+    .venv/bin/python bench/firmware.py
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+INNER = r"""
+import gc, json, os, time, micropython
+gc.collect()
+base = gc.mem_alloc()
+t0 = time.ticks_us()
+from firmware.hal import sim
+from firmware.app.meter_app import MeterApp
+from firmware.app import commands
+from firmware.app.runner import Runner
+gc.collect()
+after_imports = gc.mem_alloc() - base
+state = STATE
+t1 = time.ticks_us()
+hal = sim.create({"state_dir": state, "speed_milli": 0, "start": 200000000})
+app = MeterApp(hal)
+app.boot()
+t_boot_empty = time.ticks_diff(time.ticks_us(), t1)
+def call(obj):
+    return json.loads(commands.handle_line(app, json.dumps(obj).encode()))
+r = call({"id": 1, "cmd": "provision", "meter_number": "12345678903",
+          "decoder_key": "000102030405060708090a0b0c0d0e0f", "unit": "currency", "scale": 100,
+          "pulses_per_kwh": 1000, "tariff": {"type": "flat", "price": 25}})
+assert r["ok"], r
+for i, tok in enumerate(TOKENS):
+    t = time.ticks_us()
+    r = call({"id": 10 + i, "cmd": "token", "token": tok})
+    assert r["result"]["result"] == "accepted", r
+token_us = time.ticks_diff(time.ticks_us(), t)
+class NullPort:
+    closed = False
+    def read(self): return b""
+    def write(self, data): pass
+runner = Runner(app, NullPort())
+N = 200
+t = time.ticks_us()
+for _ in range(N):
+    runner.loop_once()
+idle_us = time.ticks_diff(time.ticks_us(), t) // N
+t = time.ticks_us()
+for _ in range(N):
+    hal.inject_pulses(5)
+    hal.advance(1)
+    runner.loop_once()
+busy_us = time.ticks_diff(time.ticks_us(), t) // N
+t = time.ticks_us()
+for i in range(N):
+    commands.handle_line(app, b'{"id": 5, "cmd": "status"}')
+status_us = time.ticks_diff(time.ticks_us(), t) // N
+gc.collect()
+provisioned = gc.mem_alloc() - base
+# A reboot on the journal just written: the boot a customer waits for after a power cut.
+t = time.ticks_us()
+app2 = MeterApp(sim.create({"state_dir": state, "speed_milli": 0}))
+app2.boot()
+boot_us = time.ticks_diff(time.ticks_us(), t)
+print(json.dumps({"after_imports": after_imports, "provisioned": provisioned,
+                  "peak": micropython.mem_peak() if hasattr(micropython, "mem_peak") else -1,
+                  "boot_us": boot_us, "first_boot_us": t_boot_empty, "token_us": token_us,
+                  "loop_idle_us": idle_us, "loop_pulses_us": busy_us, "status_us": status_us}))
+"""
+
+
+def main():
+    from host_tools.build.mpy import compile_file, source_files
+    from host_tools.sim import find_micropython
+    from token_spec import encode_token
+
+    key = bytes(range(16))
+    tokens = [encode_token(key, "12345678903", 0, 500, 200000000 // 60 + i) for i in range(3)]
+    with tempfile.TemporaryDirectory() as build, tempfile.TemporaryDirectory() as state:
+        for src in source_files([ROOT / "firmware", ROOT / "token_spec"]):
+            compile_file(src, Path(build, src.relative_to(ROOT).with_suffix(".mpy")))
+        script = Path(build, "bench_inner.py")
+        script.write_text(INNER.replace("STATE", repr(state)).replace("TOKENS", repr(tokens)))
+        env = {"MICROPYPATH": ".frozen:" + build, "PATH": "/usr/bin:/bin"}
+
+        def run(*args):
+            return subprocess.run(
+                [find_micropython(), *args, str(script)], capture_output=True, text=True, env=env
+            )
+
+        # The smallest heap (-X heapsize) in which the whole run above still succeeds.
+        smallest = None
+        for kib in range(64, 513, 16):
+            for f in Path(state).iterdir():
+                f.unlink()
+            if run("-X", "heapsize=%dK" % kib).returncode == 0:
+                smallest = kib
+                break
+        for f in Path(state).iterdir():
+            f.unlink()
+        proc = run()
+    if proc.returncode != 0:
+        print(proc.stdout + proc.stderr)
+        return 1
+    import json
+
+    if smallest is None:
+        smallest = "> 512"
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("firmware under micropython (unix port, .mpy as on a board, sim HAL):")
+    print("  heap after imports         %7d bytes" % r["after_imports"])
+    print("  heap after boot+provision  %7d bytes (after gc.collect)" % r["provisioned"])
+    print("  smallest -X heapsize       %7s KiB for boot, provision, tokens, loops" % smallest)
+    print("  mem_peak (interpreter)     %7d bytes (m_malloc peak, not the GC heap)" % r["peak"])
+    print("  boot (restore+relay+event) %7.1f ms" % (r["boot_us"] / 1000))
+    print("  first boot (blank flash)   %7.1f ms" % (r["first_boot_us"] / 1000))
+    print("  loop iteration, idle       %7.1f ms" % (r["loop_idle_us"] / 1000))
+    print("  loop iteration, 5 pulses   %7.1f ms" % (r["loop_pulses_us"] / 1000))
+    print("  status request             %7.1f ms" % (r["status_us"] / 1000))
+    print("  token (accept + journal)   %7.1f ms" % (r["token_us"] / 1000))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
