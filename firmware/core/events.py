@@ -40,8 +40,8 @@ KIND_NAMES = {
 }
 
 RECORD_SIZE = const(16)
-# seq u32, time u32, kind u16, a i16, b i32 = 16 bytes, little-endian.
-_FORMAT = "<IIHhi"
+# seq u32, time i32, kind u16, a i16, b i32 = 16 bytes, little-endian.
+_FORMAT = "<IiHhi"
 CAPACITY = const(256)
 
 

@@ -483,7 +483,7 @@ class Meter:
             "friendly": policy.in_friendly(cfg, now),
             "energy_wh": self.energy_wh,
             "pulses": self.lifetime_pulses(),
-            "month_kwh_pulses": self.month_pulses,
+            "month_pulses": self.month_pulses,
             "tariff": cfg.tariff_kind,
             "price": self._price,
             "days_remaining": self.days_remaining(),

@@ -14,7 +14,9 @@ VERSION = const(1)
 _HEAD = (
     "<10B"  # version, flags, zone, reason, trips, failures, hist days, hist index, key rev, tids
 )
-_INTS = "<i7I2i" + "i" + "7i" + "11I"
+# credit, 7 counters, day, next month, next event seq, 7 days of spend, 2 counters,
+# 6 times (signed: a meter clock before 2020 must not break the snapshot), 3 counters.
+_INTS = "<i7I2ii7i2I6i3I"
 _KEY = "<16s24s"
 _TIDS = "<%dI" % TID_MEMORY_SIZE
 SIZE = (
@@ -60,15 +62,15 @@ def pack(m):
             tuple(m._hist)
             + (
                 m._sc_rem,
+                m.tid_high_water,
                 m._sc_time,
                 m._pulse_time,
                 m.power_retry_at,
                 m._last_trip,
                 m.lock_until,
-                m.tid_high_water,
+                m.test_until,
                 m.config.counter,
                 m.config_version,
-                m.test_until,
                 m.saved_wh,
             )
         ),
@@ -105,15 +107,15 @@ def unpack(m, blob):
     m._hist = list(ints[11:18])
     (
         m._sc_rem,
+        m.tid_high_water,
         m._sc_time,
         m._pulse_time,
         m.power_retry_at,
         m._last_trip,
         m.lock_until,
-        m.tid_high_water,
+        m.test_until,
         counter,
         m.config_version,
-        m.test_until,
         m.saved_wh,
     ) = ints[18:29]
     if counter != m.config.counter:

@@ -189,3 +189,14 @@ def test_urgent_flag_and_saved():
     assert not m.urgent
     m.set_tamper(True, T + 3)
     assert m.urgent
+
+
+def test_clock_before_2020_does_not_break_saving():
+    t = -5 * 86400  # an RTC that lost power may start before the token epoch
+    m = meter(now=t)
+    m.add_pulses(10, t + 60)
+    m.tick(t + 60)
+    copy = Meter.restore(settings(), m.snapshot(), m.snapshot_config())
+    assert copy.snapshot() == m.snapshot()
+    last = m.events.since(0)[-1]
+    assert ev.unpack_event(ev.pack_event(last)) == last and last[1] < 0
