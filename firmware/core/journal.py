@@ -289,6 +289,7 @@ class MeterStore:
         self.status = None
         self._saved = None  # the snapshot on flash, to skip writes that would change nothing
         self._config_version = 0
+        self._saved_credit = 0
 
     def boot(self, settings, now, meter_class=None):
         """The meter as last committed (or a new one); `status` tells RESTORED/BLANK/CORRUPT."""
@@ -304,7 +305,7 @@ class MeterStore:
         meter.events.load(stored, self.journal.event_seq + 1)
         self._saved = registers
         self._config_version = meter.config_version
-        self.policy.mark_saved(meter.energy_wh, now, meter.credit)
+        self._mark_saved(meter, now)
         return meter
 
     def save(self, meter, now):
@@ -326,11 +327,16 @@ class MeterStore:
             written = True
         else:
             written = False  # flash already holds exactly this state: it is durable
-        self.policy.mark_saved(meter.energy_wh, now, meter.credit)
+        self._mark_saved(meter, now)
         return written
 
     def maybe_save(self, meter, now):
         """Save if the write policy says so (urgent change, energy or time); True if written."""
-        if self.policy.reason(meter.energy_wh, now, meter.urgent, meter.credit) is None:
+        changed = meter.energy_wh != self.policy.saved_wh or meter.credit != self._saved_credit
+        if self.policy.reason(meter.energy_wh, now, meter.urgent, changed) is None:
             return False
         return self.save(meter, now)
+
+    def _mark_saved(self, meter, now):
+        self.policy.mark_saved(meter.energy_wh, now)
+        self._saved_credit = meter.credit

@@ -31,27 +31,24 @@ class WritePolicy:
         self.save_s = save_s
         self.saved_wh = 0
         self.saved_at = 0
-        self.saved_credit = 0
 
-    def mark_saved(self, energy_wh, now, credit=0):
-        """Record a durable save (or the state restored at boot): energy, time and credit."""
+    def mark_saved(self, energy_wh, now):
+        """Record a durable save (or the state restored at boot): lifetime energy and time."""
         self.saved_wh = energy_wh
         self.saved_at = now
-        self.saved_credit = credit
 
-    def reason(self, energy_wh, now, urgent=False, credit=0):
+    def reason(self, energy_wh, now, urgent=False, changed=True):
         """Why a save is due now (URGENT, ENERGY or TIME), or None.
 
-        `energy_wh` is the lifetime energy register, `credit` the credit register, `urgent` the
-        meter's flag for token results, relay, zone and config changes.
+        `energy_wh` is the lifetime energy register, `urgent` the meter's flag for token
+        results, relay, zone and config changes, `changed` whether energy or credit moved
+        since the last save (only the time rule looks at it).
         """
         if urgent:
             return URGENT
         if energy_wh - self.saved_wh >= self.save_wh:
             return ENERGY
-        if now - self.saved_at >= self.save_s and (
-            energy_wh != self.saved_wh or credit != self.saved_credit
-        ):
+        if changed and now - self.saved_at >= self.save_s:
             return TIME
         return None
 

@@ -54,6 +54,30 @@ def test_unchanged_meter_is_not_written_again():
     assert dev.ops == ops
 
 
+def test_time_rule_saves_a_standing_charge_but_not_an_idle_meter():
+    dev = RamBlockDevice(4096, 8)
+    store, meter = _boot(dev)
+    meter.boot(NOW)
+    meter.enter_token(_credit_token(5000, 3_000_000), NOW)
+    store.save(meter, NOW)
+    save_s = store.policy.save_s
+    meter.tick(NOW + save_s - 1)
+    assert not store.maybe_save(meter, NOW + save_s - 1)
+    meter.tick(NOW + save_s)
+    assert not store.maybe_save(meter, NOW + save_s)  # nothing moved: no standing charge
+    key, number = jf.SETTINGS["decoder_key"], jf.SETTINGS["meter_number"]
+    blob = sign_config(key, number, 1, {"standing_charge": 8640})  # 1 unit every 10 s
+    meter.apply_config(blob, NOW + save_s)
+    assert store.save(meter, NOW + save_s)
+    later = NOW + 2 * save_s
+    meter.tick(later - 1)
+    assert not store.maybe_save(meter, later - 1)
+    meter.tick(later)
+    assert store.maybe_save(meter, later)
+    _, again = _boot(dev, later)
+    assert again.credit == meter.credit == 5000 - save_s // 10
+
+
 def test_policy_saves_every_n_wh_of_consumption():
     dev = RamBlockDevice(4096, 8)
     store, meter = _boot(dev)

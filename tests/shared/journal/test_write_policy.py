@@ -14,26 +14,25 @@ from firmware.core.write_policy import (
 
 def test_urgent_changes_save_at_once():
     policy = WritePolicy()
-    policy.mark_saved(1000, 50, credit=7)
-    assert policy.reason(1000, 50, urgent=True, credit=7) == URGENT
+    policy.mark_saved(1000, 50)
+    assert policy.reason(1000, 50, urgent=True, changed=False) == URGENT
 
 
 def test_energy_rule_fires_at_exactly_n_wh():
     policy = WritePolicy(save_wh=40, save_s=600)
-    policy.mark_saved(1000, 0, credit=500)
-    assert policy.reason(1039, 10, credit=480) is None
-    assert policy.reason(1040, 10, credit=480) == ENERGY
+    policy.mark_saved(1000, 0)
+    assert policy.reason(1039, 10) is None
+    assert policy.reason(1040, 10) == ENERGY
 
 
 def test_time_rule_needs_the_registers_to_have_moved():
     policy = WritePolicy(save_wh=40, save_s=600)
-    policy.mark_saved(1000, 100, credit=500)
-    assert policy.reason(1000, 699, credit=500) is None
-    assert policy.reason(1000, 5000, credit=500) is None  # idle: never wears the flash
-    assert policy.reason(1001, 700, credit=500) == TIME  # a little consumption
-    assert policy.reason(1000, 700, credit=499) == TIME  # a standing charge
-    policy.mark_saved(1001, 700, credit=499)
-    assert policy.reason(1001, 1299, credit=498) is None
+    policy.mark_saved(1000, 100)
+    assert policy.reason(1001, 699) is None
+    assert policy.reason(1000, 5000, changed=False) is None  # idle: never wears the flash
+    assert policy.reason(1001, 700) == TIME
+    policy.mark_saved(1001, 700)
+    assert policy.reason(1001, 1299) is None
 
 
 def test_defaults_and_loss_bound():
