@@ -109,8 +109,7 @@ def encode_token(decoder_key, meter_number, token_type, value, tid):
         ctx = _context(PUBLIC_TEST_KEY, PUBLIC_METER_NUMBER)
     else:
         ctx = _context(decoder_key, meter_number)
-    digits = str(ctx.encrypt_int(plain))
-    return "0" * (TOKEN_DIGITS - len(digits)) + digits
+    return "%020d" % ctx.encrypt_int(plain)
 
 
 def normalize_token(text):

@@ -73,13 +73,14 @@ class Context:
         self._round_base = [((tail << 8) | i) << (8 * b) for i in range(_ROUNDS)]
         self._state = state
         self._mods = [self._mod_u if i % 2 == 0 else self._mod_v for i in range(_ROUNDS)]
-        # Fast path (the token's case): the variable part of Q fits in the last PRF block and
-        # S is a single block, so round i is y = AES(base_i ^ NUM) >> shift, one AES call.
-        self._fast = None
-        if self._rest_len == 16 and d <= 16:
+        # Fast path (the token's case, n even): the variable part of Q fits in the last PRF
+        # block, S is one block and both halves have the same modulus, so round i is
+        # y = AES(base_i ^ NUM) >> shift: one AES call.
+        self._fast_bases = None
+        if self._rest_len == 16 and d <= 16 and u == v:
             self._y_shift = 128 - 8 * d
-            self._fast = [(state ^ self._round_base[i], self._mods[i]) for i in range(_ROUNDS)]
-            self._fast_reversed = list(reversed(self._fast))
+            self._fast_bases = [state ^ self._round_base[i] for i in range(_ROUNDS)]
+            self._fast_bases_reversed = list(reversed(self._fast_bases))
 
     def _prf_y(self, i, num):
         # y = NUM(S): S is the first d bytes of R || CIPH(R ^ 1) || CIPH(R ^ 2) ...
@@ -102,41 +103,46 @@ class Context:
 
     def encrypt_int(self, x):
         """FF1.Encrypt on NUM_radix(X); x must be in [0, radix**n)."""
-        a, b = divmod(x, self._mod_v)
-        if self._fast is not None:
+        mod_v = self._mod_v
+        a, b = divmod(x, mod_v)
+        if self._fast_bases is not None:
+            # One AES call per round; locals because this loop is the whole cost of a token.
             aes = self._aes
+            from_bytes = int.from_bytes
             shift = self._y_shift
-            for base, mod in self._fast:
-                c = (
-                    a + (int.from_bytes(aes((base ^ b).to_bytes(16, "big")), "big") >> shift)
-                ) % mod
-                a = b
-                b = c
-            return a * self._mod_v + b
+            for base in self._fast_bases:
+                a, b = (
+                    b,
+                    (a + (from_bytes(aes((base ^ b).to_bytes(16, "big")), "big") >> shift))
+                    % mod_v,
+                )
+            return a * mod_v + b
         for i in range(_ROUNDS):
             c = (a + self._prf_y(i, b)) % self._mods[i]
             a = b
             b = c
-        return a * self._mod_v + b
+        return a * mod_v + b
 
     def decrypt_int(self, x):
         """FF1.Decrypt on NUM_radix(X); x must be in [0, radix**n)."""
-        a, b = divmod(x, self._mod_v)
-        if self._fast is not None:
+        mod_v = self._mod_v
+        a, b = divmod(x, mod_v)
+        if self._fast_bases is not None:
             aes = self._aes
+            from_bytes = int.from_bytes
             shift = self._y_shift
-            for base, mod in self._fast_reversed:
-                c = (
-                    b - (int.from_bytes(aes((base ^ a).to_bytes(16, "big")), "big") >> shift)
-                ) % mod
-                b = a
-                a = c
-            return a * self._mod_v + b
+            for base in self._fast_bases_reversed:
+                a, b = (
+                    (b - (from_bytes(aes((base ^ a).to_bytes(16, "big")), "big") >> shift))
+                    % mod_v,
+                    a,
+                )
+            return a * mod_v + b
         for i in range(_ROUNDS - 1, -1, -1):
             c = (b - self._prf_y(i, a)) % self._mods[i]
             b = a
             a = c
-        return a * self._mod_v + b
+        return a * mod_v + b
 
 
 def context(key, tweak, radix=10, n=20):
