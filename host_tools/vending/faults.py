@@ -4,7 +4,7 @@
 import os
 
 CRASH_EXIT = 86
-CRASH_POINTS = 7  # numbered 1..7 along the vend path (see vend.sell)
+CRASH_POINTS = 6  # numbered 1..6 along the vend path (see vend.sell)
 
 
 def crash_point(number):

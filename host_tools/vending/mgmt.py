@@ -11,7 +11,7 @@ import json
 from sqlalchemy import func, select
 
 from host_tools.vending import StationError, db, ledger, registry, vend
-from host_tools.vending.money import fmt, parse_amount, parse_price
+from host_tools.vending.money import fmt, is_whole, parse_amount, parse_price
 from token_spec import (
     TYPE_ADD_DEBT,
     TYPE_CLEAR_CREDIT,
@@ -70,7 +70,7 @@ def token_value(meter_row, verb, text):
         raise StationError(f"`token {verb}` needs a value")
     if meaning == "watts" or meaning == "percent":
         top = 65535 if meaning == "watts" else 100
-        if not str(text).strip().isdigit() or int(text) > top:
+        if not is_whole(text) or int(text) > top:
             raise StationError(f"{verb}: {text!r} is not a whole number 0..{top}")
         return int(text)
     if meaning == "price":

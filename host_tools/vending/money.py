@@ -4,8 +4,8 @@ import re
 
 from host_tools.vending import StationError
 
-_AMOUNT = re.compile(r"^\s*(\d{1,12})(?:\.(\d{1,2}))?\s*$")
-_PRICE = re.compile(r"^\s*(\d{1,9})(?:\.(\d{1,4}))?\s*$")
+_AMOUNT = re.compile(r"^\s*([0-9]{1,12})(?:\.([0-9]{1,2}))?\s*$")
+_PRICE = re.compile(r"^\s*([0-9]{1,9})(?:\.([0-9]{1,4}))?\s*$")
 PRICE_DECIMALS = 4  # tariff prices per kWh are stored in 1/10,000 of the currency unit
 
 
@@ -30,6 +30,12 @@ def parse_price(text, what="price"):
     value = int(match.group(1)) * 10**PRICE_DECIMALS
     value += int((match.group(2) or "0").ljust(PRICE_DECIMALS, "0"))
     return value
+
+
+def is_whole(text):
+    """True for plain ASCII digits ("12"), which int() takes as written; not "²" or "١"."""
+    text = str(text).strip()
+    return text.isascii() and text.isdigit()
 
 
 def fmt(minor):

@@ -5,7 +5,7 @@ import json
 from sqlalchemy import func, select
 
 from host_tools.vending import StationError, db
-from host_tools.vending.money import fmt, fmt_price
+from host_tools.vending.money import fmt, fmt_price, is_whole
 
 UNITS = ("currency", "kwh")
 TARIFF_KINDS = ("flat", "block")
@@ -52,7 +52,7 @@ def tariff_blocks(kind, price, blocks):
             if i != len(parts) - 1:
                 raise StationError("only the last block may be open-ended (*)")
             bound = None
-        elif upper.strip().isdigit() and int(upper) > last:
+        elif is_whole(upper) and int(upper) > last:
             bound = last = int(upper)
         else:
             raise StationError(f"block {part!r}: upper bounds are whole kWh and must increase")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from host_tools.vending import StationError, db, ledger, registry, tariffs
 from host_tools.vending.faults import crash_point
-from host_tools.vending.money import fmt, fmt_units, parse_amount
+from host_tools.vending.money import fmt, fmt_units, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
 
 CHANNELS = ("cash", "card", "transfer", "mobile")
@@ -223,7 +223,7 @@ def receipt_number(seq):
 
 def parse_receipt(text):
     text = str(text).strip().lstrip("#")
-    if not text.isdigit() or int(text) <= 0:
+    if not is_whole(text) or int(text) <= 0:
         raise StationError(f"receipt number {text!r} is not a receipt number (digits)")
     return int(text)
 

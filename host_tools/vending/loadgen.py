@@ -1,0 +1,48 @@
+"""Many vending clients at once (separate processes): the concurrency test and bench/vend.py.
+
+Each client opens the station itself (own engine, own key decryption), waits at a barrier so
+all start together, sells its planned (meter, amount, ref) list and reports what it got.
+"""
+
+import multiprocessing
+import time
+
+
+def _client(home, plan, barrier, results):
+    from host_tools.vending import StationError, vend
+    from host_tools.vending.station import Station
+
+    station = Station(home)
+    _ = station.key  # decrypt before the clock starts
+    out = []
+    barrier.wait()
+    start = time.perf_counter()
+    for meter, amount, ref in plan:
+        try:
+            r = vend.sell(station, meter, amount, ref, "cash", "load")
+            out.append((ref, meter, amount, r["token"], r["tid"], r["receipt"], None))
+        except StationError as error:
+            out.append((ref, meter, amount, None, None, None, str(error)))
+    elapsed = time.perf_counter() - start
+    station.close()
+    results.put((start, start + elapsed, out))
+
+
+def run_clients(home, plans, timeout=300):
+    """Run one process per plan; returns (wall seconds, [result tuples]).
+
+    Result tuple: (ref, meter, amount, token, tid, receipt, error or None).
+    """
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(len(plans))
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_client, args=(home, plan, barrier, results)) for plan in plans]
+    for proc in procs:
+        proc.start()
+    gathered = [results.get(timeout=timeout) for _ in procs]
+    for proc in procs:
+        proc.join(timeout)
+        if proc.exitcode != 0:
+            raise RuntimeError(f"vending client exited with {proc.exitcode}")
+    wall = max(end for _, end, _ in gathered) - min(start for start, _, _ in gathered)
+    return wall, [row for _, _, rows in gathered for row in rows]
