@@ -27,6 +27,24 @@ TOU_EIGHT = {
 }
 
 
+# Weekday evenings and weekends friendly, a holiday, emergency credit and a friendly floor.
+FRIENDLY_TEST_CONFIG = {
+    "friendly": {
+        "windows": [
+            {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "18:00", "end": "08:00"},
+            {"days": ["sat", "sun"], "start": "00:00", "end": "24:00"},
+        ],
+        "holiday_until": "09:00",
+    },
+    "holidays": ["2026-03-04"],
+    "friendly_floor": 100,
+    "emergency": {"limit": 50, "offer_below": 20},
+    "low_credit": 30,
+    "debt": {"percent": 25},
+    "tamper_disconnect": True,
+}
+
+
 def settings(tariff=None, config=None, unit="currency", scale=100, ppk=1000):
     """Provisioning settings for the test meter."""
     out = {
