@@ -26,6 +26,11 @@ timeout_option = click.option(
 )
 
 
+def connection_options(func):
+    """--port, --json and --timeout: every verb that talks to a meter takes them."""
+    return port_option(json_option(timeout_option(func)))
+
+
 @click.group("device")
 def device():
     """Talk to a meter over its serial port (a board or `prepay sim`)."""
@@ -46,9 +51,7 @@ def _emit(as_json, result, text):
 
 
 @device.command("hello")
-@port_option
-@json_option
-@timeout_option
+@connection_options
 def hello(port, as_json, timeout):
     """Firmware version, meter number and whether the meter is provisioned."""
     r = _call(port, timeout, "hello")
@@ -57,9 +60,7 @@ def hello(port, as_json, timeout):
 
 
 @device.command("status")
-@port_option
-@json_option
-@timeout_option
+@connection_options
 def status(port, as_json, timeout):
     """Credit, zone, relay, power, energy, lockout and emergency credit."""
     r = _call(port, timeout, "status")
@@ -85,9 +86,7 @@ def status(port, as_json, timeout):
 
 @device.command("token")
 @click.argument("token", nargs=-1, required=True)
-@port_option
-@json_option
-@timeout_option
+@connection_options
 def token(token, port, as_json, timeout):
     """Enter a 20-digit TOKEN (groups separated by spaces or dashes are fine)."""
     r = _call(port, timeout, "token", token=" ".join(token))
@@ -98,9 +97,7 @@ def token(token, port, as_json, timeout):
 
 @device.command("events")
 @click.option("--since", type=click.IntRange(min=0), default=0, help="Only events after this seq.")
-@port_option
-@json_option
-@timeout_option
+@connection_options
 def events(since, port, as_json, timeout):
     """The meter's event log (newest 256 kept), oldest first."""
     from host_tools.device.client import DeviceClient, DeviceError
@@ -120,9 +117,7 @@ def events(since, port, as_json, timeout):
 
 @device.command("keypad")
 @click.argument("keys")
-@port_option
-@json_option
-@timeout_option
+@connection_options
 def keypad(keys, port, as_json, timeout):
     """Press KEYS on the meter's keypad (0-9, A-D, * and #; # enters a token)."""
     r = _call(port, timeout, "keypad", keys=keys.upper())

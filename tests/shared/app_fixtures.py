@@ -37,6 +37,18 @@ def remove_dir(path):
     os.rmdir(path)
 
 
+class StateDir:
+    """`with StateDir() as d:` a fresh state folder, removed afterwards."""
+
+    def __enter__(self):
+        self.path = fresh_dir()
+        return self.path
+
+    def __exit__(self, *exc):
+        remove_dir(self.path)
+        return False
+
+
 def boot(state_dir, start=None):
     """A booted app on the sim HAL (manual clock) in state_dir."""
     hal = sim.create({"state_dir": state_dir, "speed_milli": 0, "start": start})

@@ -11,8 +11,7 @@ def _wrong_token(minute=0):
 
 
 def test_unprovisioned_meter_answers_but_keeps_the_relay_open():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app = fx.boot(d, fx.START)
         s = fx.Session(app)
         hello = s.ok("hello")
@@ -22,13 +21,10 @@ def test_unprovisioned_meter_answers_but_keeps_the_relay_open():
         assert s.error("token", token=fx.credit_token(500)) == "not_provisioned"
         assert s.error("provision", meter_number=fx.METER, decoder_key="00") == "bad_argument"
         assert s.ok("hello")["provisioned"] is False
-    finally:
-        fx.remove_dir(d)
 
 
 def test_token_closes_the_relay_and_consumption_is_billed_exactly():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         assert app.hal.relay is False
         r = s.ok("token", token=fx.credit_token(1000))
@@ -40,13 +36,10 @@ def test_token_closes_the_relay_and_consumption_is_billed_exactly():
         st = s.ok("status")
         assert st["energy_wh"] == 1000 and st["credit"] == 975, st
         assert st["relay"] == "closed" and st["zone"] == "normal"
-    finally:
-        fx.remove_dir(d)
 
 
 def test_relay_opens_at_zero_and_no_energy_flows_while_open():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         s.ok("token", token=fx.credit_token(50))  # 2 kWh at 25
         s.ok("sim.load", watts=2000)
@@ -58,13 +51,10 @@ def test_relay_opens_at_zero_and_no_energy_flows_while_open():
         assert s.ok("status")["energy_wh"] == st["energy_wh"]
         kinds = [e["event"] for e in s.ok("events", since=0)["events"]]
         assert "relay" in kinds and "zone" in kinds
-    finally:
-        fx.remove_dir(d)
 
 
 def test_reboot_restores_registers_and_provisioning():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         s.ok("token", token=fx.credit_token(800))
         s.ok("sim.pulses", count=2500)  # 2.5 kWh
@@ -79,13 +69,10 @@ def test_reboot_restores_registers_and_provisioning():
         assert s2.ok("token", token=fx.credit_token(800))["result"] == "used"
         assert s2.error("provision", **fx.SETTINGS) == "already_provisioned"
         assert after["event_seq"] == before["event_seq"] + 1  # the boot event
-    finally:
-        fx.remove_dir(d)
 
 
 def test_keypad_and_serial_share_the_lockout():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         results = [s.ok("token", token=_wrong_token(i))["result"] for i in range(6)]
         assert results[0] == "reject" and "locked" in results, results
@@ -95,14 +82,11 @@ def test_keypad_and_serial_share_the_lockout():
         s.ok("sim.advance", seconds=1300)
         keyed = s.ok("keypad", keys=fx.credit_token(500) + "#")
         assert keyed["results"] == ["accepted"] and keyed["typed"] == 0
-    finally:
-        fx.remove_dir(d)
 
 
 def test_keypad_short_entry_and_emergency_key():
-    d = fx.fresh_dir()
     cfg = {"low_credit": 100, "emergency": {"limit": 300, "offer_below": 100}}
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d, config=cfg)
         assert s.ok("keypad", keys="123#")["results"] == ["incomplete"]
         assert s.ok("status")["lockout"]["failures"] == 0
@@ -110,13 +94,10 @@ def test_keypad_short_entry_and_emergency_key():
         st = s.ok("status")
         assert st["emergency_credit"]["granted"] == 300 and st["relay"] == "closed"
         assert s.ok("ec.activate")["granted"] is False  # already in use
-    finally:
-        fx.remove_dir(d)
 
 
 def test_errors_for_bad_lines_and_arguments_change_nothing():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         before = app.meter.snapshot()
         assert s.raw(b"") is None and s.raw(b"   ") is None
@@ -132,13 +113,10 @@ def test_errors_for_bad_lines_and_arguments_change_nothing():
         assert s.error("config.set", blob="pc1.garbage") == "refused"
         assert app.meter.credit == 0 and app.meter.fail_count == 0
         assert app.meter.snapshot()[:8] == before[:8]
-    finally:
-        fx.remove_dir(d)
 
 
 def test_decoder_key_never_leaves_the_meter():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         key_hex = fx.SETTINGS["decoder_key"]
         seen = []
@@ -147,13 +125,10 @@ def test_decoder_key_never_leaves_the_meter():
         seen.append(str(s.call("provision", **fx.SETTINGS)))
         for text in seen:
             assert key_hex not in text.lower() and str(list(fx.KEY)) not in text
-    finally:
-        fx.remove_dir(d)
 
 
 def test_events_are_paged_below_the_line_limit():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         for i in range(12):
             s.ok("token", token=fx.credit_token(10, i))
@@ -162,13 +137,10 @@ def test_events_are_paged_below_the_line_limit():
         rest = s.ok("events", since=first["events"][-1]["seq"])
         seqs = [e["seq"] for e in first["events"] + rest["events"]]
         assert seqs == list(range(1, len(seqs) + 1)) and seqs[-1] == rest["last"]
-    finally:
-        fx.remove_dir(d)
 
 
 def test_display_shows_credit_and_token_result():
-    d = fx.fresh_dir()
-    try:
+    with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         assert s.ok("sim.display")["lines"][0] == "CR 0.00"
         s.ok("token", token=fx.credit_token(1234))
@@ -176,5 +148,3 @@ def test_display_shows_credit_and_token_result():
         assert lines[0] == "CR 12.34" and lines[2] == "TOKEN ACCEPTED" and lines[3] == "SUPPLY ON"
         s.ok("keypad", keys="12")
         assert s.ok("sim.display")["lines"][1] == "> 12"
-    finally:
-        fx.remove_dir(d)
