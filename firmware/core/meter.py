@@ -5,7 +5,7 @@ exactness rule and the relay policy; docs/interfaces.md fixes the API).
 """
 
 from firmware.core import events as ev
-from firmware.core import policy, tariff
+from firmware.core import policy, power, tariff
 from firmware.core.calendar import DAY, next_month_start
 from firmware.core.config import MAX_SPAN, SMALL, check_settings, compile_config
 from token_spec.compat import const
@@ -225,7 +225,7 @@ class Meter:
     def tick(self, now):
         """Time-driven work: standing charge, power limit, zone and relay (events on change)."""
         self._accrue_standing(now)
-        self._power(now)
+        power.step(self, now)
         self._evaluate(now)
 
     def _accrue_standing(self, now):
@@ -243,44 +243,6 @@ class Meter:
                 self._today += units
                 dt -= s
         self._sc_time = now
-
-    def _power(self, now):
-        cfg = self.config
-        if cfg.power_limit == 0:
-            self.power_retry_at = 0
-            self._over_since = UNKNOWN_TIME
-            self._win_start, self._win_pulses = now, 0
-            return
-        if self.power_retry_at:
-            if now < self.power_retry_at:
-                self._win_start, self._win_pulses = now, 0
-                return
-            self.power_retry_at = 0
-            self.events.record(now, ev.POWER_RESTORE, self.power_trips, 0)
-        elapsed = now - self._win_start
-        if elapsed < cfg.power_window:
-            if elapsed < 0:
-                self._win_start, self._win_pulses = now, 0
-            return
-        watts = self._win_pulses * 3600000 // (cfg.pulses_per_kwh * elapsed)
-        self.power_w = watts
-        self._win_start, self._win_pulses = now, 0
-        if watts <= cfg.power_limit:
-            self._over_since = UNKNOWN_TIME
-            if self.power_trips and now - self._last_trip >= cfg.power_reset:
-                self.power_trips = 0
-            return
-        if self._over_since == UNKNOWN_TIME:
-            self._over_since = now - elapsed
-        if now - self._over_since >= cfg.power_trip_time:
-            trips = self.power_trips + 1 if self.power_trips < 255 else 255
-            backoff = trips - 1 if trips - 1 < cfg.power_backoff else cfg.power_backoff
-            self.power_trips = trips
-            self.power_retry_at = now + (cfg.power_retry << backoff)
-            self._last_trip = now
-            self._over_since = UNKNOWN_TIME
-            self.events.record(now, ev.POWER_TRIP, trips, watts)
-            self.urgent = True
 
     def _evaluate(self, now):
         # Record zone and relay changes (the decision itself is policy.relay_reason).
@@ -459,48 +421,6 @@ class Meter:
 
     def status(self, now):
         """What the `status` protocol command returns (plain JSON-able dict, no secrets)."""
-        cfg = self.config
-        reason = policy.relay_reason(self, now)
-        in_use = -self.credit if self.credit < 0 else 0
-        if in_use > self.ec_granted:
-            in_use = self.ec_granted
-        return {
-            "time": now,
-            "meter_number": self.meter_number,
-            "unit": self.settings["unit"],
-            "scale": self.settings["scale"],
-            "credit": self.credit,
-            "debt": self.debt,
-            "emergency_credit": {
-                "granted": self.ec_granted,
-                "in_use": in_use,
-                "offered": policy.ec_offered(self),
-                "limit": cfg.ec_limit,
-            },
-            "zone": policy.ZONE_NAMES[policy.zone(self)],
-            "relay": reason < policy.OPEN,
-            "relay_reason": policy.REASON_NAMES.get(reason, str(reason)),
-            "friendly": policy.in_friendly(cfg, now),
-            "energy_wh": self.energy_wh,
-            "pulses": self.lifetime_pulses(),
-            "month_pulses": self.month_pulses,
-            "tariff": cfg.tariff_kind,
-            "price": self._price,
-            "days_remaining": self.days_remaining(),
-            "power_w": self.power_w,
-            "power_limit_w": cfg.power_limit,
-            "power_trips": self.power_trips,
-            "power_retry_at": self.power_retry_at,
-            "tamper": {"open": self.tamper_open, "latched": self.tamper_latched},
-            "lockout": {
-                "failures": self.fail_count,
-                "until": self.lock_until,
-                "seconds_left": self.lock_until - now if self.lock_until > now else 0,
-            },
-            "key_revision": self.key_revision,
-            "key_parts_stored": 4 - self.key_parts.count(None),
-            "config_counter": cfg.counter,
-            "tid_high_water": self.tid_high_water,
-            "last_test": self.last_test,
-            "event_seq": self.events.next_seq - 1,
-        }
+        from firmware.core.report import status
+
+        return status(self, now)
