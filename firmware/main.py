@@ -3,12 +3,14 @@ simulator). Picks the HAL, boots the app (journal restore and relay first), runs
 
 HAL selection: the unix port with PREPAY_SIM_STATE set runs the simulator HAL on that folder
 (PREPAY_SIM_SPEED = virtual seconds per real second); anything else is an ESP32 board whose pin
-map is /board.json if present, else firmware/boards/esp32_devkitc.json.
+map is /board.json if present, else the one file in /firmware/boards (esp32_devkitc.json when
+`prepay device deploy` copied several).
 """
 
 import sys
 
-BOARD_FILES = ("/board.json", "/firmware/boards/esp32_devkitc.json")
+BOARDS_DIR = "/firmware/boards"
+DEFAULT_BOARD = "esp32_devkitc.json"
 
 
 def _getenv(name):
@@ -32,13 +34,29 @@ def select_hal():
 
     from firmware.hal import esp32
 
-    for path in BOARD_FILES:
-        try:
-            with open(path) as f:
-                return esp32.create(json.load(f)), True
-        except OSError:
-            continue
-    raise SystemExit("no board pin map found (tried %s)" % ", ".join(BOARD_FILES))
+    path = board_file()
+    with open(path) as f:
+        return esp32.create(json.load(f)), True
+
+
+def board_file():
+    """The pin map to use on a board (see the module docstring)."""
+    import os
+
+    try:
+        os.stat("/board.json")
+        return "/board.json"
+    except OSError:
+        pass
+    try:
+        found = [n for n in os.listdir(BOARDS_DIR) if n.endswith(".json")]
+    except OSError:
+        found = []
+    if len(found) == 1:
+        return BOARDS_DIR + "/" + found[0]
+    if DEFAULT_BOARD in found:
+        return BOARDS_DIR + "/" + DEFAULT_BOARD
+    raise SystemExit("no board pin map: put one in %s or /board.json" % BOARDS_DIR)
 
 
 def main():

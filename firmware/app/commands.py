@@ -33,7 +33,12 @@ def cmd_hello(app, req):
         "provisioned": meter is not None,
         "meter_number": None if meter is None else meter.meter_number,
         "time": app.hal.now(),
+        "clock_valid": getattr(app.hal, "clock_valid", _true)(),
     }
+
+
+def _true():
+    return True
 
 
 def cmd_status(app, req):
@@ -83,7 +88,7 @@ _PROVISION_FIELDS = (
 
 
 def cmd_provision(app, req):
-    from firmware.core.config import ConfigError
+    from firmware.core.config import ConfigError, check_settings
 
     if app.meter is not None:
         raise p.CommandError(
@@ -91,11 +96,15 @@ def cmd_provision(app, req):
         )
     p.arg_str(req, "meter_number", 20)
     p.arg_hex(req, "decoder_key", 16)
+    clock = p.arg_int(req, "time", 0, 0x7FFFFFFF) if "time" in req else None
     settings = {}
     for name in _PROVISION_FIELDS:
         if name in req:
             settings[name] = req[name]
     try:
+        check_settings(settings)  # before the clock is touched: a refusal changes nothing
+        if clock is not None:
+            app.hal.set_time(clock)
         app.provision(settings)
     except ConfigError as exc:
         app.meter = None

@@ -105,3 +105,15 @@ def test_tamper_and_display_over_serial(meter):
     assert meter.request("sim.display")["lines"][3] == "SUPPLY OFF"
     meter.wait_event("tamper", a=1)
     assert START <= st["time"]
+
+
+def test_speed_factor_runs_the_virtual_clock(tmp_path):
+    import time
+
+    from host_tools.device.client import DeviceClient
+    from host_tools.sim import SimMeter
+
+    with SimMeter(tmp_path, speed=3600) as sim, DeviceClient(sim.port) as client:
+        first = client.request("hello")["time"]
+        time.sleep(1.0)
+        assert client.request("hello")["time"] - first >= 3000  # about an hour per second

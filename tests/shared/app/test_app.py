@@ -148,3 +148,15 @@ def test_display_shows_credit_and_token_result():
         assert lines[0] == "CR 12.34" and lines[2] == "TOKEN ACCEPTED" and lines[3] == "SUPPLY ON"
         s.ok("keypad", keys="12")
         assert s.ok("sim.display")["lines"][1] == "> 12"
+
+
+def test_provision_sets_the_clock_only_when_the_settings_are_good():
+    with fx.StateDir() as d:
+        app = fx.boot(d, fx.START)
+        s = fx.Session(app)
+        bad = dict(fx.SETTINGS)
+        bad["scale"] = 0
+        assert s.error("provision", time=fx.START + 7200, **bad) == "bad_argument"
+        assert s.ok("hello")["time"] == fx.START and s.ok("hello")["clock_valid"] is True
+        s.ok("provision", time=fx.START + 3600, **fx.SETTINGS)
+        assert s.ok("status")["time"] == fx.START + 3600
