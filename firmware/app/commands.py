@@ -177,6 +177,8 @@ def cmd_bench_pulses(app, req):
         app.hal.bench_pulses(count)
     except ValueError as exc:
         raise p.CommandError(p.NOT_SUPPORTED, str(exc)) from None
+    if app.hal.name == "sim":
+        app.step()  # simulated pulses arrive at once; a board's take 60 ms each
     return {"queued": count}
 
 

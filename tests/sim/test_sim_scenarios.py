@@ -117,3 +117,21 @@ def test_speed_factor_runs_the_virtual_clock(tmp_path):
         first = client.request("hello")["time"]
         time.sleep(1.0)
         assert client.request("hello")["time"] - first >= 3000  # about an hour per second
+
+
+def test_power_limit_trip_retry_and_bench_pulses(meter):
+    provision(meter, power={"limit_w": 2000, "window_s": 60, "trip_s": 60, "retry_s": 300})
+    meter.request("token", token=token(5000))
+    meter.request("sim.load", watts=3000)
+    meter.request("sim.advance", seconds=240)
+    st = meter.request("status")
+    assert st["relay"] == "open" and st["relay_reason"] == "power_limit" and st["power_trips"] == 1
+    meter.wait_event("power_trip", a=1, b=3000)
+    meter.request("sim.load", watts=500)
+    meter.request("sim.advance", seconds=400)
+    assert meter.request("status")["relay"] == "closed"
+    meter.wait_event("power_restore")
+    before = meter.request("status")["pulses"]
+    meter.request("sim.load", watts=0)
+    assert meter.request("bench.pulses", count=1234) == {"queued": 1234}
+    assert meter.request("status")["pulses"] == before + 1234
