@@ -75,8 +75,11 @@ cashiers = Table(
     Column("supervisor", Boolean, nullable=False, default=False),  # may approve reversals
 )
 
-# The ledger. Rows are only ever inserted; each txn's hash covers its content, its entries and
-# the previous txn's hash (see ledger.py). chain_head holds the newest hash and is the lock.
+# The ledger. Rows are only ever inserted. A txn's rows (entries, sale, tokens...) are written
+# first under a random `id`; then, holding the chain lock, the txn row itself is inserted with
+# its gapless `seq` (the receipt number) and its hash, and chain_head moves on. Keeping only
+# that last step under the global lock keeps the serialised part short. The foreign keys to
+# txns are checked at commit (deferred), when the txn row exists.
 chain_head = Table(
     "chain_head",
     metadata,
@@ -89,6 +92,7 @@ txns = Table(
     "txns",
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),  # gapless, = receipt no.
+    Column("id", BigInteger, nullable=False, unique=True),  # random, known before the seal
     Column("kind", Text, nullable=False),  # sale | reversal | arrears | token | config
     Column("meter", Text, ForeignKey("meters.number"), nullable=False),
     Column("created_at", Text, nullable=False),  # ISO 8601 UTC
@@ -100,24 +104,30 @@ txns = Table(
 )
 Index("ix_txns_local_date", txns.c.local_date)
 
+
+def _txn_ref(name, **kwargs):
+    fk = ForeignKey("txns.id", deferrable=True, initially="DEFERRED")
+    return Column(name, BigInteger, fk, **kwargs)
+
+
 entries = Table(
     "entries",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+    _txn_ref("txn_id", nullable=False),
     Column("line", Integer, nullable=False),
     Column("account", Text, nullable=False),
     Column("meter", Text, nullable=False),
-    Column("arrear_seq", BigInteger),  # which arrears a debt entry belongs to
+    Column("arrear_id", BigInteger),  # the arrears txn a debt entry belongs to
     Column("amount", BigInteger, nullable=False),  # minor units: debit > 0, credit < 0
-    UniqueConstraint("txn_seq", "line"),
+    UniqueConstraint("txn_id", "line"),
 )
 Index("ix_entries_meter_account", entries.c.meter, entries.c.account)
 
 sales = Table(
     "sales",
     metadata,
-    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), primary_key=True),
+    _txn_ref("txn_id", primary_key=True),
     Column("ref", Text, nullable=False, unique=True),
     Column("meter", Text, nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -132,7 +142,7 @@ tokens = Table(
     "tokens",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+    _txn_ref("txn_id", nullable=False),
     Column("meter", Text, nullable=False),
     Column("tid", BigInteger),  # NULL for key-change parts, which carry no TID
     Column("token_type", Text, nullable=False),
@@ -141,19 +151,19 @@ tokens = Table(
     UniqueConstraint("meter", "tid", name="uq_tokens_meter_tid"),
 )
 
-# Idempotency for management tokens and signed configs with a --ref.
+# Idempotency for management tokens with a --ref.
 token_refs = Table(
     "token_refs",
     metadata,
     Column("ref", Text, primary_key=True),
-    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+    _txn_ref("txn_id", nullable=False),
 )
 
 reversals = Table(
     "reversals",
     metadata,
-    Column("original_seq", BigInteger, ForeignKey("txns.seq"), primary_key=True),
-    Column("reversal_seq", BigInteger, ForeignKey("txns.seq"), nullable=False, unique=True),
+    _txn_ref("original_id", primary_key=True),
+    _txn_ref("reversal_id", nullable=False, unique=True),
 )
 
 config_counters = Table(
@@ -161,7 +171,7 @@ config_counters = Table(
     metadata,
     Column("meter", Text, nullable=False),
     Column("counter", BigInteger, nullable=False),
-    Column("txn_seq", BigInteger, ForeignKey("txns.seq"), nullable=False),
+    _txn_ref("txn_id", nullable=False),
     UniqueConstraint("meter", "counter"),
 )
 

@@ -9,7 +9,7 @@ Accounts:
     customer_prepayment   credit sold to currency meters (the meter applies the tariff)
     energy_sales          energy sold to kWh meters
     standing_charge       monthly standing charge collected at vend (kWh meters)
-    debt_recovery         arrears recovered (entries carry the arrears' txn seq)
+    debt_recovery         arrears recovered (entries carry the arrears' txn id)
     arrears_receivable / arrears_raised   arrears put on a meter
     carry_forward         value paid but not yet delivered as units (kWh rounding), per meter
 A reversal is a new txn whose entries negate the original's, so every balance (cash, arrears,
@@ -18,13 +18,22 @@ carry) returns to where it was; the original is listed in `reversals`, never cha
 
 import hashlib
 import json
+import secrets
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from host_tools.vending import db
 
 GENESIS = "0" * 64
-SELF = "self"  # as an entry's arrear_seq: "the txn being appended" (arrears are named by it)
+SELF = "self"  # as an entry's arrear_id: "the txn being appended" (arrears are named by it)
+
+_HEAD = select(db.chain_head.c.seq, db.chain_head.c.hash).where(db.chain_head.c.id == 1)
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_MOVE_HEAD = (
+    db.chain_head.update()
+    .where(db.chain_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
 
 
 def canonical(obj):
@@ -36,6 +45,7 @@ def txn_hash(row, entry_rows):
     """SHA-256 over a txn's columns, its entries and the previous hash (hex)."""
     content = {
         "seq": row["seq"],
+        "id": row["id"],
         "kind": row["kind"],
         "meter": row["meter"],
         "created_at": row["created_at"],
@@ -44,7 +54,7 @@ def txn_hash(row, entry_rows):
         "body": row["body"],
         "prev_hash": row["prev_hash"],
         "entries": [
-            [e["line"], e["account"], e["meter"], e["arrear_seq"], e["amount"]] for e in entry_rows
+            [e["line"], e["account"], e["meter"], e["arrear_id"], e["amount"]] for e in entry_rows
         ],
     }
     return hashlib.sha256(canonical(content).encode("utf-8")).hexdigest()
@@ -52,68 +62,71 @@ def txn_hash(row, entry_rows):
 
 def lock_chain(conn):
     """Take the append lock and return (last_seq, last_hash)."""
-    query = select(db.chain_head.c.seq, db.chain_head.c.hash).where(db.chain_head.c.id == 1)
-    if db.is_postgres(conn.engine):
-        query = query.with_for_update()
-    row = conn.execute(query).one()  # SQLite: BEGIN IMMEDIATE already holds the lock
+    # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
+    query = _HEAD_FOR_UPDATE if db.is_postgres(conn.engine) else _HEAD
+    row = conn.execute(query).one()
     return row.seq, row.hash
 
 
-def append(conn, kind, meter, stamp, cashier, body, lines):
-    """Append one balanced txn; `lines` = [(account, amount, arrear_seq|None), ...].
+def append(conn, kind, meter, stamp, cashier, body, lines, side_rows=None):
+    """Append one balanced txn; `lines` = [(account, amount, arrear_id|None|SELF), ...].
 
-    The caller holds the meter lock; this takes the chain lock, so appends are one chain even
-    with many writers. Returns the txn's seq (also the receipt number).
+    Writes the entries, then `side_rows(txn_id)` (sales, tokens, ... rows of this txn), then
+    seals: under the chain lock, the txn row with its seq and hash, and the new chain head.
+    The caller holds the meter lock. Returns the txn row as a dict (seq = receipt number).
     """
     if sum(amount for _, amount, _ in lines) != 0:
         raise AssertionError(f"unbalanced {kind} txn: {lines!r}")  # a bug, never user input
-    last_seq, last_hash = lock_chain(conn)
-    seq = last_seq + 1
+    txn_id = secrets.randbits(62) + 1
+    entry_rows = [
+        {
+            "txn_id": txn_id,
+            "line": i,
+            "account": account,
+            "meter": meter,
+            "arrear_id": txn_id if arrear == SELF else arrear,
+            "amount": amount,
+        }
+        for i, (account, amount, arrear) in enumerate(lines)
+        if amount != 0
+    ]
+    if entry_rows:
+        conn.execute(db.entries.insert(), entry_rows)
+    if side_rows is not None:
+        side_rows(txn_id)
     row = {
-        "seq": seq,
+        "id": txn_id,
         "kind": kind,
         "meter": meter,
         "created_at": stamp.utc_iso,
         "local_date": stamp.local_date,
         "cashier": cashier or "",
         "body": canonical(body),
-        "prev_hash": last_hash,
     }
-    entry_rows = [
-        {
-            "txn_seq": seq,
-            "line": i,
-            "account": account,
-            "meter": meter,
-            "arrear_seq": seq if arrear == SELF else arrear,
-            "amount": amount,
-        }
-        for i, (account, amount, arrear) in enumerate(lines)
-        if amount != 0
-    ]
+    last_seq, last_hash = lock_chain(conn)  # the serialised part starts here
+    row.update(seq=last_seq + 1, prev_hash=last_hash)
     row["hash"] = txn_hash(row, entry_rows)
-    conn.execute(db.txns.insert().values(**row))
-    if entry_rows:
-        conn.execute(db.entries.insert(), entry_rows)
-    conn.execute(
-        db.chain_head.update().where(db.chain_head.c.id == 1).values(seq=seq, hash=row["hash"])
-    )
-    return seq
+    conn.execute(db.txns.insert(), row)
+    conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"]})
+    return row
 
 
-def txn_lines(conn, seq):
-    """The entries of one txn as [(account, amount, arrear_seq)] in line order."""
+def txn_lines(conn, txn_id):
+    """The entries of one txn as [(account, amount, arrear_id)] in line order."""
     rows = conn.execute(
-        select(db.entries.c.account, db.entries.c.amount, db.entries.c.arrear_seq)
-        .where(db.entries.c.txn_seq == seq)
+        select(db.entries.c.account, db.entries.c.amount, db.entries.c.arrear_id)
+        .where(db.entries.c.txn_id == txn_id)
         .order_by(db.entries.c.line)
     )
-    return [(r.account, r.amount, r.arrear_seq) for r in rows]
+    return [(r.account, r.amount, r.arrear_id) for r in rows]
 
 
-def load_body(conn, seq):
-    """A txn's row and decoded body, or None."""
-    row = conn.execute(db.txns.select().where(db.txns.c.seq == seq)).first()
+def load(conn, seq=None, txn_id=None):
+    """A txn row by seq or id (a mapping with "body" decoded), or None."""
+    column, value = (db.txns.c.seq, seq) if seq is not None else (db.txns.c.id, txn_id)
+    row = conn.execute(db.txns.select().where(column == value)).mappings().first()
     if row is None:
-        return None, None
-    return row, json.loads(row.body)
+        return None
+    out = dict(row)
+    out["body"] = json.loads(out["body"])
+    return out

@@ -82,13 +82,20 @@ def _claim_ref(conn, ref, meter, what):
     """The earlier txn for this --ref (same request) or None; a different request is an error."""
     if ref is None:
         return None
-    seq = conn.execute(select(db.token_refs.c.txn_seq).where(db.token_refs.c.ref == ref)).scalar()
-    if seq is None:
+    txn_id = conn.execute(
+        select(db.token_refs.c.txn_id).where(db.token_refs.c.ref == ref)
+    ).scalar()
+    if txn_id is None:
         return None
-    row, body = ledger.load_body(conn, seq)
-    if row.meter != meter or body.get("request") != what:
+    row = ledger.load(conn, txn_id=txn_id)
+    if row["meter"] != meter or row["body"].get("request") != what:
         raise StationError(f"reference {ref!r} was already used for another request")
-    return seq
+    return txn_id
+
+
+def _remember_ref(conn, ref, txn_id):
+    if ref is not None:
+        conn.execute(db.token_refs.insert(), {"ref": ref, "txn_id": txn_id})
 
 
 def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
@@ -103,9 +110,9 @@ def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
         meter_row = registry.get_meter(conn, meter, lock=True)
         value = token_value(meter_row, verb, text)
         request = f"{verb} {value}"
-        seq = _claim_ref(conn, ref, meter, request)
-        if seq is not None:
-            return vend.receipt(conn, seq)
+        earlier = _claim_ref(conn, ref, meter, request)
+        if earlier is not None:
+            return vend.receipt(conn, txn_id=earlier)
         tid = vend.next_tid(conn, meter, stamp)
         key = station.decoder_key(meter, meter_row.key_revision, vending_key)
         digits = encode_token(key, meter, token_type, value, tid)
@@ -118,11 +125,14 @@ def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
             "tid": tid,
             "token": digits,
         }
-        seq = ledger.append(conn, "token", meter, stamp, cashier, body, [])
-        vend._insert_token(conn, seq, meter, tid, TYPE_NAMES[token_type], value, digits)
-        if ref is not None:
-            conn.execute(db.token_refs.insert().values(ref=ref, txn_seq=seq))
-        return vend.receipt(conn, seq)
+
+        def side_rows(txn_id):
+            vend.insert_tokens(conn, txn_id, meter, [(tid, TYPE_NAMES[token_type], value, digits)])
+            _remember_ref(conn, ref, txn_id)
+
+        return vend.receipt_from(
+            ledger.append(conn, "token", meter, stamp, cashier, body, [], side_rows)
+        )
 
     return station.write(work)
 
@@ -150,9 +160,9 @@ def key_change(station, meter, new_revision=None, ref=None, cashier="", now=None
         meter_row = registry.get_meter(conn, meter, lock=True)
         old = meter_row.key_revision
         new = old + 1 if new_revision is None else int(new_revision)
-        seq = _claim_ref(conn, ref, meter, "key-change")
-        if seq is not None:
-            return vend.receipt(conn, seq)
+        earlier = _claim_ref(conn, ref, meter, "key-change")
+        if earlier is not None:
+            return vend.receipt(conn, txn_id=earlier)
         if not old < new <= 255:
             raise StationError(f"new key revision must be {old + 1}..255 (the meter is at {old})")
         current = station.decoder_key(meter, old, vending_key)
@@ -167,17 +177,17 @@ def key_change(station, meter, new_revision=None, ref=None, cashier="", now=None
             "customer": meter_row.customer,
             "tokens": parts,
         }
-        seq = ledger.append(conn, "token", meter, stamp, cashier, body, [])
-        for k, digits in enumerate(parts):
-            vend._insert_token(
-                conn, seq, meter, None, TYPE_NAMES[TYPE_KEY_CHANGE_1 + k], 0, digits
-            )
+        issued = [(None, TYPE_NAMES[TYPE_KEY_CHANGE_1 + k], 0, d) for k, d in enumerate(parts)]
+
+        def side_rows(txn_id):
+            vend.insert_tokens(conn, txn_id, meter, issued)
+            _remember_ref(conn, ref, txn_id)
+
+        row = ledger.append(conn, "token", meter, stamp, cashier, body, [], side_rows)
         conn.execute(
             db.meters.update().where(db.meters.c.number == meter).values(key_revision=new)
         )
-        if ref is not None:
-            conn.execute(db.token_refs.insert().values(ref=ref, txn_seq=seq))
-        return vend.receipt(conn, seq)
+        return vend.receipt_from(row)
 
     return station.write(work)
 
@@ -213,9 +223,14 @@ def sign(station, meter, config, cashier="", now=None):
         blob = sign_config(key, meter, counter, config)
         digest = hashlib.sha256(ledger.canonical(config).encode()).hexdigest()
         body = {"request": "config", "counter": counter, "config_sha256": digest, "blob": blob}
-        seq = ledger.append(conn, "config", meter, stamp, cashier, body, [])
-        conn.execute(db.config_counters.insert().values(meter=meter, counter=counter, txn_seq=seq))
-        return vend.receipt(conn, seq)
+
+        def side_rows(txn_id):
+            row = {"meter": meter, "counter": counter, "txn_id": txn_id}
+            conn.execute(db.config_counters.insert(), row)
+
+        return vend.receipt_from(
+            ledger.append(conn, "config", meter, stamp, cashier, body, [], side_rows)
+        )
 
     return station.write(work)
 
@@ -231,8 +246,9 @@ def add_arrears(station, meter, amount_text, note, cashier="", now=None):
         registry.get_meter(conn, meter, lock=True)
         body = {"request": "arrears", "amount": amount, "note": note}
         lines = [("arrears_receivable", amount, ledger.SELF), ("arrears_raised", -amount, None)]
-        seq = ledger.append(conn, "arrears", meter, stamp, cashier, body, lines)
-        return vend.receipt(conn, seq)
+        return vend.receipt_from(
+            ledger.append(conn, "arrears", meter, stamp, cashier, body, lines)
+        )
 
     return station.write(work)
 
@@ -244,8 +260,8 @@ def meter_summary(station, meter):
     def work(conn):
         out = registry.meter_dict(registry.get_meter(conn, meter))
         items = registry.arrears_outstanding(conn, meter, station.config["debt_order"])
-        out["arrears"] = {vend.receipt_number(s): fmt(o) for s, o in items}
-        out["arrears_total"] = fmt(sum(o for _, o in items))
+        out["arrears"] = {vend.receipt_number(seq): fmt(owed) for _, owed, seq in items}
+        out["arrears_total"] = fmt(sum(owed for _, owed, _ in items))
         out["carried_forward"] = fmt(registry.carry_balance(conn, meter))
         out["last_tid"] = conn.execute(
             select(func.max(db.tokens.c.tid)).where(db.tokens.c.meter == meter)

@@ -2,7 +2,7 @@
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from host_tools.vending import StationError, db
 from host_tools.vending.money import fmt, fmt_price, is_whole
@@ -161,13 +161,16 @@ def add_meter(
     return number
 
 
+_METER = db.meters.select().where(db.meters.c.number == bindparam("number"))
+_METER_LOCKED = _METER.with_for_update()
+_CASHIER = db.cashiers.select().where(db.cashiers.c.id == bindparam("cashier"))
+
+
 def get_meter(conn, number, lock=False):
     """The meter's row; with lock=True the row lock that serialises one meter's vends (PG)."""
     number = check_meter(number)
-    query = db.meters.select().where(db.meters.c.number == number)
-    if lock and db.is_postgres(conn.engine):
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    query = _METER_LOCKED if lock and db.is_postgres(conn.engine) else _METER
+    row = conn.execute(query, {"number": number}).first()
     if row is None:
         raise StationError(f"meter {number} is not registered (see `prepay meter add`)")
     return row
@@ -192,22 +195,23 @@ def list_meters(conn):
 
 
 def arrears_outstanding(conn, number, order="oldest"):
-    """[(arrears_seq, outstanding minor units)] with something owed, in recovery order."""
-    e = db.entries
+    """[(arrears txn id, outstanding minor units, receipt seq)] still owed, in recovery order."""
+    e, t = db.entries, db.txns
     owed = func.sum(e.c.amount)
     rows = conn.execute(
-        select(e.c.arrear_seq, owed)
+        select(e.c.arrear_id, owed, t.c.seq)
+        .join(t, t.c.id == e.c.arrear_id)
         .where(e.c.meter == number, e.c.account.in_(("arrears_receivable", "debt_recovery")))
-        .group_by(e.c.arrear_seq)
+        .group_by(e.c.arrear_id, t.c.seq)
         .having(owed > 0)
     ).all()
-    items = [(r[0], int(r[1])) for r in rows]
+    items = [(r[0], int(r[1]), r[2]) for r in rows]
     if order == "newest":
-        items.sort(key=lambda item: -item[0])
+        items.sort(key=lambda item: -item[2])
     elif order == "largest":
-        items.sort(key=lambda item: (-item[1], item[0]))
+        items.sort(key=lambda item: (-item[1], item[2]))
     else:
-        items.sort()
+        items.sort(key=lambda item: item[2])
     return items
 
 
@@ -237,7 +241,7 @@ def add_cashier(conn, cashier_id, name, limit_minor, supervisor):
 
 
 def get_cashier(conn, cashier_id):
-    return conn.execute(db.cashiers.select().where(db.cashiers.c.id == cashier_id)).first()
+    return conn.execute(_CASHIER, {"cashier": cashier_id}).first()
 
 
 def list_cashiers(conn):

@@ -15,8 +15,9 @@ def _books(conn):
     if total != 0:
         problems.append(f"all entries sum to {fmt(int(total))}, not 0")
     unbalanced = conn.execute(
-        select(e.c.txn_seq, func.sum(e.c.amount))
-        .group_by(e.c.txn_seq)
+        select(db.txns.c.seq, func.sum(e.c.amount))
+        .join(db.txns, db.txns.c.id == e.c.txn_id)
+        .group_by(db.txns.c.seq)
         .having(func.sum(e.c.amount) != 0)
         .limit(10)
     ).all()
@@ -35,21 +36,21 @@ def day(station, date=None, cashier=None):
             where.append(t.c.cashier == cashier)
         sales = conn.execute(
             select(t.c.cashier, s.c.channel, func.count(), func.sum(s.c.amount))
-            .join(s, s.c.txn_seq == t.c.seq)
+            .join(s, s.c.txn_id == t.c.id)
             .where(*where)
             .group_by(t.c.cashier, s.c.channel)
         ).all()
         original = s.alias("original")
         reversed_rows = conn.execute(
             select(t.c.cashier, original.c.channel, func.count(), func.sum(original.c.amount))
-            .join(db.reversals, db.reversals.c.reversal_seq == t.c.seq)
-            .join(original, original.c.txn_seq == db.reversals.c.original_seq)
+            .join(db.reversals, db.reversals.c.reversal_id == t.c.id)
+            .join(original, original.c.txn_id == db.reversals.c.original_id)
             .where(*where)
             .group_by(t.c.cashier, original.c.channel)
         ).all()
         accounts = conn.execute(
             select(e.c.account, func.sum(e.c.amount))
-            .join(t, t.c.seq == e.c.txn_seq)
+            .join(t, t.c.id == e.c.txn_id)
             .where(*where)
             .group_by(e.c.account)
         ).all()

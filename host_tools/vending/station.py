@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sqlalchemy import exc, select
 
-from host_tools.vending import StationError, db, home, keystore
+from host_tools.vending import StationError, db, home, keystore, registry
 from host_tools.vending.clock import Stamp, zone
 from token_spec import derive_decoder_key
 
@@ -87,6 +87,13 @@ class Station:
         self.engine = _engine(self.url)
         self._prompt = prompt
         self._key = None
+        self._tariffs = {}
+
+    def tariff(self, conn, name):
+        """A tariff by name, cached: tariffs are never edited (a change is a new tariff)."""
+        if name not in self._tariffs:
+            self._tariffs[name] = registry.get_tariff(conn, name)
+        return self._tariffs[name]
 
     @property
     def key(self):

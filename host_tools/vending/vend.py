@@ -1,13 +1,16 @@
 """Selling credit: validation, debt recovery, tariff, TID allocation, token, ledger — one DB
-transaction; plus reprints and reversals.
+transaction; plus receipts, reprints and reversals.
 
 Idempotency: the payment reference is unique in `sales`. A retry with the same reference returns
 the stored receipt and token (never a second token); the same reference with another meter or
 amount is refused. The meter's row lock (PostgreSQL) or BEGIN IMMEDIATE (SQLite) serialises one
 meter's sales, so its TIDs are allocated as max(this minute, last TID + 1).
+
+Statements on the sale path are built once (bind parameters) because building SQLAlchemy
+expressions per call cost more than the database work.
 """
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from host_tools.vending import StationError, db, ledger, registry, tariffs
 from host_tools.vending.faults import crash_point
@@ -26,6 +29,41 @@ MONEY_FIELDS = (
     "prepayment",
 )
 
+_s, _t, _e, _r = db.sales, db.tokens, db.entries, db.reversals
+_SALE_BY_REF = select(_s).where(_s.c.ref == bindparam("ref"))
+_LAST_TID = select(func.max(_t.c.tid)).where(_t.c.meter == bindparam("meter"))
+
+
+def _not_reversed(id_column):
+    return ~select(_r.c.original_id).where(_r.c.original_id == id_column).exists()
+
+
+def _month_sum(column):
+    return (
+        select(func.coalesce(func.sum(column), 0))
+        .where(
+            _s.c.meter == bindparam("meter"),
+            _s.c.month == bindparam("month"),
+            _not_reversed(_s.c.txn_id),
+        )
+        .scalar_subquery()
+    )
+
+
+# One round trip for the meter's state: newest TID, this month's units and standing charge
+# (reversed sales excluded: they fix the block of the next unit), value carried forward.
+_METER_STATE = select(
+    _LAST_TID.scalar_subquery().label("last_tid"),
+    _month_sum(_s.c.units).label("month_units"),
+    _month_sum(_s.c.standing).label("month_standing"),
+    select(func.coalesce(func.sum(_e.c.amount), 0))
+    .where(_e.c.meter == bindparam("meter"), _e.c.account == "carry_forward")
+    .scalar_subquery()
+    .label("carry"),
+)
+_INSERT_SALE = _s.insert()
+_INSERT_TOKEN = _t.insert()
+
 
 def check_ref(ref):
     ref = (ref or "").strip()
@@ -40,11 +78,10 @@ def check_channel(channel):
     return channel
 
 
-def next_tid(conn, meter, stamp):
+def next_tid(conn, meter, stamp, last=False):
     """This minute's TID, or one past the meter's newest if that is already taken."""
-    last = conn.execute(
-        select(func.max(db.tokens.c.tid)).where(db.tokens.c.meter == meter)
-    ).scalar_one()
+    if last is False:
+        last = conn.execute(_LAST_TID, {"meter": meter}).scalar_one()
     return stamp.tid if last is None else max(stamp.tid, last + 1)
 
 
@@ -63,9 +100,9 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
     vending_key = station.key
 
     def work(conn):
-        crash_point(1)
         meter_row = registry.get_meter(conn, meter, lock=True)
-        done = conn.execute(db.sales.select().where(db.sales.c.ref == ref)).first()
+        crash_point(1)
+        done = conn.execute(_SALE_BY_REF, {"ref": ref}).first()
         if done is not None:
             return _replay(conn, done, meter, amount)
         limit = cashier_limit(conn, station, cashier)
@@ -73,30 +110,37 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             raise StationError(
                 f"{fmt(amount)} is above the vend limit {fmt(limit)} of cashier {cashier or '-'}"
             )
-        sale = _price(conn, station, meter_row, amount, stamp)
-        sale["tid"] = next_tid(conn, meter, stamp)
+        state = conn.execute(_METER_STATE, {"meter": meter, "month": stamp.month}).one()
+        sale = _price(conn, station, meter_row, amount, state)
+        sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
         key = station.decoder_key(meter, meter_row.key_revision, vending_key)
         sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])
         crash_point(2)
         sale.update(ref=ref, channel=channel, amount=amount, cashier=cashier)
-        seq = ledger.append(conn, "sale", meter, stamp, cashier, sale, _sale_lines(sale))
-        crash_point(3)
-        conn.execute(
-            db.sales.insert().values(
-                txn_seq=seq,
-                ref=ref,
-                meter=meter,
-                amount=amount,
-                channel=channel,
-                month=stamp.month,
-                units=sale["units"],
-                standing=sale["standing_charge"],
+
+        def side_rows(txn_id):
+            sale_row = {
+                "txn_id": txn_id,
+                "ref": ref,
+                "meter": meter,
+                "amount": amount,
+                "channel": channel,
+                "month": stamp.month,
+                "units": sale["units"],
+                "standing": sale["standing_charge"],
+            }
+            conn.execute(_INSERT_SALE, sale_row)
+            crash_point(3)
+            insert_tokens(
+                conn, txn_id, meter, [(sale["tid"], "credit", sale["units"], sale["token"])]
             )
+            crash_point(4)
+
+        row = ledger.append(
+            conn, "sale", meter, stamp, cashier, sale, _sale_lines(sale), side_rows
         )
-        crash_point(4)
-        _insert_token(conn, seq, meter, sale["tid"], "credit", sale["units"], sale["token"])
         crash_point(5)
-        return receipt(conn, seq)
+        return receipt_from(row)
 
     result = station.write(work)
     crash_point(6)
@@ -109,15 +153,19 @@ def _replay(conn, done, meter, amount):
             f"payment reference {done.ref!r} was already used for {fmt(done.amount)} "
             f"on meter {done.meter}: use a new reference"
         )
-    out = receipt(conn, done.txn_seq)
+    out = receipt(conn, txn_id=done.txn_id)
     out["replayed"] = True
     return out
 
 
-def _price(conn, station, meter_row, amount, stamp):
+def _price(conn, station, meter_row, amount, state):
     """Debt recovery, standing charge and the credit/energy split for one sale."""
-    tariff = registry.get_tariff(conn, meter_row.tariff)
-    arrears = registry.arrears_outstanding(conn, meter_row.number, station.config["debt_order"])
+    tariff = station.tariff(conn, meter_row.tariff)
+    arrears = []
+    if tariff["debt_percent"]:
+        order = station.config["debt_order"]
+        owed = registry.arrears_outstanding(conn, meter_row.number, order)
+        arrears = [(arrear_id, amount) for arrear_id, amount, _seq in owed]
 
     def recover(paid):
         return tariffs.debt_split(paid, arrears, tariff["debt_percent"], tariff["debt_cap"])
@@ -130,7 +178,7 @@ def _price(conn, station, meter_row, amount, stamp):
         "unit": meter_row.unit,
         "scale": meter_row.scale,
         "tariff": tariff["name"],
-        "debt": [[seq, part] for seq, part in debt],
+        "debt": [[arrear_id, part] for arrear_id, part in debt],
         "debt_recovered": debt_total,
         "standing_charge": 0,
         "carry_in": 0,
@@ -146,12 +194,11 @@ def _price(conn, station, meter_row, amount, stamp):
         sale["units"] = tariffs.currency_credit(amount, meter_row.scale, net_of)
         sale["prepayment"] = amount - debt_total
         return sale
-    sale["standing_charge"] = _standing_due(
-        conn, meter_row.number, tariff, stamp, amount - debt_total
-    )
-    sale["carry_in"] = registry.carry_balance(conn, meter_row.number)
+    owed_standing = max(0, tariff["standing_charge"] - int(state.month_standing))
+    sale["standing_charge"] = min(owed_standing, amount - debt_total)
+    sale["carry_in"] = -int(state.carry)
     budget = amount - debt_total - sale["standing_charge"] + sale["carry_in"]
-    used = _month_units(conn, meter_row.number, stamp.month)
+    used = int(state.month_units)
     units, energy, carry = tariffs.energy_for(budget, tariff["blocks"], meter_row.scale, used)
     if units <= 0:
         raise StationError(
@@ -162,42 +209,9 @@ def _price(conn, station, meter_row, amount, stamp):
     return sale
 
 
-def _not_reversed(seq_column):
-    return (
-        ~select(db.reversals.c.original_seq)
-        .where(db.reversals.c.original_seq == seq_column)
-        .exists()
-    )
-
-
-def _month_units(conn, meter, month):
-    """Units sold to the meter this month (not reversed): they fix the block of the next unit."""
-    s = db.sales
-    return int(
-        conn.execute(
-            select(func.coalesce(func.sum(s.c.units), 0)).where(
-                s.c.meter == meter, s.c.month == month, _not_reversed(s.c.txn_seq)
-            )
-        ).scalar_one()
-    )
-
-
-def _standing_due(conn, meter, tariff, stamp, available):
-    """The month's standing charge still uncollected, at most what is left of the payment."""
-    if not tariff["standing_charge"]:
-        return 0
-    s = db.sales
-    paid = conn.execute(
-        select(func.coalesce(func.sum(s.c.standing), 0)).where(
-            s.c.meter == meter, s.c.month == stamp.month, _not_reversed(s.c.txn_seq)
-        )
-    ).scalar_one()
-    return max(0, min(tariff["standing_charge"] - int(paid), available))
-
-
 def _sale_lines(sale):
     lines = [("cash:" + sale["channel"], sale["amount"], None)]
-    lines += [("debt_recovery", -part, seq) for seq, part in sale["debt"]]
+    lines += [("debt_recovery", -part, arrear_id) for arrear_id, part in sale["debt"]]
     lines.append(("standing_charge", -sale["standing_charge"], None))
     lines.append(("carry_forward", sale["carry_in"], None))
     lines.append(("energy_sales", -sale["energy"], None))
@@ -206,12 +220,20 @@ def _sale_lines(sale):
     return lines
 
 
-def _insert_token(conn, seq, meter, tid, kind, value, digits):
-    conn.execute(
-        db.tokens.insert().values(
-            txn_seq=seq, meter=meter, tid=tid, token_type=kind, value=value, digits=digits
-        )
-    )
+def insert_tokens(conn, txn_id, meter, issued):
+    """Rows in `tokens` for [(tid, type name, value, digits)] of one txn."""
+    rows = [
+        {
+            "txn_id": txn_id,
+            "meter": meter,
+            "tid": tid,
+            "token_type": kind,
+            "value": value,
+            "digits": digits,
+        }
+        for tid, kind, value, digits in issued
+    ]
+    conn.execute(_INSERT_TOKEN, rows)
 
 
 # ---- receipts --------------------------------------------------------------------------------
@@ -228,37 +250,42 @@ def parse_receipt(text):
     return int(text)
 
 
-def receipt(conn, seq):
-    """Every printable field of txn `seq` (a sale, reversal, management token or config)."""
-    row, body = ledger.load_body(conn, seq)
-    if row is None:
-        raise StationError(f"no receipt {receipt_number(seq)}")
+def receipt_from(row, reversed_by=None):
+    """Every printable field of a txn row (a sale, reversal, management token, config...)."""
+    body = row["body"] if isinstance(row["body"], dict) else ledger.json.loads(row["body"])
     out = dict(body)
     out.update(
-        receipt=receipt_number(seq),
-        kind=row.kind,
-        created_at=row.created_at,
-        meter=row.meter,
-        cashier=row.cashier,
+        receipt=receipt_number(row["seq"]),
+        kind=row["kind"],
+        created_at=row["created_at"],
+        meter=row["meter"],
+        cashier=row["cashier"],
     )
     for field in MONEY_FIELDS:
         if field in out:
             out[field + "_minor"] = out[field]
             out[field] = fmt(out[field])
-    if row.kind == "sale":
-        scale = body["scale"]
-        if body["unit"] == "kwh":
-            out["units_text"] = fmt_units(body["units"], scale) + " kWh"
-        else:
-            out["units_text"] = fmt_units(body["units"], scale) + " credit"
+    if row["kind"] == "sale":
+        what = " kWh" if body["unit"] == "kwh" else " credit"
+        out["units_text"] = fmt_units(body["units"], body["scale"]) + what
     if "token" in out:
         out["token_grouped"] = format_token(out["token"])
-    reversal = conn.execute(
-        select(db.reversals.c.reversal_seq).where(db.reversals.c.original_seq == seq)
-    ).scalar()
-    out["reversed_by"] = None if reversal is None else receipt_number(reversal)
+    out["reversed_by"] = reversed_by
     out.pop("debt", None)
     return out
+
+
+def receipt(conn, seq=None, txn_id=None):
+    """The receipt of a stored txn, by receipt number (seq) or txn id."""
+    row = ledger.load(conn, seq=seq, txn_id=txn_id)
+    if row is None:
+        raise StationError(f"no receipt {receipt_number(seq or 0)}")
+    reversal = conn.execute(
+        select(db.txns.c.seq)
+        .join(_r, _r.c.reversal_id == db.txns.c.id)
+        .where(_r.c.original_id == row["id"])
+    ).scalar()
+    return receipt_from(row, None if reversal is None else receipt_number(reversal))
 
 
 def find_receipt(station, receipt_text=None, ref=None):
@@ -266,16 +293,15 @@ def find_receipt(station, receipt_text=None, ref=None):
 
     def work(conn):
         if ref is not None:
-            seq = (
-                conn.execute(select(db.sales.c.txn_seq).where(db.sales.c.ref == ref)).scalar()
-                or conn.execute(
-                    select(db.token_refs.c.txn_seq).where(db.token_refs.c.ref == ref)
+            txn_id = conn.execute(select(_s.c.txn_id).where(_s.c.ref == ref)).scalar()
+            if txn_id is None:
+                txn_id = conn.execute(
+                    select(db.token_refs.c.txn_id).where(db.token_refs.c.ref == ref)
                 ).scalar()
-            )
-            if seq is None:
+            if txn_id is None:
                 raise StationError(f"no sale or token with reference {ref!r}")
-            return receipt(conn, seq)
-        return receipt(conn, parse_receipt(receipt_text))
+            return receipt(conn, txn_id=txn_id)
+        return receipt(conn, seq=parse_receipt(receipt_text))
 
     return station.read(work)
 
@@ -297,18 +323,17 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         boss = registry.get_cashier(conn, supervisor)
         if boss is None or not boss.supervisor:
             raise StationError(f"{supervisor!r} is not a registered supervisor")
-        row, body = ledger.load_body(conn, seq)
-        if row is None or row.kind != "sale":
+        original = ledger.load(conn, seq=seq)
+        if original is None or original["kind"] != "sale":
             raise StationError(f"receipt {receipt_number(seq)} is not a sale")
-        registry.get_meter(conn, row.meter, lock=True)
+        registry.get_meter(conn, original["meter"], lock=True)
         done = conn.execute(
-            select(db.reversals.c.reversal_seq).where(db.reversals.c.original_seq == seq)
+            select(_r.c.reversal_id).where(_r.c.original_id == original["id"])
         ).scalar()
         if done is not None:
-            raise StationError(
-                f"receipt {receipt_number(seq)} was already reversed by {receipt_number(done)}"
-            )
-        lines = [(acct, -amount, arrear) for acct, amount, arrear in ledger.txn_lines(conn, seq)]
+            raise StationError(f"receipt {receipt_number(seq)} was already reversed")
+        lines = [(a, -amount, arr) for a, amount, arr in ledger.txn_lines(conn, original["id"])]
+        body = original["body"]
         rev_body = {
             "reverses": receipt_number(seq),
             "ref": body["ref"],
@@ -317,8 +342,13 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
             "reason": reason,
             "supervisor": supervisor,
         }
-        new_seq = ledger.append(conn, "reversal", row.meter, stamp, cashier, rev_body, lines)
-        conn.execute(db.reversals.insert().values(original_seq=seq, reversal_seq=new_seq))
-        return receipt(conn, new_seq)
+
+        def side_rows(txn_id):
+            conn.execute(_r.insert(), {"original_id": original["id"], "reversal_id": txn_id})
+
+        row = ledger.append(
+            conn, "reversal", original["meter"], stamp, cashier, rev_body, lines, side_rows
+        )
+        return receipt_from(row)
 
     return station.write(work)

@@ -57,7 +57,7 @@ def _attempt(home, meter, amount, ref, crash_at=None, kill_after=None):
 
 def _sale_for(station, ref):
     def work(conn):
-        return conn.execute(select(db.sales.c.txn_seq).where(db.sales.c.ref == ref)).scalar()
+        return conn.execute(select(db.sales.c.txn_id).where(db.sales.c.ref == ref)).scalar()
 
     return station.read(work)
 
@@ -94,7 +94,7 @@ def test_killed_vends_never_lose_a_sale(station):
         lonely = conn.execute(
             select(func.count())
             .select_from(t)
-            .where(~select(s.c.txn_seq).where(s.c.txn_seq == t.c.txn_seq).exists())
+            .where(~select(s.c.txn_id).where(s.c.txn_id == t.c.txn_id).exists())
         ).scalar_one()
         sales = conn.execute(select(func.count()).select_from(s)).scalar_one()
         return lonely, sales

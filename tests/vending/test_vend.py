@@ -292,7 +292,7 @@ def test_books_balance_after_a_mixed_day(station):
         e = db.entries
         total = conn.execute(select(func.sum(e.c.amount))).scalar_one()
         per_txn = conn.execute(
-            select(e.c.txn_seq).group_by(e.c.txn_seq).having(func.sum(e.c.amount) != 0)
+            select(e.c.txn_id).group_by(e.c.txn_id).having(func.sum(e.c.amount) != 0)
         ).all()
         cash = conn.execute(
             select(func.sum(e.c.amount)).where(e.c.account.like("cash:%"))
@@ -307,23 +307,25 @@ def test_books_balance_after_a_mixed_day(station):
     assert audit.verify(station)["ok"]
 
 
+TXN = "(SELECT id FROM txns WHERE seq = {})"
 TAMPERS = {
     "edit entry": "UPDATE entries SET amount = amount + 100 WHERE id = "
     "(SELECT MIN(id) FROM entries)",
     "edit body": 'UPDATE txns SET body = REPLACE(body, \'"channel":"cash"\', '
     '\'"channel":"card"\') WHERE seq = 2',
-    "edit token": "UPDATE tokens SET digits = '00000000000000000000' WHERE txn_seq = 3",
-    "edit sale": "UPDATE sales SET amount = 1 WHERE txn_seq = 2",
+    "edit token": "UPDATE tokens SET digits = '00000000000000000000' WHERE txn_id = "
+    + TXN.format(3),
+    "edit sale": "UPDATE sales SET amount = 1 WHERE txn_id = " + TXN.format(2),
     "delete middle": [
-        "DELETE FROM entries WHERE txn_seq = 2",
-        "DELETE FROM tokens WHERE txn_seq = 2",
-        "DELETE FROM sales WHERE txn_seq = 2",
+        "DELETE FROM entries WHERE txn_id = " + TXN.format(2),
+        "DELETE FROM tokens WHERE txn_id = " + TXN.format(2),
+        "DELETE FROM sales WHERE txn_id = " + TXN.format(2),
         "DELETE FROM txns WHERE seq = 2",
     ],
     "delete last": [
-        "DELETE FROM entries WHERE txn_seq = 4",
-        "DELETE FROM tokens WHERE txn_seq = 4",
-        "DELETE FROM sales WHERE txn_seq = 4",
+        "DELETE FROM entries WHERE txn_id = " + TXN.format(4),
+        "DELETE FROM tokens WHERE txn_id = " + TXN.format(4),
+        "DELETE FROM sales WHERE txn_id = " + TXN.format(4),
         "DELETE FROM txns WHERE seq = 4",
     ],
 }

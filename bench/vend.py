@@ -1,0 +1,90 @@
+"""Vends per second: SQLite (durable: WAL + synchronous=FULL, one fsync per sale) and PostgreSQL
+(throw-away local cluster, fsync on, synchronous_commit on) with 16 client processes.
+
+Every vend is the full path: validation, debt and tariff, TID allocation, FF1 token, ledger
+append with hash chain, commit. Targets: >= 300/s (SQLite), >= 1,000/s (PostgreSQL, 16 clients).
+Run: .venv/bin/python bench/vend.py [--sqlite-vends N] [--pg-vends-per-client N]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from host_tools.vending import registry, vend  # noqa: E402
+from host_tools.vending.loadgen import run_clients  # noqa: E402
+from host_tools.vending.scratch_pg import ScratchPostgres, ScratchUnavailable  # noqa: E402
+from host_tools.vending.station import Station, init_station  # noqa: E402
+from token_spec import make_meter_number  # noqa: E402
+
+METERS = [make_meter_number(f"{7_000_000_000 + i:010d}") for i in range(64)]
+
+
+def make_station(home, db_url=None):
+    init_station(home, db_url)
+    station = Station(home)
+    stamp = station.stamp()
+
+    def setup(conn):
+        blocks = registry.tariff_blocks("block", None, "50:1.00,200:1.50,*:2.00")
+        registry.add_tariff(conn, "bench", "block", blocks, 0, 0, None, stamp)
+        for number in METERS:
+            registry.add_meter(conn, number, "kwh", 1000, 1000, "bench", "", "", False, stamp)
+
+    station.write(setup)
+    return station
+
+
+def bench_sqlite(vends):
+    with tempfile.TemporaryDirectory() as tmp:
+        station = make_station(Path(tmp) / "home")
+        start = time.perf_counter()
+        for i in range(vends):
+            vend.sell(station, METERS[i % len(METERS)], "12.34", f"s{i}", "cash", "bench")
+        elapsed = time.perf_counter() - start
+        station.close()
+    return vends / elapsed
+
+
+def bench_postgres(clients, per_client):
+    with tempfile.TemporaryDirectory() as tmp, ScratchPostgres() as pg:
+        os.chmod(tmp, 0o755)
+        home = Path(tmp) / "home"
+        make_station(home, pg.url).close()
+        plans = [
+            [(METERS[(c * 7 + i) % len(METERS)], "12.34", f"c{c}-{i}") for i in range(per_client)]
+            for c in range(clients)
+        ]
+        wall, results = run_clients(home, plans)
+    errors = [r for r in results if r[6] is not None]
+    if errors:
+        raise SystemExit(f"{len(errors)} vends failed, first: {errors[0][6]}")
+    return len(results) / wall
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sqlite-vends", type=int, default=1500)
+    parser.add_argument("--pg-clients", type=int, default=16)
+    parser.add_argument("--pg-vends-per-client", type=int, default=250)
+    args = parser.parse_args()
+    os.environ.setdefault("PREPAY_PASSPHRASE", "bench-only passphrase")
+    rate = bench_sqlite(args.sqlite_vends)
+    print(f"sqlite (WAL, synchronous=FULL), 1 client: {rate:8.0f} vends/s  (target >= 300)")
+    try:
+        rate = bench_postgres(args.pg_clients, args.pg_vends_per_client)
+    except ScratchUnavailable as error:
+        print(f"postgresql: not measured ({error})")
+        return
+    print(
+        f"postgresql (fsync on), {args.pg_clients} clients:  {rate:8.0f} vends/s  "
+        "(target >= 1000)"
+    )
+
+
+if __name__ == "__main__":
+    main()
