@@ -30,8 +30,12 @@ MAIN_SOURCE = "firmware/main.py"
 BOARDS_DIR = "firmware/boards"
 # Sources that never go to a board (relative to the repo root).
 HOST_ONLY = {"firmware/hal/sim.py"}
-# Files on the board that hold a meter's identity and registers (see docs/firmware.md).
-STATE_FILES = ()
+# A meter's state (identity, decoder key, registers, events) is its journal (docs/firmware.md,
+# docs/hal_esp32.md "Journal storage"): the `journal` data partition if the partition table has
+# one, else this littlefs file. `--wipe` erases exactly that; /board.json (the bench's own pin
+# map) and anything else outside the firmware's folders stays.
+STATE_FILES = ("/journal.bin",)
+JOURNAL_PARTITION = "journal"
 
 # sys.implementation._mpy on the board: bits 0-7 the .mpy version, bits 8-9 the sub-version,
 # bits 10 and up the native architecture (0 none, 9 xtensa, 10 xtensawin, 11 rv32imc, ...).
@@ -187,11 +191,7 @@ def deploy(board, files, hello=None, wipe=False, progress=None, say=None):
 
     provisioned = bool(hello and hello.get("provisioned")) or board.has_meter_state()
     if provisioned and not wipe:
-        number = (hello or {}).get("meter") or "this meter"
-        raise DeployError(
-            f"{number} is provisioned: deploying would replace its firmware under a live "
-            "meter; pass --wipe to erase its credit, journal and keys and start it as a new meter"
-        )
+        refuse_provisioned(hello)
     wiped = board.wipe_meter_state() if wipe else []
     if wiped:
         say(f"wiped meter state: {', '.join(wiped)}")
@@ -245,6 +245,23 @@ def _pp_hash(p):
         h.update(mv[:n])
     f.close()
     return binascii.hexlify(h.digest()).decode()
+def _pp_journal():
+    try:
+        import esp32
+        return esp32.Partition.find(esp32.Partition.TYPE_DATA, label=%r)
+    except (ImportError, AttributeError):
+        return []
+def _pp_partition_used(p):
+    # An erased journal block reads all 0xFF; any written record leaves other bytes.
+    buf = bytearray(64)
+    for b in range(p.ioctl(4, 0)):
+        p.readblocks(b, buf)
+        if buf != b'\\xff' * 64:
+            return True
+    return False
+def _pp_partition_erase(p):
+    for b in range(p.ioctl(4, 0)):
+        p.ioctl(6, b)
 def _pp_walk(d, out):
     try:
         entries = list(os.ilistdir(d))
@@ -257,7 +274,7 @@ def _pp_walk(d, out):
         else:
             out.append(p)
     return out
-"""
+""" % (JOURNAL_PARTITION,)
 
 
 class MpremoteBoard:
@@ -331,12 +348,19 @@ class MpremoteBoard:
 
     def _present_state(self):
         paths = self._on_board(STATE_FILES)
-        return [p[len(self._root) :] for p in self._eval(f"[p for p in {paths!r} if _pp_hash(p)]")]
+        files = self._eval(f"[p for p in {paths!r} if _pp_hash(p)]")
+        found = [p[len(self._root) :] for p in files]
+        if self._eval("[1 for p in _pp_journal() if _pp_partition_used(p)]"):
+            found.append(f"partition:{JOURNAL_PARTITION}")
+        return found
 
     def wipe_meter_state(self):
         gone = self._present_state()
         for path in gone:
-            self.remove(path)
+            if path.startswith("partition:"):
+                self._t.exec("for p in _pp_journal():\n _pp_partition_erase(p)")
+            else:
+                self.remove(path)
         return gone
 
     def reset(self):
@@ -344,20 +368,49 @@ class MpremoteBoard:
         self._t.exec_raw_no_follow("import machine\nmachine.reset()")
 
 
-def probe_hello(port):
-    """The meter app's `hello` answer on `port`, or None when no meter app answers."""
+def probe_hello(port, timeout=3.0):
+    """The meter app's `hello` answer on `port`, or None when no meter app answers.
+
+    A blank MicroPython board just evaluates the JSON line at its REPL; a short handshake
+    keeps that case quick.
+    """
+    from host_tools.device.client import DeviceClient, DeviceError
+
     try:
-        from host_tools.device.client import probe_hello as client_probe
-    except ImportError:
+        with DeviceClient(port, timeout=1.0, handshake_timeout=timeout) as client:
+            return client.hello
+    except DeviceError as exc:
+        if exc.code == "no_port":
+            raise DeployError(f"cannot open {port}") from None
         return None
-    return client_probe(port)
+
+
+def refuse_provisioned(hello):
+    """DeployError unless the owner passed --wipe: the meter is live."""
+    number = (hello or {}).get("meter_number") or "this meter"
+    raise DeployError(
+        f"{number} is provisioned: deploying would replace the firmware under a live meter; "
+        "pass --wipe to erase its journal (credit, keys, events) and start it as a new meter"
+    )
 
 
 def deploy_port(port, board=None, wipe=False, progress=None, say=None, root=ROOT):
     """`prepay device deploy`: compile, check, copy and reset the board on `port`."""
     files = build_files(root, board)
     hello = probe_hello(port)
-    target = MpremoteBoard.open(port)
+    if hello and hello.get("provisioned") and not wipe:
+        refuse_provisioned(hello)
+    try:
+        target = MpremoteBoard.open(port)
+    except DeployError:
+        if hello is None:
+            raise
+        # The meter app answers and (on a board) ignores Ctrl-C, so the REPL is out of reach.
+        raise DeployError(
+            f"the meter app on {port} is running (firmware {hello.get('firmware')}, hal "
+            f"{hello.get('hal')}) and keeps the REPL locked: flash MicroPython again "
+            "(`prepay device flash`, which erases the meter), then deploy"
+        ) from None
     try:
         result = deploy(target, files, hello=hello, wipe=wipe, progress=progress, say=say)
     finally:

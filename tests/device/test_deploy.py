@@ -151,7 +151,7 @@ def test_verification_catches_a_bad_copy(repo):
 
 def test_provisioned_meter_is_refused_without_wipe(repo):
     board = FakeBoard(mpy_abi=ESP32_ABI)
-    hello = {"provisioned": True, "meter": "01234567897"}
+    hello = {"provisioned": True, "meter_number": "01234567897"}
     with pytest.raises(dp.DeployError, match="01234567897 is provisioned.*--wipe"):
         dp.deploy(board, dp.build_files(repo), hello=hello)
     assert board.writes == []
@@ -210,6 +210,25 @@ def test_real_transport_against_the_micropython_repl(repo, tmp_path, micropython
         [micropython_bin, "main.py"], cwd=board_root, capture_output=True, text=True, timeout=30
     )
     assert ran.stdout.strip() == "meter up", ran.stderr
+
+
+def test_real_transport_finds_and_wipes_the_journal(repo, tmp_path, micropython_bin):
+    board_root = tmp_path / "board"
+    board_root.mkdir()
+    (board_root / "journal.bin").write_bytes(b"\x00" * 4096)
+    (board_root / "board.json").write_text("{}")
+    files = dp.build_files(repo)
+    with micropython_repl(micropython_bin) as port:
+        board = dp.MpremoteBoard.open(port, soft_reset=False, root=str(board_root))
+        try:
+            with pytest.raises(dp.DeployError, match="this meter is provisioned"):
+                dp.deploy(board, files)
+            result = dp.deploy(board, files, wipe=True)
+        finally:
+            board.close()
+    assert result["wiped"] == ["/journal.bin"]
+    assert not (board_root / "journal.bin").exists()
+    assert (board_root / "board.json").read_text() == "{}"
 
 
 def test_cli_reports_unreachable_port_and_bad_board(tmp_path):
