@@ -150,8 +150,77 @@ def _deploy_command():
     return deploy_cmd
 
 
+def _provision_command():
+    from host_tools.cli.device_cmds import json_option, port_option
+
+    @click.command("provision")
+    @port_option
+    @click.option("--meter", "number", required=True, help="11-digit meter number")
+    @click.option("--home", "home_dir", default=None, help="station home (default $PREPAY_HOME)")
+    @click.option("--unit", type=click.Choice(("currency", "kwh")), default=None)
+    @click.option("--scale", type=int, default=None, help="register units per currency unit/kWh")
+    @click.option("--imp-per-kwh", type=int, default=None, help="meter constant (S0 pulses)")
+    @click.option("--tariff", default=None, help="station tariff (needed for a new meter)")
+    @click.option("--customer", default=None)
+    @click.option("--phone", default=None)
+    @json_option
+    def provision(
+        port, number, home_dir, unit, scale, imp_per_kwh, tariff, customer, phone, as_json
+    ):
+        """Give the meter its number and decoder key from this station; register it."""
+        from host_tools.device.provision import ProvisionError, provision_meter
+        from host_tools.vending.station import PASSPHRASE_ENV
+
+        options = {"unit": unit, "scale": scale, "imp_per_kwh": imp_per_kwh, "tariff": tariff}
+        options.update(customer=customer, phone=phone)
+
+        def prompt(confirm):
+            return click.prompt(
+                f"Vending key passphrase (or set {PASSPHRASE_ENV})", hide_input=True, err=True
+            )
+
+        with _one_line(ProvisionError):
+            result = provision_meter(port, number, home_dir, options, prompt=prompt)
+        _emit(
+            result,
+            as_json,
+            f"meter {result['meter']} provisioned on {port} ({result['hal']}, firmware "
+            f"{result['firmware']}, {result['unit']} x{result['scale']}, "
+            f"{result['pulses_per_kwh']} imp/kWh)"
+            + ("; added to the registry" if result["registered"] else ""),
+        )
+
+    return provision
+
+
+def _monitor_command():
+    from host_tools.cli.device_cmds import port_option
+
+    @click.command("monitor")
+    @port_option
+    @click.option("--once", is_flag=True, help="print one frame and exit")
+    @click.option("--seconds", type=click.FloatRange(min=0), default=None, help="stop after N s")
+    @click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True)
+    def monitor_cmd(port, once, seconds, interval):
+        """A live view of the meter's registers and events (Ctrl-C to stop)."""
+        from rich.console import Console
+
+        from host_tools.device.client import DeviceError
+        from host_tools.device.monitor import monitor
+
+        with _one_line(DeviceError):
+            try:
+                monitor(port, Console(), seconds=seconds, once=once, interval=interval)
+            except KeyboardInterrupt:
+                pass
+
+    return monitor_cmd
+
+
 def register(main):
     """Attach flash/deploy/provision/monitor to `device`; add top-level `hil` and `demo`."""
     device = _device_group(main)
     device.add_command(_flash_command())
     device.add_command(_deploy_command())
+    device.add_command(_provision_command())
+    device.add_command(_monitor_command())
