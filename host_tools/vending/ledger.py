@@ -20,7 +20,7 @@ import hashlib
 import json
 import secrets
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 
 from host_tools.vending import db
 
@@ -29,6 +29,7 @@ SELF = "self"  # as an entry's arrear_id: "the txn being appended" (arrears are 
 
 _HEAD = select(db.chain_head.c.seq, db.chain_head.c.hash).where(db.chain_head.c.id == 1)
 _HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_CHAIN_LOCK = select(func.pg_advisory_xact_lock(0x70726570))  # "prep"
 _MOVE_HEAD = (
     db.chain_head.update()
     .where(db.chain_head.c.id == 1)
@@ -63,7 +64,13 @@ def txn_hash(row, entry_rows):
 def lock_chain(conn):
     """Take the append lock and return (last_seq, last_hash)."""
     # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
-    query = _HEAD_FOR_UPDATE if db.is_postgres(conn.engine) else _HEAD
+    query = _HEAD
+    if db.is_postgres(conn.engine):
+        # Queue on an advisory lock first: its waiters are woken one at a time, where the
+        # waiters of a row lock all wake at each commit and stampede two busy CPUs. The row
+        # lock then stays uncontended and still guards the head against any other writer.
+        conn.execute(_CHAIN_LOCK)
+        query = _HEAD_FOR_UPDATE
     row = conn.execute(query).one()
     return row.seq, row.hash
 

@@ -30,7 +30,7 @@ MONEY_FIELDS = (
 )
 
 _s, _t, _e, _r = db.sales, db.tokens, db.entries, db.reversals
-_SALE_BY_REF = select(_s).where(_s.c.ref == bindparam("ref"))
+_SALE_BY_ID = select(_s).where(_s.c.txn_id == bindparam("txn_id"))
 _LAST_TID = select(func.max(_t.c.tid)).where(_t.c.meter == bindparam("meter"))
 
 
@@ -50,9 +50,15 @@ def _month_sum(column):
     )
 
 
-# One round trip for the meter's state: newest TID, this month's units and standing charge
-# (reversed sales excluded: they fix the block of the next unit), value carried forward.
+# One round trip, after the meter lock, for everything the sale depends on: whether the
+# reference was used, the cashier's limit, the newest TID, this month's units and standing
+# charge (reversed sales excluded: they fix the block of the next unit), the value carried.
 _METER_STATE = select(
+    select(_s.c.txn_id).where(_s.c.ref == bindparam("ref")).scalar_subquery().label("done"),
+    select(db.cashiers.c.vend_limit)
+    .where(db.cashiers.c.id == bindparam("cashier"))
+    .scalar_subquery()
+    .label("cashier_limit"),
     _LAST_TID.scalar_subquery().label("last_tid"),
     _month_sum(_s.c.units).label("month_units"),
     _month_sum(_s.c.standing).label("month_standing"),
@@ -85,11 +91,6 @@ def next_tid(conn, meter, stamp, last=False):
     return stamp.tid if last is None else max(stamp.tid, last + 1)
 
 
-def cashier_limit(conn, station, cashier):
-    row = registry.get_cashier(conn, cashier) if cashier else None
-    return row.vend_limit if row is not None else station.config["default_cashier_limit"]
-
-
 def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
     """Sell credit: returns the receipt dict (the stored one when `ref` was already used)."""
     amount = parse_amount(amount_text)
@@ -102,15 +103,15 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
     def work(conn):
         meter_row = registry.get_meter(conn, meter, lock=True)
         crash_point(1)
-        done = conn.execute(_SALE_BY_REF, {"ref": ref}).first()
-        if done is not None:
-            return _replay(conn, done, meter, amount)
-        limit = cashier_limit(conn, station, cashier)
+        params = {"meter": meter, "month": stamp.month, "ref": ref, "cashier": cashier}
+        state = conn.execute(_METER_STATE, params).one()
+        if state.done is not None:
+            return _replay(conn, state.done, meter, amount)
+        limit = state.cashier_limit or station.config["default_cashier_limit"]
         if amount > limit:
             raise StationError(
                 f"{fmt(amount)} is above the vend limit {fmt(limit)} of cashier {cashier or '-'}"
             )
-        state = conn.execute(_METER_STATE, {"meter": meter, "month": stamp.month}).one()
         sale = _price(conn, station, meter_row, amount, state)
         sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
         key = station.decoder_key(meter, meter_row.key_revision, vending_key)
@@ -147,7 +148,8 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
     return result
 
 
-def _replay(conn, done, meter, amount):
+def _replay(conn, txn_id, meter, amount):
+    done = conn.execute(_SALE_BY_ID, {"txn_id": txn_id}).one()
     if done.meter != meter or done.amount != amount:
         raise StationError(
             f"payment reference {done.ref!r} was already used for {fmt(done.amount)} "
