@@ -32,44 +32,35 @@ def test_period_rejects_nonsense():
         support.raises(ValueError, min_pulse_period_us, *args)
 
 
-def _pulse_times(period_ms, duration_ms, phase_ms=0):
-    t = phase_ms
-    out = []
-    while t < duration_ms:
-        out.append(t)
-        t += period_ms
-    return out
-
-
 def _split(flt, count, elapsed_ms):
     billed = flt.accept(count, elapsed_ms)
     return billed, flt.rejected
 
 
-def _windows(times, window_ms, duration_ms):
-    """Counts per read window, as the main loop would see them every window_ms."""
-    counts = []
-    i = 0
+def _run_periodic(flt, period_ms, window_ms, duration_ms, phase_ms=0):
+    """Pulses every period_ms, read every window_ms (streamed: no lists, the MicroPython heap
+    is small). Returns (sent, billed, rejected, rejected_windows)."""
+    sent = billed = rejected = bad_windows = 0
+    next_pulse = phase_ms
     for end in range(window_ms, duration_ms + 1, window_ms):
-        n = 0
-        while i < len(times) and times[i] < end:
-            n += 1
-            i += 1
-        counts.append(n)
-    return counts
+        count = 0
+        while next_pulse < end:
+            count += 1
+            next_pulse += period_ms
+        sent += count
+        b, r = _split(flt, count, window_ms)
+        billed += b
+        rejected += r
+        bad_windows += 1 if r else 0
+    return sent, billed, rejected, bad_windows
 
 
 def test_full_load_for_an_hour_is_all_billed():
     # Exactly at the maximum power, read every 250 ms (1 or 2 pulses a window) with no margin.
     flt = PulsePlausibility(MAX_W, PPK, margin_pct=0)
-    times = _pulse_times(150, 3_600_000, phase_ms=7)
-    billed = rejected = 0
-    for count in _windows(times, 250, 3_600_000):
-        b, r = _split(flt, count, 250)
-        billed += b
-        rejected += r
+    sent, billed, rejected, _ = _run_periodic(flt, 150, 250, 3_600_000, phase_ms=7)
     assert rejected == 0
-    assert billed == len(times) == 24000
+    assert billed == sent == 24000
 
 
 def test_loop_jitter_is_tolerated():
@@ -115,27 +106,18 @@ def test_idle_time_does_not_bank_a_burst():
 def test_a_stalled_loop_loses_nothing():
     # 8 s between reads (just under the watchdog) at full load: 53 or 54 pulses, all billed.
     flt = PulsePlausibility(MAX_W, PPK, margin_pct=0)
-    times = _pulse_times(150, 80_000, phase_ms=149)
-    billed = 0
-    for count in _windows(times, 8000, 80_000):
-        b, r = _split(flt, count, 8000)
-        assert r == 0
-        billed += b
-    assert billed == len(times)
+    sent, billed, rejected, _ = _run_periodic(flt, 150, 8000, 80_000, phase_ms=149)
+    assert rejected == 0
+    assert billed == sent == 533
 
 
 def test_a_rate_just_too_high_is_caught_over_time():
     # 36 kW worth (a pulse every 100 ms) against a 30 kW limit (24 kW + 25 %): each 250 ms
     # window alone looks fine on the slack, the budget runs dry within a minute.
     flt = PulsePlausibility(MAX_W, PPK, margin_pct=25)
-    times = _pulse_times(100, 120_000)
-    rejected = billed = 0
-    for count in _windows(times, 250, 120_000):
-        b, r = _split(flt, count, 250)
-        billed += b
-        rejected += r
-    assert rejected > 0
-    assert billed + rejected == len(times)
+    sent, billed, rejected, bad_windows = _run_periodic(flt, 100, 250, 120_000)
+    assert bad_windows > 0
+    assert billed + rejected == sent == 1200
     assert billed * 120 <= 120_000 + 10_000 + 240  # never more than the limit allows
 
 
