@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 DB_NAME = "prepay"
 
@@ -62,76 +61,51 @@ class ScratchPostgres:
         self.dir = None
         self.url = None
 
-    def _as_postgres(self, args):
+    def _tool(self, bindir, name, *args):
+        """Run a server tool as the `postgres` user (initdb and pg_ctl refuse root)."""
+        cmd = [os.path.join(bindir, name), *args]
         if os.geteuid() == 0:
-            return ["runuser", "-u", "postgres", "--", *args]
-        return args
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return _run(cmd)
 
     def start(self):
-        bindir = find_bindir()
+        bindir = self._bindir = find_bindir()
         self.dir = tempfile.mkdtemp(prefix="prepay-pg-")
-        data = os.path.join(self.dir, "data")
+        self._data = data = os.path.join(self.dir, "data")
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         os.chmod(self.dir, 0o755)
-        init = _run(
-            self._as_postgres(
-                [
-                    os.path.join(bindir, "initdb"),
-                    "-D",
-                    data,
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--no-instructions",
-                ]
-            )
+        init = self._tool(
+            bindir,
+            "initdb",
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
         )
         if init.returncode != 0:
+            self.stop()
             raise ScratchUnavailable("initdb failed: " + init.stderr.strip()[-300:])
         self.port = _free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
             f"-c max_connections={self.max_connections} -c shared_buffers=128MB"
         )
-        start = _run(
-            self._as_postgres(
-                [
-                    os.path.join(bindir, "pg_ctl"),
-                    "-D",
-                    data,
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "-l",
-                    os.path.join(self.dir, "log"),
-                    "start",
-                ]
-            )
+        log = os.path.join(self.dir, "log")
+        start = self._tool(
+            bindir, "pg_ctl", "-D", data, "-o", options, "-w", "-t", "60", "-l", log, "start"
         )
         if start.returncode != 0:
-            log = self._log_tail()
+            detail = (start.stderr + self._log_tail())[-400:]
             self.stop()
-            raise ScratchUnavailable("PostgreSQL did not start: " + (start.stderr + log)[-400:])
-        self._bindir, self._data = bindir, data
-        create = _run(
-            self._as_postgres(
-                [
-                    os.path.join(bindir, "createdb"),
-                    "-h",
-                    self.dir,
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    "postgres",
-                    DB_NAME,
-                ]
-            )
+            raise ScratchUnavailable("PostgreSQL did not start: " + detail)
+        create = self._tool(
+            bindir, "createdb", "-h", self.dir, "-p", str(self.port), "-U", "postgres", DB_NAME
         )
         if create.returncode != 0:
             self.stop()
@@ -149,14 +123,8 @@ class ScratchPostgres:
     def stop(self):
         if self.dir is None:
             return
-        data = os.path.join(self.dir, "data")
-        if os.path.exists(os.path.join(data, "postmaster.pid")):
-            bindir = getattr(self, "_bindir", None) or find_bindir(install=False)
-            _run(
-                self._as_postgres(
-                    [os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]
-                )
-            )
+        if os.path.exists(os.path.join(self._data, "postmaster.pid")):
+            self._tool(self._bindir, "pg_ctl", "-D", self._data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 
@@ -167,18 +135,3 @@ class ScratchPostgres:
     def __exit__(self, *exc_info):
         self.stop()
         return False
-
-
-def wait_ready(url, timeout=30):
-    """Block until a connection succeeds (the server may still be starting)."""
-    import psycopg
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            psycopg.connect(url, connect_timeout=3).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
