@@ -285,6 +285,19 @@ def _hil_command():
     return hil
 
 
+def _demo_command():
+    @click.command("demo")
+    @click.option("--pause", type=click.FloatRange(min=0), default=None, hidden=True)
+    def demo(pause):
+        """Sell a token to a simulated meter and watch it spent (no setup, under a minute)."""
+        from host_tools.demo import STEP_PAUSE_S, DemoError, run_demo
+
+        with _one_line(DemoError):
+            run_demo(pause=STEP_PAUSE_S if pause is None else pause)
+
+    return demo
+
+
 def register(main):
     """Attach flash/deploy/provision/monitor to `device`; add top-level `hil` and `demo`."""
     device = _device_group(main)
@@ -293,3 +306,4 @@ def register(main):
     device.add_command(_provision_command())
     device.add_command(_monitor_command())
     main.add_command(_hil_command())
+    main.add_command(_demo_command())
