@@ -401,7 +401,8 @@ def deploy_port(port, board=None, wipe=False, progress=None, say=None, root=ROOT
     if hello and hello.get("provisioned") and not wipe:
         refuse_provisioned(hello)
     try:
-        target = MpremoteBoard.open(port)
+        # A meter app that answered hello gives up the REPL at once or not at all.
+        target = MpremoteBoard.open(port, timeout=3 if hello else 10)
     except DeployError:
         if hello is None:
             raise
