@@ -74,16 +74,15 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("PREPAY_PASSPHRASE", "bench-only passphrase")
     rate = bench_sqlite(args.sqlite_vends)
-    print(f"sqlite (WAL, synchronous=FULL), 1 client: {rate:8.0f} vends/s  (target >= 300)")
+    label = "sqlite (WAL, synchronous=FULL), 1 client:"
+    print(f"{label:<40} {rate:8.0f} vends/s  (target >= 300)")
     try:
         rate = bench_postgres(args.pg_clients, args.pg_vends_per_client)
     except ScratchUnavailable as error:
         print(f"postgresql: not measured ({error})")
         return
-    print(
-        f"postgresql (fsync on), {args.pg_clients} clients:  {rate:8.0f} vends/s  "
-        "(target >= 1000)"
-    )
+    label = f"postgresql (fsync on), {args.pg_clients} clients:"
+    print(f"{label:<40} {rate:8.0f} vends/s  (target >= 1000)")
 
 
 if __name__ == "__main__":
