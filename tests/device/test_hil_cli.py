@@ -1,0 +1,21 @@
+"""`prepay hil`: runs the hardware_tests suite in a child pytest and summarises it."""
+
+from click.testing import CliRunner
+
+from host_tools.cli import main
+
+
+def test_hil_against_the_sim_prints_a_summary():
+    result = CliRunner().invoke(main, ["hil", "--port", "sim", "-k", "handshake or version"])
+    assert result.exit_code == 0, result.output
+    assert "HIL suite on sim" in result.output
+    assert "test_handshake_and_version" in result.output
+    assert result.output.splitlines()[-1] == "1 passed"
+
+
+def test_hil_on_a_missing_port_fails_with_the_reason(tmp_path):
+    port = str(tmp_path / "ttyUSB7")
+    result = CliRunner().invoke(main, ["hil", "--port", port, "-k", "handshake"])
+    assert result.exit_code != 0
+    assert "1 error" in result.output.splitlines()[-1]
+    assert "cannot open" in result.output
