@@ -131,6 +131,10 @@ class Bench:
             self.advance(left + 1)
 
     # ---- the world around the meter (per kind) -----------------------------------------------
+    def require(self, capability):
+        """Skip the calling test (with the reason) if this bench cannot do `capability`
+        ("power_cut", "tamper"). Called first, so nothing is changed before a skip."""
+
     def advance(self, seconds):
         raise NotImplementedError
 
@@ -241,18 +245,23 @@ class BoardBench(Bench):
         serial.rts = False
         self.wait_boot(seq)
 
-    def power_cut(self):
-        if not self.power_cycle_cmd:
+    def require(self, capability):
+        if capability == "tamper":
+            pytest.skip("tamper on a board needs the cover switch operated by hand")
+        if capability == "power_cut" and not self.power_cycle_cmd:
             pytest.skip(
                 "a power cut on a board needs a bench power switch: pass "
                 "--power-cycle-cmd 'COMMAND' (e.g. a USB hub or relay that cycles the supply)"
             )
+
+    def power_cut(self):
+        self.require("power_cut")
         self.close()
         subprocess.run(self.power_cycle_cmd, shell=True, check=True, timeout=60)
         self.connect()
 
     def set_tamper(self, is_open):
-        pytest.skip("tamper on a board needs the cover switch operated by hand")
+        self.require("tamper")
 
 
 def open_bench(port, state_dir, power_cycle_cmd=None):

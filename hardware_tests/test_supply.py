@@ -78,6 +78,7 @@ def test_power_limit_trips_and_retries(meter):
 
 
 def test_tamper_disconnects_until_a_clear_tamper_token(meter):
+    meter.require("tamper")
     meter.start_from_zero(tamper_disconnect=True)
     assert meter.enter(meter.token(500)) == "accepted"
     meter.set_tamper(True)
@@ -93,6 +94,7 @@ def test_tamper_disconnects_until_a_clear_tamper_token(meter):
 
 
 def test_power_cut_keeps_the_registers(meter):
+    meter.require("power_cut")
     meter.start_from_zero()
     meter.pulses(20)
     # A token result is saved before it is shown, with every register as it stands.

@@ -19,3 +19,16 @@ def test_hil_on_a_missing_port_fails_with_the_reason(tmp_path):
     assert result.exit_code != 0
     assert "1 error" in result.output.splitlines()[-1]
     assert "cannot open" in result.output
+
+
+def test_board_adapter_runs_against_a_meter_on_a_plain_port(tmp_path):
+    """The board-side bench (real-time waits, paced pulses, capability skips) pointed at a
+    simulated meter's port, as it would be at a board's."""
+    from host_tools.sim.meter import SimMeter
+
+    selection = "pulse_counting or opens_at_zero or tamper or power_cut"
+    with SimMeter(tmp_path / "meter") as sim:
+        result = CliRunner().invoke(main, ["hil", "--port", sim.port, "-k", selection])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "2 passed, 2 skipped"
+    assert "cover switch" in result.output and "--power-cycle-cmd" in result.output
