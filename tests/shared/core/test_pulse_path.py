@@ -128,3 +128,25 @@ def test_heap_locked_pulse_path_near_2_30():
     assert m.credit < start_credit
     assert m.credit > 0
     assert m._day == (t // DAY)
+
+
+def test_heap_locked_block_tariff_across_month_start():
+    try:
+        import micropython
+    except ImportError:
+        support.skip("heap_lock exists only on MicroPython")
+    blocks = {"type": "blocks", "blocks": [[1, 10], [2, 20], [3, 30], [0, 40]]}
+    m = meter(tariff=blocks, config={"holidays": ["2026-04-01"], "standing_charge": 10})
+    m.credit = (1 << 30) - 2
+    april = MONDAY + 30 * DAY
+    t = april - 2 * DAY
+    m.add_pulses(0, t)
+    micropython.heap_lock()
+    try:
+        for i in range(5000):
+            t += 61
+            m.add_pulses(i & 15, t)
+    finally:
+        micropython.heap_unlock()
+    assert t > april and m._block > 0
+    assert m.month_pulses < 5000 * 15 // 2  # reset on the 1st
