@@ -1,5 +1,6 @@
 """`prepay device flash` without a board: offsets, image checks, argument handling, and the
-connection step against esptool's real loader on a pseudo-terminal that answers nothing."""
+connection steps through esptool's real loader — on a pseudo-terminal that answers nothing,
+and on one with a fake ESP32 ROM bootloader (SYNC and READ_REG only) behind it."""
 
 import os
 import pty
@@ -11,6 +12,7 @@ from esp_pylib.logger import EspLog, log
 
 from host_tools.cli import main
 from host_tools.device import flash
+from tests.device.fake_esp_rom import MAC, esp32_rom
 
 # Chip ids from esp_image_header_t.chip_id as documented in ESP-IDF (esp_app_format.h).
 IDF_CHIP_IDS = {"esp32": 0x0000, "esp32s2": 0x0002, "esp32c3": 0x0005, "esp32s3": 0x0009}
@@ -138,3 +140,33 @@ def test_cli_argument_errors():
     assert result.exit_code == 2 and "Invalid value for '--chip'" in result.output
     result = invoke("--port", "p", "--firmware", "x.bin", "--connect-attempts", "0")
     assert result.exit_code == 2 and "--connect-attempts" in result.output
+
+
+def test_detected_chip_must_match_the_chip_argument(tmp_path):
+    firmware = tmp_path / "fw.bin"
+    firmware.write_bytes(image_bytes(IDF_CHIP_IDS["esp32"]))
+    with esp32_rom() as port:
+        with pytest.raises(
+            flash.FlashError, match="--chip esp32s3 given but the board is an esp32"
+        ):
+            flash.flash_firmware(port, firmware, chip="esp32s3", connect_attempts=1)
+
+
+def test_image_for_another_chip_is_refused_before_writing(tmp_path):
+    firmware = tmp_path / "fw-c3.bin"
+    firmware.write_bytes(image_bytes(IDF_CHIP_IDS["esp32c3"]))
+    with esp32_rom() as port:
+        with pytest.raises(flash.FlashError, match="built for esp32c3, the board is esp32"):
+            flash.flash_firmware(port, firmware, connect_attempts=1)
+
+
+def test_flow_reads_the_mac_then_reports_a_failing_step_in_one_line(tmp_path):
+    firmware = tmp_path / "fw.bin"
+    firmware.write_bytes(image_bytes(IDF_CHIP_IDS["esp32"]))
+    said = []
+    with esp32_rom() as port:
+        # The fake ROM refuses the stub upload (MEM_BEGIN), the first step after the MAC.
+        with pytest.raises(flash.FlashError, match=f"flashing {port} failed: Failed to enter RAM"):
+            flash.flash_firmware(port, firmware, connect_attempts=1, say=said.append)
+    mac = ":".join(f"{b:02x}" for b in MAC)
+    assert said and said[0].startswith("ESP32") and said[0].endswith(f"MAC {mac}")
