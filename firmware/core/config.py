@@ -41,6 +41,13 @@ def _get(d, key, default, what, low, high):
     return _int(d.get(key, default), what, low, high)
 
 
+def _bool(d, key):
+    value = d.get(key, False)
+    if value is not True and value is not False:
+        raise ConfigError("%s must be true or false, got %r" % (key, value))
+    return value
+
+
 def _minute(value, what):
     """Minutes since midnight from "HH:MM" or an int (1440 allowed as end of day)."""
     if isinstance(value, str):
@@ -133,8 +140,8 @@ class Config:
             emergency, "offer_below", self.low_credit, "emergency.offer_below", 0, MAX_AMOUNT
         )
         self.friendly_floor = _get(source, "friendly_floor", 0, "friendly_floor", 0, MAX_AMOUNT)
-        self.never_disconnect = bool(source.get("never_disconnect", False))
-        self.tamper_disconnect = bool(source.get("tamper_disconnect", False))
+        self.never_disconnect = _bool(source, "never_disconnect")
+        self.tamper_disconnect = _bool(source, "tamper_disconnect")
         power = source.get("power", {})
         self.power_limit = _get(power, "limit_w", 0, "power.limit_w", 0, 10000000)
         self.power_window = _get(power, "window_s", 60, "power.window_s", 1, 3600)

@@ -83,3 +83,44 @@ def test_junk_config_blobs_are_refused_cleanly(text):
     else:
         raise AssertionError("junk accepted")
     assert m.snapshot()[:50] == before[:50]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(1 << 40), 1 << 40) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+config_keys = st.sampled_from(
+    [
+        "tariff",
+        "friendly",
+        "holidays",
+        "power",
+        "debt",
+        "emergency",
+        "low_credit",
+        "standing_charge",
+        "utc_offset_min",
+        "friendly_floor",
+        "never_disconnect",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(config_keys, json_values, max_size=4))
+def test_signed_configs_either_apply_or_are_refused(config):
+    from token_spec.config_blob import sign_config
+
+    m = Meter(SETTINGS, MONDAY)
+    before = m.snapshot_config()
+    try:
+        m.apply_config(sign_config(KEY, METER_NUMBER, 1, config), MONDAY)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+        assert m.snapshot_config() == before and m.config.counter == 0
+    else:
+        assert m.config.counter == 1
+        m.add_pulses(10, MONDAY + 60)
+        m.tick(MONDAY + 60)
+        m.status(MONDAY + 60)

@@ -103,6 +103,7 @@ def test_bad_blobs_change_nothing():
         signed(4, {"tariff": {"type": "tou", "weekday": [["01:00", 5]]}}),  # bad schema
         signed(4, {"power": {"limit_w": -1}}),
         signed(4, {"holidays": ["2026-02-30"]}),
+        signed(4, {"never_disconnect": "yes"}),
     ]
     for blob in bad:
         exc = support.raises(ConfigError, m.apply_config, blob, T)
