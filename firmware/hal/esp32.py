@@ -64,6 +64,7 @@ class Esp32Hal:
             mode=machine.Timer.PERIODIC,
             period=config["keypad"]["scan_ms"] if self._rows else 10,
             callback=self._tick,
+            hard=False,  # scheduled: the callback may allocate and is never mid-bytecode
         )
 
     # --- setup -------------------------------------------------------------------------
