@@ -22,13 +22,20 @@ def test_sixteen_processes_no_duplicate_tid_or_token(tmp_path, pg_server, fast_k
     # often at the same moment by different processes.
     requests = [(METERS[i % 4], f"{5 + i % 7}.00", f"ref-{i}") for i in range(250)]
     plans = [rng.sample(requests, PER_PROCESS) for _ in range(PROCESSES)]
+    # Ten references each sent by every process for a different meter: the unique reference
+    # lets one of them sell, the others must be told the reference is used (after a retry).
+    for p, plan in enumerate(plans):
+        plan[3:3] = [(METERS[p % 4], "5.00", f"clash-{k}") for k in range(10)]
     _wall, results = run_clients(home, plans)
 
-    assert len(results) == PROCESSES * PER_PROCESS
-    assert [r for r in results if r[6] is not None] == []
+    assert len(results) == PROCESSES * (PER_PROCESS + 10)
+    refused = [r for r in results if r[6] is not None]
+    assert all(r[0].startswith("clash-") and "already used" in r[6] for r in refused)
     tokens_by_ref = {}
-    for ref, _meter, _amount, token, _tid, _receipt, _error in results:
-        tokens_by_ref.setdefault(ref, set()).add(token)
+    for ref, _meter, _amount, token, _tid, _receipt, error in results:
+        if error is None:
+            tokens_by_ref.setdefault(ref, set()).add(token)
+    assert all(f"clash-{k}" in tokens_by_ref for k in range(10))
     assert all(len(tokens) == 1 for tokens in tokens_by_ref.values())
     repeated = [ref for ref in tokens_by_ref if sum(r[0] == ref for r in results) > 1]
     assert len(repeated) > 50  # the test really exercised concurrent retries
