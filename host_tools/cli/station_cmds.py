@@ -11,10 +11,9 @@ from datetime import date as date_type
 
 import click
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import exc as sa_exc
 
-from host_tools.vending import StationError, db, registry
+from host_tools.vending import StationError, db, registry, render
 from host_tools.vending.money import parse_amount
 
 home_option = click.option(
@@ -52,71 +51,15 @@ def station_command(func):
     return home_option(wrapper)
 
 
-def _emit(data, as_json, render):
+def _emit(data, as_json, draw):
     if as_json:
         click.echo(json.dumps(data, sort_keys=True, default=str))
     else:
-        render(Console(), data)
-
-
-def _kv_table(title, rows):
-    table = Table(title=title, show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for name, value in rows:
-        if value not in (None, ""):
-            table.add_row(name, str(value))
-    return table
-
-
-def _render_receipt(console, r):
-    kind = r["kind"]
-    title = {"sale": "RECEIPT", "reversal": "REVERSAL", "config": "SIGNED CONFIG"}.get(
-        kind, "TOKEN" if kind == "token" else kind.upper()
-    )
-    rows = [("Receipt", r["receipt"]), ("Date", r["created_at"]), ("Meter", r["meter"])]
-    rows.append(("Customer", r.get("customer")))
-    if kind == "sale":
-        rows += [
-            ("Amount", r["amount"]),
-            ("Channel", r["channel"]),
-            ("Reference", r["ref"]),
-            ("Debt recovered", r["debt_recovered"]),
-            ("Standing charge", r["standing_charge"] if r["standing_charge_minor"] else None),
-            ("Carried forward", r["carry_out"] if r["carry_out_minor"] else None),
-            ("Units", r["units_text"]),
-            ("Tariff", r["tariff"]),
-            ("TID", r["tid"]),
-        ]
-    elif kind == "reversal":
-        rows += [
-            ("Reverses", r["reverses"]),
-            ("Amount", r["amount"]),
-            ("Reason", r["reason"]),
-            ("Supervisor", r["supervisor"]),
-        ]
-    elif kind == "token":
-        rows += [("Type", r["token_type"]), ("Value", r.get("value_text")), ("TID", r.get("tid"))]
-        rows += [("Key revision", r.get("new_revision"))]
-    elif kind == "arrears":
-        rows += [("Arrears", r["amount"]), ("Note", r.get("note"))]
-    elif kind == "config":
-        rows += [("Config counter", r["counter"])]
-    rows += [("Cashier", r.get("cashier")), ("REVERSED BY", r.get("reversed_by"))]
-    console.print(_kv_table(title, rows))
-    if r.get("replayed"):
-        console.print("[yellow]reference already used: this is the original receipt[/]")
-    if "token_grouped" in r:
-        console.print(f"\n  [bold]TOKEN  {r['token_grouped']}[/]\n")
-    for i, digits in enumerate(r.get("tokens") or []):
-        grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
-        console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
-    if kind == "config":
-        console.print(r["blob"], soft_wrap=True)
+        draw(Console(), data)
 
 
 def _print_receipt(r, as_json):
-    _emit(r, as_json, _render_receipt)
+    _emit(r, as_json, render.receipt)
 
 
 def _amount_or_none(text, what):
@@ -173,16 +116,7 @@ def cashier_add(station, cashier_id, limit_text, name, supervisor):
 def cashier_list(station, as_json):
     """List cashiers."""
     rows = station.read(registry.list_cashiers)
-    _emit(rows, as_json, lambda c, d: c.print(_rows_table("Cashiers", d)))
-
-
-def _rows_table(title, rows):
-    table = Table(title=title)
-    for column in rows[0] if rows else ["(none)"]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[str(v) for v in row.values()])
-    return table
+    _emit(rows, as_json, lambda c, d: c.print(render.rows_table("Cashiers", d)))
 
 
 # ---- tariffs and meters ----------------------------------------------------------------------
@@ -220,28 +154,12 @@ def tariff_add(station, name, kind, price, blocks, standing_charge, debt_percent
     click.echo(f"tariff {name} added")
 
 
-def _render_tariffs(console, rows):
-    table = Table(title="Tariffs")
-    for column in ("name", "kind", "prices", "standing/month", "debt %", "debt cap"):
-        table.add_column(column)
-    for t in rows:
-        table.add_row(
-            t["name"],
-            t["kind"],
-            t["blocks_text"],
-            t["standing_charge_text"],
-            str(t["debt_percent"]),
-            t["debt_cap_text"] or "-",
-        )
-    console.print(table)
-
-
 @tariff.command("list")
 @json_option
 @station_command
 def tariff_list(station, as_json):
     """List tariffs."""
-    _emit(station.read(registry.list_tariffs), as_json, _render_tariffs)
+    _emit(station.read(registry.list_tariffs), as_json, render.tariffs)
 
 
 @tariff.command("show")
@@ -251,7 +169,7 @@ def tariff_list(station, as_json):
 def tariff_show(station, name, as_json):
     """Show one tariff."""
     row = station.read(lambda conn: registry.get_tariff(conn, name))
-    _emit(row, as_json, lambda c, d: _render_tariffs(c, [d]))
+    _emit(row, as_json, lambda c, d: render.tariffs(c, [d]))
 
 
 @click.group()
@@ -298,9 +216,7 @@ def meter_add(
 @station_command
 def meter_list(station, as_json):
     """List registered meters."""
-    _emit(
-        station.read(registry.list_meters), as_json, lambda c, d: c.print(_rows_table("Meters", d))
-    )
+    _emit(station.read(registry.list_meters), as_json, render.meters)
 
 
 @meter.command("show")
@@ -312,7 +228,7 @@ def meter_show(station, number, as_json):
     from host_tools.vending.mgmt import meter_summary
 
     data = meter_summary(station, number)
-    _emit(data, as_json, lambda c, d: c.print(_kv_table(f"Meter {d['number']}", d.items())))
+    _emit(data, as_json, lambda c, d: c.print(render.kv_table(f"Meter {d['number']}", d.items())))
 
 
 @meter.command("arrears")
@@ -404,26 +320,6 @@ def report_group():
     """Reports."""
 
 
-def _render_day(console, d):
-    title = f"Batch close {d['date']}" + (f" (cashier {d['cashier']})" if d["cashier"] else "")
-    for label, rows in (("channel", d["channels"]), ("cashier", d["cashiers"])):
-        table = Table(title=f"{title}: per {label}")
-        for column in (label, "sales", "sold", "reversals", "reversed", "net"):
-            table.add_column(column, justify="left" if column == label else "right")
-        for name, row in rows.items():
-            table.add_row(
-                name, *[str(row[k]) for k in ("sales", "sold", "reversals", "reversed", "net")]
-            )
-        console.print(table)
-    console.print(_kv_table("Counts", d["counts"].items()))
-    console.print(_kv_table("Ledger movements", d["accounts"].items()))
-    console.print(f"Net takings: [bold]{d['total_net']}[/]")
-    if d["books_balance"]:
-        console.print("[green]books balance[/]")
-    else:
-        console.print("[red]BOOKS DO NOT BALANCE:[/] " + "; ".join(d["problems"]))
-
-
 @report_group.command("day")
 @click.option("--date", "day", default=None, help="YYYY-MM-DD in the station's time zone.")
 @click.option("--cashier", default=None)
@@ -440,7 +336,7 @@ def report_day(station, day, cashier, as_json):
             msg = f"{day!r} is not a date YYYY-MM-DD"
             raise click.BadParameter(msg, param_hint="--date") from None
     data = reports.day(station, day, cashier)
-    _emit(data, as_json, _render_day)
+    _emit(data, as_json, render.day)
     if not data["books_balance"]:
         raise SystemExit(1)
 
@@ -459,15 +355,7 @@ def audit_verify(station, as_json):
 
     result = audit.verify(station)
 
-    def render(console, r):
-        if r["ok"]:
-            console.print(f"[green]ledger intact[/]: {r['txns']} transactions verified")
-        else:
-            console.print("[red]LEDGER TAMPERED[/]")
-            for line in r["problems"]:
-                console.print("  " + line)
-
-    _emit(result, as_json, render)
+    _emit(result, as_json, render.audit_result)
     if not result["ok"]:
         raise SystemExit(1)
 

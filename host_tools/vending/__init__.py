@@ -3,15 +3,20 @@
 Modules (one concern each):
     home       station home directory and station.json
     keystore   the vending key, encrypted at rest (scrypt + AES-GCM)
+    station    Station: opens home + database, decrypts the key on demand; `station init`
     db         SQLAlchemy Core schema and the transaction runner (SQLite WAL / PostgreSQL)
+    clock      the one clock read: UTC time, station-local date and month, TID
     money      decimal strings <-> integer minor units
-    registry   meters, tariffs, cashiers, arrears
-    tariffs    money -> energy units (flat, inclining block), debt recovery split
+    registry   meters, tariffs, cashiers, arrears balances
+    tariffs    money -> energy units (flat, inclining block), debt split, currency credit
     ledger     append-only double-entry journal with a hash chain
-    vend       sales, reprints, reversals, management tokens, signed config
+    vend       sales, receipts, reprints, reversals
+    mgmt       management tokens, key change, signed config, arrears
     reports    batch close (report day)
     audit      hash-chain and cross-table verification
-    station    Station: opens home + key + database, the object the CLI uses
+    render     rich tables and receipts for the terminal
+    faults     numbered crash points for the kill test (inert in production)
+    loadgen    many vending client processes (concurrency test, bench/vend.py)
     scratch_pg a throw-away PostgreSQL cluster for tests and benchmarks
 """
 

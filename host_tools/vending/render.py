@@ -1,0 +1,124 @@
+"""Terminal rendering (rich) of receipts, tables and reports for the station verbs."""
+
+from rich.table import Table
+
+
+def kv_table(title, rows):
+    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in rows:
+        if value not in (None, ""):
+            table.add_row(name, str(value))
+    return table
+
+
+def receipt(console, r):
+    kind = r["kind"]
+    title = {"sale": "RECEIPT", "reversal": "REVERSAL", "config": "SIGNED CONFIG"}.get(
+        kind, "TOKEN" if kind == "token" else kind.upper()
+    )
+    rows = [("Receipt", r["receipt"]), ("Date", r["created_at"]), ("Meter", r["meter"])]
+    rows.append(("Customer", r.get("customer")))
+    if kind == "sale":
+        rows += [
+            ("Amount", r["amount"]),
+            ("Channel", r["channel"]),
+            ("Reference", r["ref"]),
+            ("Debt recovered", r["debt_recovered"]),
+            ("Standing charge", r["standing_charge"] if r["standing_charge_minor"] else None),
+            ("Carried forward", r["carry_out"] if r["carry_out_minor"] else None),
+            ("Units", r["units_text"]),
+            ("Tariff", r["tariff"]),
+            ("TID", r["tid"]),
+        ]
+    elif kind == "reversal":
+        rows += [
+            ("Reverses", r["reverses"]),
+            ("Amount", r["amount"]),
+            ("Reason", r["reason"]),
+            ("Supervisor", r["supervisor"]),
+        ]
+    elif kind == "token":
+        rows += [("Type", r["token_type"]), ("Value", r.get("value_text")), ("TID", r.get("tid"))]
+        rows += [("Key revision", r.get("new_revision"))]
+    elif kind == "arrears":
+        rows += [("Arrears", r["amount"]), ("Note", r.get("note"))]
+    elif kind == "config":
+        rows += [("Config counter", r["counter"])]
+    rows += [("Cashier", r.get("cashier")), ("REVERSED BY", r.get("reversed_by"))]
+    console.print(kv_table(title, rows))
+    if r.get("replayed"):
+        console.print("[yellow]reference already used: this is the original receipt[/]")
+    if "token_grouped" in r:
+        console.print(f"\n  [bold]TOKEN  {r['token_grouped']}[/]\n")
+    for i, digits in enumerate(r.get("tokens") or []):
+        grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
+        console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
+    if kind == "config":
+        console.print(r["blob"], soft_wrap=True)
+
+
+def rows_table(title, rows):
+    table = Table(title=title)
+    for column in rows[0] if rows else ["(none)"]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    return table
+
+
+def tariffs(console, rows):
+    table = Table(title="Tariffs")
+    for column in ("name", "kind", "prices", "standing/month", "debt %", "debt cap"):
+        table.add_column(column)
+    for t in rows:
+        table.add_row(
+            t["name"],
+            t["kind"],
+            t["blocks_text"],
+            t["standing_charge_text"],
+            str(t["debt_percent"]),
+            t["debt_cap_text"] or "-",
+        )
+    console.print(table)
+
+
+def meters(console, rows):
+    table = Table(title="Meters")
+    for column in ("number", "unit", "scale", "tariff", "customer", "critical", "key rev"):
+        table.add_column(column)
+    for m in rows:
+        flag = "yes" if m["critical"] else ""
+        row = (m["number"], m["unit"], str(m["scale"]), m["tariff"], m["customer"], flag)
+        table.add_row(*row, str(m["key_revision"]))
+    console.print(table)
+
+
+def day(console, d):
+    title = f"Batch close {d['date']}" + (f" (cashier {d['cashier']})" if d["cashier"] else "")
+    for label, rows in (("channel", d["channels"]), ("cashier", d["cashiers"])):
+        table = Table(title=f"{title}: per {label}")
+        for column in (label, "sales", "sold", "reversals", "reversed", "net"):
+            table.add_column(column, justify="left" if column == label else "right")
+        for name, row in rows.items():
+            table.add_row(
+                name, *[str(row[k]) for k in ("sales", "sold", "reversals", "reversed", "net")]
+            )
+        console.print(table)
+    console.print(kv_table("Counts", d["counts"].items()))
+    console.print(kv_table("Ledger movements", d["accounts"].items()))
+    console.print(f"Net takings: [bold]{d['total_net']}[/]")
+    if d["books_balance"]:
+        console.print("[green]books balance[/]")
+    else:
+        console.print("[red]BOOKS DO NOT BALANCE:[/] " + "; ".join(d["problems"]))
+
+
+def audit_result(console, r):
+    if r["ok"]:
+        console.print(f"[green]ledger intact[/]: {r['txns']} transactions verified")
+    else:
+        console.print("[red]LEDGER TAMPERED[/]")
+        for line in r["problems"]:
+            console.print("  " + line)
