@@ -22,12 +22,13 @@ from sqlalchemy import (
     create_engine,
     event,
     exc,
+    select,
 )
 from sqlalchemy.engine import make_url
 
 from host_tools.vending import StationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: txns sealed under a random id (entries and side rows point at it)
 metadata = MetaData()
 
 station_meta = Table(
@@ -282,6 +283,20 @@ def create_schema(engine):
             station_meta.select().where(station_meta.c.key == "schema_version")
         ).first()
         if row is None:
-            conn.execute(station_meta.insert().values(key="schema_version", value="1"))
+            conn.execute(
+                station_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+            )
 
     run_write(engine, seed)
+    run_read(engine, check_schema)
+
+
+def check_schema(conn):
+    """A clear error when the database was made by another schema version of prepay."""
+    found = conn.execute(
+        select(station_meta.c.value).where(station_meta.c.key == "schema_version")
+    ).scalar()
+    if found != str(SCHEMA_VERSION):
+        raise StationError(
+            f"the database has prepay schema version {found}, this prepay uses {SCHEMA_VERSION}"
+        )

@@ -88,6 +88,7 @@ class Station:
         self._prompt = prompt
         self._key = None
         self._tariffs = {}
+        self._schema_checked = False
 
     def tariff(self, conn, name):
         """A tariff by name, cached: tariffs are never edited (a change is a new tariff)."""
@@ -123,14 +124,19 @@ class Station:
         return Stamp(self.tz, now)
 
     def read(self, work):
-        try:
-            return db.run_read(self.engine, work)
-        except exc.OperationalError as error:
-            raise db.connect_error(self.url, error) from None
+        """Run `work(conn)` in a read transaction; DB trouble is a one-line StationError."""
+        return self._run(db.run_read, work)
 
     def write(self, work):
+        """Run `work(conn)` in a retried write transaction (see db.run_write)."""
+        return self._run(db.run_write, work)
+
+    def _run(self, runner, work):
         try:
-            return db.run_write(self.engine, work)
+            if not self._schema_checked:
+                runner(self.engine, db.check_schema)
+                self._schema_checked = True
+            return runner(self.engine, work)
         except exc.OperationalError as error:
             raise db.connect_error(self.url, error) from None
 

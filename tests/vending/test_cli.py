@@ -215,3 +215,15 @@ def test_real_process_crash_after_commit_then_retry(tmp_path):
     assert retry.returncode == 0, retry.stderr
     sale = json.loads(retry.stdout)
     assert sale["replayed"] is True and sale["units"] == 25000
+
+
+def test_init_asks_for_the_passphrase_twice_when_not_in_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("PREPAY_PASSPHRASE")
+    home = tmp_path / "home"
+    result = CliRunner().invoke(
+        main, ["station", "init", "--home", str(home)], input="Zq9 pass\nZq9 pass\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Zq9" not in result.output
+    monkeypatch.setenv("PREPAY_PASSPHRASE", "Zq9 pass")
+    assert Station(home).key  # the prompted passphrase opens it

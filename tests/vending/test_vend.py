@@ -342,3 +342,33 @@ def test_audit_catches_a_tampered_row(station, tamper):
             conn.execute(text(sql))
     result = audit.verify(station)
     assert not result["ok"] and result["problems"], result
+
+
+def test_month_follows_the_station_time_zone(tmp_path, fast_kdf, station_env):
+    """23:30 UTC on 31 January is already February in Johannesburg (UTC+2): a new block month."""
+    from host_tools.vending.home import read_config, write_config
+    from host_tools.vending.station import Station
+    from tests.vending.vending_setup import make_station
+
+    home = tmp_path / "home"
+    make_station(home).close()
+    config = read_config(home)
+    config["timezone"] = "Africa/Johannesburg"
+    write_config(home, config)
+    station = Station(home)
+    jan = sell(station, KWH_METER, "50", "jan", now=at("2026-01-31 21:00"))  # 23:00 local
+    feb = sell(station, KWH_METER, "50", "feb", now=at("2026-01-31 23:30"))  # 01:30 local
+    assert jan["units"] == feb["units"] == 50000
+    assert reports.day(station, "2026-02-01")["counts"]["sale"] == 1
+    station.close()
+
+
+def test_schema_version_mismatch_is_a_clear_error(station):
+    with station.engine.begin() as conn:
+        conn.execute(text("UPDATE station_meta SET value = '1' WHERE key = 'schema_version'"))
+    from host_tools.vending.station import Station
+
+    reopened = Station(station.home)
+    with pytest.raises(StationError, match="schema version 1, this prepay uses 2"):
+        reopened.read(lambda conn: None)
+    reopened.close()
