@@ -35,7 +35,11 @@ _contexts = {}
 
 
 def _context(decoder_key, meter_number):
-    cache_key = (bytes(decoder_key), meter_number)
+    if type(decoder_key) is not bytes:
+        if not isinstance(decoder_key, bytearray):
+            raise ValueError("decoder key must be 16 bytes")
+        decoder_key = bytes(decoder_key)
+    cache_key = (decoder_key, meter_number)
     ctx = _contexts.get(cache_key)
     if ctx is None:
         if len(_contexts) >= ff1.CACHE_SIZE:

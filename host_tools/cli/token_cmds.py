@@ -10,7 +10,7 @@ import time
 import click
 
 import token_spec
-from token_spec.types import KEY_CHANGE_TYPES, TYPE_NAMES, type_from_name
+from token_spec.types import KEY_CHANGE_TYPES, TID_FREE_TYPES, TYPE_NAMES, type_from_name
 
 # Seconds between the Unix epoch and the token epoch 2020-01-01T00:00:00Z.
 _TOKEN_EPOCH_UNIX = 1577836800
@@ -78,7 +78,11 @@ def encode(key_file, meter, type_name, value, tid, as_json):
     meter = _meter(meter)
     key = read_key_file(key_file)
     if tid is None:
-        tid = 0 if token_type in KEY_CHANGE_TYPES else (int(time.time()) - _TOKEN_EPOCH_UNIX) // 60
+        # Key-change parts carry no TID and public test tokens always TID 0 (SPEC.md §5).
+        if token_type in TID_FREE_TYPES:
+            tid = 0
+        else:
+            tid = token_spec.tid_from_time(int(time.time()) - _TOKEN_EPOCH_UNIX)
     try:
         digits = token_spec.encode_token(key, meter, token_type, value, tid)
     except ValueError as exc:

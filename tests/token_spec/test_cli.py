@@ -148,3 +148,19 @@ def test_real_prepay_executable(key_file):
     )
     assert proc.returncode != 0 and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and "20 digits" in proc.stderr
+
+
+def test_default_tid_is_now_and_public_tests_use_zero(key_file):
+    import time
+
+    res = _run("encode", "--key-file", key_file, "--meter", METER, "--type", "clear-tamper",
+               "--value", "0", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    now_tid = (int(time.time()) - 1577836800) // 60
+    assert abs(json.loads(res.stdout)["tid"] - now_tid % (1 << 24)) <= 1
+    res = _run("encode", "--key-file", key_file, "--meter", METER, "--type", "public-test",
+               "--value", "2", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["tid"] == 0
+    assert doc["token"] == ts.encode_token(bytes(16), METER, ts.TYPE_PUBLIC_TEST, 2, 0)

@@ -147,3 +147,11 @@ def test_error_classes_carry_result_codes():
         exc = cls("message")
         assert isinstance(exc, ts.TokenError)
         assert exc.code == code and code in ts.RESULT_CODES
+
+
+def test_bad_decoder_keys_are_value_errors():
+    for bad in ("0" * 16, bytes(15), None):
+        assert isinstance(error_of(ts.encode_token, bad, METER, 0, 1, 1), ValueError)
+        assert isinstance(error_of(ts.decode_token, bad, METER, "1" * 20), ValueError)
+    token = ts.encode_token(bytearray(KEY), METER, 0, 1, 1)
+    assert ts.decode_token(bytearray(KEY), METER, token) == (0, 1, 1)
