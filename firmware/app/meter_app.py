@@ -35,6 +35,7 @@ class MeterApp:
         self.rejected_pulses = 0
         self.steps = 0
         self.saves = 0
+        self._saved_credit = 0
         self._tamper = False
         self._lines = None
 
@@ -104,18 +105,27 @@ class MeterApp:
         self.refresh_display()
 
     def save_if_due(self, now):
-        """Commit when the write policy asks (urgent change, N Wh or T minutes) or events wait."""
+        """Commit when the write policy asks: an urgent change (the core flags every change a
+        power cut must not undo), N Wh, or T minutes with energy, credit or events moved.
+
+        Results that change nothing (`used`, `old`, `locked`, a refused config or emergency
+        request) only add an event, which waits for the next save: a flood of them over the
+        serial line cannot wear the flash out.
+        """
         meter = self.meter
-        urgent = meter.urgent or meter.events.next_seq - 1 != self.storage.journal.event_seq
-        policy = self.policy
-        changed = now - policy.saved_at < policy.save_s or self.storage.dirty(meter)
-        if policy.reason(meter.energy_wh, now, urgent, changed):
+        changed = (
+            meter.energy_wh != self.policy.saved_wh
+            or meter.credit != self._saved_credit
+            or meter.events.next_seq - 1 != self.storage.journal.event_seq
+        )
+        if self.policy.reason(meter.energy_wh, now, meter.urgent, changed):
             self.save(now)
 
     def save(self, now):
         """Commit the meter's state to the journal now."""
         self.storage.commit(self.meter, now)
         self.policy.mark_saved(self.meter.energy_wh, now)
+        self._saved_credit = self.meter.credit
         self.saves += 1
 
     def _drive_relay(self, closed, force=False):
@@ -140,7 +150,7 @@ class MeterApp:
         now = self.hal.now()
         meter = self.meter
         result = meter.enter_token(digits, now)
-        self.save(now)
+        self.save_if_due(now)  # every result that changed a register is durable before shown
         self._drive_relay(meter.relay)
         self.last_result = result
         self.refresh_display()
@@ -150,7 +160,7 @@ class MeterApp:
         """Customer asks for emergency credit; True if granted."""
         now = self.hal.now()
         granted = self.meter.activate_emergency_credit(now)
-        self.save(now)
+        self.save_if_due(now)
         self._drive_relay(self.meter.relay)
         self.refresh_display()
         return granted
@@ -158,10 +168,8 @@ class MeterApp:
     def apply_config(self, blob):
         """Verify and apply a signed config blob; returns its counter (ConfigError if refused)."""
         now = self.hal.now()
-        try:
-            counter = self.meter.apply_config(blob, now)
-        finally:
-            self.save(now)  # the refusal event is committed too
+        counter = self.meter.apply_config(blob, now)
+        self.save_if_due(now)
         self._drive_relay(self.meter.relay)
         self.refresh_display()
         return counter

@@ -15,6 +15,7 @@ from token_spec.compat import const
 LOOP_MS = const(250)
 LOOP_HEALTHY_MS = const(2000)
 _SERIAL_IDLE_MS = const(10)
+_BATCH = const(1024)
 
 
 def _ticks_diff(hal, start):
@@ -70,13 +71,21 @@ class Runner:
         data = self.port.read()
         app = self.app
         if data:
+            # Answers are written in batches of about 1 KiB: one write per line would cost a
+            # system call (a USB transfer on a board) each.
+            batch = b""
             for line in self.framer.feed(data):
                 out = commands.handle_line(app, line)
                 if out is not None:
                     self.lines += 1
-                    self.port.write(out)
+                    batch += out
+                if len(batch) >= _BATCH or app.power_cut_pending:
+                    self.port.write(batch)
+                    batch = b""
                 if app.power_cut_pending:
                     app.hal.power_cut()  # ends the process (sim); the answer went out first
+            if batch:
+                self.port.write(batch)
         self.push_events()
         if self.port.closed:
             raise SystemExit(0)  # the simulator's supervisor is gone

@@ -10,7 +10,7 @@ import sys
 
 from token_spec.compat import const
 
-_CHUNK = const(512)
+_CHUNK = const(1024)
 
 
 class StdioPort:

@@ -55,11 +55,6 @@ class Storage:
         self._config_version = meter.config_version
         meter.saved(now)
 
-    def dirty(self, meter):
-        """True when the registers or events differ from the last commit."""
-        j = self.journal
-        return meter.events.next_seq - 1 != j.event_seq or meter.snapshot() != j.registers
-
 
 def _hex(data):
     return "".join("%02x" % b for b in data)

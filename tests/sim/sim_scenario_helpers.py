@@ -25,3 +25,10 @@ def provision(client, **config):
     """Set the clock to START and provision the meter with `config`."""
     client.request("sim.time", time=START)
     client.request("provision", config=config, **SETTINGS)
+
+
+def power_cut(client):
+    """Cut the simulated meter's power and wait for the restarted firmware's boot event."""
+    client.events_pending()  # anything queued so far came from before the cut
+    assert client.request("sim.power_cut") == {"power_cut": True}
+    return client.wait_event("boot", timeout=15)

@@ -11,7 +11,7 @@ from host_tools.cli import main
 from host_tools.device.client import DeviceClient
 from host_tools.sim import SimMeter
 from tests.helpers import ROOT
-from tests.sim.sim_scenario_helpers import START, provision, token
+from tests.sim.sim_scenario_helpers import START, power_cut, provision, token
 
 # The issue asks for 64K; today's floor is ~224K (bench/firmware.py prints it): token_spec's
 # package import alone takes 32K and the core 31K. Until those shrink (or the board freezes the
@@ -32,8 +32,7 @@ def test_whole_app_runs_in_a_bounded_heap(tmp_path):
         st = meter.request("status")
         assert st["energy_wh"] == 15000 and st["credit"] == 2000 + 100 - 1500
         assert len(meter.all_events()) > 20
-        meter.request("sim.power_cut")
-        meter.wait_event("boot", timeout=15, seq=st["event_seq"] + 1)
+        power_cut(meter)
         assert meter.request("status")["credit"] == st["credit"]
 
 

@@ -1,6 +1,6 @@
 """Scenario tests over the real pseudo-terminal against the real firmware under micropython."""
 
-from tests.sim.sim_scenario_helpers import KEY, START, provision, token
+from tests.sim.sim_scenario_helpers import KEY, START, power_cut, provision, token
 
 REGISTERS = ("credit", "energy_wh", "pulses", "debt", "tid_high_water", "zone", "relay")
 
@@ -59,9 +59,8 @@ def test_power_cut_resumes_the_exact_registers_on_the_same_port(sim, meter):
     meter.request("sim.advance", seconds=1800)
     meter.request("token", token=token(100, 1))  # a token result is durable before it is shown
     before = meter.request("status")
-    assert meter.request("sim.power_cut") == {"power_cut": True}
     # Same serial handle, no reopen: the boot event of the restarted firmware arrives.
-    meter.wait_event("boot", timeout=15, seq=before["event_seq"] + 1)
+    assert power_cut(meter)["seq"] == before["event_seq"] + 1  # all events were durable
     after = meter.request("status")
     for key in REGISTERS:
         assert after[key] == before[key], key
@@ -69,8 +68,7 @@ def test_power_cut_resumes_the_exact_registers_on_the_same_port(sim, meter):
     # Consumption since the last save is lost in the customer's favour, never more than 50 Wh.
     meter.request("sim.advance", seconds=40)  # 3 kW x 40 s = 33 Wh: below the save threshold
     mid = meter.request("status")
-    meter.request("sim.power_cut")
-    meter.wait_event("boot", timeout=15, seq=mid["event_seq"] + 1)
+    power_cut(meter)
     again = meter.request("status")
     assert mid["energy_wh"] - 50 <= again["energy_wh"] <= mid["energy_wh"]
     assert again["credit"] >= mid["credit"]
@@ -86,8 +84,7 @@ def test_lockout_survives_a_power_cut(meter):
     st = meter.request("status")
     locked = st["lockout"]
     assert locked["seconds_left"] > 0
-    meter.request("sim.power_cut")
-    meter.wait_event("boot", timeout=15, seq=st["event_seq"] + 1)
+    power_cut(meter)
     after = meter.request("status")["lockout"]
     assert after["failures"] == locked["failures"] and after["until"] == locked["until"]
     assert meter.request("token", token=token(100, 9))["result"] == "locked"

@@ -160,3 +160,25 @@ def test_provision_sets_the_clock_only_when_the_settings_are_good():
         assert s.ok("hello")["time"] == fx.START and s.ok("hello")["clock_valid"] is True
         s.ok("provision", time=fx.START + 3600, **fx.SETTINGS)
         assert s.ok("status")["time"] == fx.START + 3600
+
+
+def test_results_that_change_nothing_do_not_write_flash():
+    with fx.StateDir() as d:
+        app, s = fx.provisioned(d)
+        s.ok("token", token=fx.credit_token(100))
+        writes = app.storage.journal.register_ring.next_seq
+        for _ in range(30):
+            assert s.ok("token", token=fx.credit_token(100))["result"] == "used"
+            assert s.ok("ec.activate")["granted"] is False
+            assert s.error("config.set", blob="pc1.x.y") == "refused"
+        assert app.storage.journal.register_ring.next_seq == writes
+        for i in range(8):
+            s.ok("token", token=_wrong_token(i))
+        locked_writes = app.storage.journal.register_ring.next_seq
+        assert locked_writes > writes  # each counted wrong entry is durable
+        for i in range(30):
+            assert s.ok("token", token=_wrong_token(i))["result"] == "locked"
+        assert app.storage.journal.register_ring.next_seq == locked_writes
+        pending = s.ok("status")["event_seq"]
+        s.ok("sim.advance", seconds=900)  # the time rule commits the waiting events
+        assert app.storage.journal.event_seq >= pending
