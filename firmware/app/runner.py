@@ -46,6 +46,7 @@ class Runner:
         self.last_loop_ms = 0
         self.max_loop_ms = 0
         self.lines = 0
+        self.log_exception = _log_exception
 
     def loop_once(self):
         """One meter-loop iteration; feeds the watchdog only if it was healthy."""
@@ -55,7 +56,7 @@ class Runner:
             self.app.step()
         except Exception as exc:  # logged, not fed: repeated failures end in a watchdog reset
             self.loop_errors += 1
-            _log_exception(exc)
+            self.log_exception(exc)
             return False
         took = _ticks_diff(hal, start)
         self.last_loop_ms = took
