@@ -2,7 +2,7 @@
 fresh stations on SQLite and PostgreSQL."""
 
 import itertools
-import sys
+import warnings
 
 import pytest
 
@@ -11,6 +11,7 @@ from host_tools.vending.scratch_pg import ScratchPostgres, ScratchUnavailable
 
 PASSPHRASE = "correct horse battery staple"
 _db_numbers = itertools.count(1)
+_pg_skipped = []
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +21,17 @@ def pg_server():
     try:
         server.start()
     except ScratchUnavailable as error:
-        banner = f"\n{'!' * 78}\n!! POSTGRESQL TESTS SKIPPED: {error}\n{'!' * 78}\n"
-        sys.__stderr__.write(banner)
+        _pg_skipped.append(str(error))
+        warnings.warn(pytest.PytestWarning(f"POSTGRESQL TESTS SKIPPED: {error}"), stacklevel=1)
         pytest.skip(f"POSTGRESQL UNAVAILABLE: {error}")
     yield server
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Make a skipped PostgreSQL run impossible to miss at the end of the run."""
+    for reason in _pg_skipped[:1]:
+        terminalreporter.write_sep("!", f"POSTGRESQL TESTS SKIPPED: {reason}", red=True, bold=True)
 
 
 def new_pg_database(server):
