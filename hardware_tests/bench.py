@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from host_tools.device.client import DeviceClient, DeviceTimeout
+from host_tools.device.client import DeviceClient, DeviceError, DeviceTimeout
 from token_spec import derive_decoder_key, encode_token
 from token_spec.config_blob import sign_config
 from token_spec.types import TYPE_CLEAR_CREDIT, TYPE_CREDIT
@@ -48,6 +48,7 @@ BASE_CONFIG = {"tariff": {"type": "flat", "price": PRICE}}
 # Sim: a fixed start, Monday 2026-05-04 12:00 UTC, so calendar-dependent runs repeat exactly.
 SIM_START = 200059200
 BOOT_TIMEOUT = 20.0
+EPOCH_2020 = 1577836800  # meter time is seconds since 2020-01-01 UTC (docs/interfaces.md)
 
 
 class Bench:
@@ -59,6 +60,8 @@ class Bench:
         self.port = port
         self.meter = None
         self._tid = 0
+        self.provisioned_here = False
+        self.blank_token_error = None
 
     # ---- connection ------------------------------------------------------------------------
     def connect(self):
@@ -76,17 +79,27 @@ class Bench:
     def status(self):
         return self.request("status")
 
-    def wait_boot(self, seq_before):
-        """After a reset or power cut: the new firmware's boot event (same connection)."""
-        return self.meter.wait_event("boot", timeout=BOOT_TIMEOUT, seq=seq_before + 1)
+    def restarting(self):
+        """Call right before a reset or power cut: forget events pushed so far."""
+        self.meter.events_pending()
+
+    def wait_boot(self):
+        """After a reset or power cut: the new firmware run's boot event (same connection).
+        Its seq follows the last *saved* event: events that changed nothing may be lost."""
+        return self.meter.wait_event("boot", timeout=BOOT_TIMEOUT)
 
     # ---- identity, tokens, config ------------------------------------------------------------
     def ensure_provisioned(self):
         """Provision with the bench identity if the meter is blank; refuse a foreign meter."""
         hello = self.request("hello")
         if not hello["provisioned"]:
-            self.before_provision()
-            self.request("provision", config=BASE_CONFIG, **SETTINGS)
+            # What a blank meter does with a token, for test_identity to check.
+            try:
+                self.request("token", token=encode_token(KEY, METER, TYPE_CREDIT, 100, 1))
+            except DeviceError as exc:
+                self.blank_token_error = exc.code
+            self.request("provision", config=BASE_CONFIG, time=self.start_time(), **SETTINGS)
+            self.provisioned_here = True
         elif hello["meter_number"] != METER:
             pytest.exit(
                 f"the meter on {self.port} is provisioned as {hello['meter_number']}, not the "
@@ -94,8 +107,9 @@ class Bench:
                 returncode=3,
             )
 
-    def before_provision(self):
-        """Hook: the sim sets its clock first."""
+    def start_time(self):
+        """Meter time to provision with (it sets the meter's clock): the host's clock."""
+        return int(time.time()) - EPOCH_2020
 
     def next_tid(self):
         """A TID newer than everything the meter has seen (its high-water mark moves on)."""
@@ -169,8 +183,8 @@ class SimBench(Bench):
         super().close()
         self.sim.stop()
 
-    def before_provision(self):
-        self.request("sim.time", time=SIM_START)
+    def start_time(self):
+        return SIM_START
 
     def advance(self, seconds):
         self.request("sim.advance", seconds=int(seconds))
@@ -186,9 +200,9 @@ class SimBench(Bench):
             self.request("sim.load", watts=0)
 
     def _cut(self):
-        seq = self.status()["event_seq"]
+        self.restarting()
         assert self.request("sim.power_cut") == {"power_cut": True}
-        self.wait_boot(seq)
+        self.wait_boot()
 
     def reset(self):
         self._cut()  # the simulator's only reset is a power cut
@@ -236,14 +250,14 @@ class BoardBench(Bench):
             time.sleep(1.0)
 
     def reset(self):
-        seq = self.status()["event_seq"]
+        self.restarting()
         serial = self.meter.serial
         # DevKitC auto-reset: RTS low pulls EN low while DTR (IO0) stays high -> normal boot.
         serial.dtr = False
         serial.rts = True
         time.sleep(0.1)
         serial.rts = False
-        self.wait_boot(seq)
+        self.wait_boot()
 
     def require(self, capability):
         if capability == "tamper":

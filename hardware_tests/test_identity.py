@@ -17,6 +17,8 @@ def test_handshake_and_version(meter):
 
 
 def test_provisioned_as_the_bench_meter(meter):
+    if meter.provisioned_here:  # this session provisioned a blank meter
+        assert meter.blank_token_error == "not_provisioned"
     hello = meter.request("hello")
     assert hello["provisioned"] is True and hello["meter_number"] == METER
     st = meter.status()
