@@ -11,22 +11,6 @@ from contextlib import contextmanager
 import click
 
 
-def _device_group(main):
-    """The `device` group defined by device_cmds (registered before this module)."""
-    from host_tools.cli import device_cmds
-
-    group = getattr(device_cmds, "device", None)
-    if group is None:
-        group = main.commands.get("device")
-    if group is None:
-        # device_cmds has not defined its group (yet): give the bench verbs a home anyway.
-        @main.group("device")
-        def group():
-            """Talk to a meter over serial: flash, deploy, provision, monitor, status, ..."""
-
-    return group
-
-
 @contextmanager
 def _progress_bar(description, enabled=True):
     """Yields update(done, total, label=None); the rich bar appears at the first update.
@@ -75,6 +59,7 @@ def _emit(result, as_json, text):
 
 
 def _flash_command():
+    from host_tools.cli.device_cmds import port_option
     from host_tools.device.flash import (
         CHIP_CHOICES,
         DEFAULT_BAUD,
@@ -84,7 +69,7 @@ def _flash_command():
     )
 
     @click.command("flash")
-    @click.option("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
+    @port_option
     @click.option(
         "--firmware",
         "firmware",
@@ -125,8 +110,10 @@ def _flash_command():
 
 
 def _deploy_command():
+    from host_tools.cli.device_cmds import port_option
+
     @click.command("deploy")
-    @click.option("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB0")
+    @port_option
     @click.option("--board", default=None, help="copy only this board's pin map (boards/*.json)")
     @click.option(
         "--wipe",
@@ -300,7 +287,8 @@ def _demo_command():
 
 def register(main):
     """Attach flash/deploy/provision/monitor to `device`; add top-level `hil` and `demo`."""
-    device = _device_group(main)
+    from host_tools.cli.device_cmds import device  # defined (and registered) before us
+
     device.add_command(_flash_command())
     device.add_command(_deploy_command())
     device.add_command(_provision_command())
