@@ -167,8 +167,11 @@ class DeviceClient:
     def _send(self, data):
         if self.serial is None:
             raise DeviceError("closed", "the connection to %s is not open" % self.port)
-        self.serial.write(data)
-        self.serial.flush()
+        try:
+            self.serial.write(data)
+            self.serial.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError("disconnected", "%s: %s" % (self.port, exc)) from None
 
     def _read_objects(self, deadline, keep_events=True):
         """Yield parsed objects until the deadline; events go to the queue when keep_events."""
@@ -177,7 +180,10 @@ class DeviceClient:
             if nl < 0:
                 if time.monotonic() >= deadline:
                     return
-                chunk = self.serial.read(self.serial.in_waiting or 1)
+                try:
+                    chunk = self.serial.read(self.serial.in_waiting or 1)
+                except (serial.SerialException, OSError) as exc:
+                    raise DeviceError("disconnected", "%s: %s" % (self.port, exc)) from None
                 if chunk:
                     self._buf += chunk
                 continue

@@ -5,10 +5,11 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from host_tools.cli import main
-from host_tools.device.client import DeviceClient
+from host_tools.device.client import DeviceClient, DeviceError
 from host_tools.sim import SimMeter
 from tests.helpers import ROOT
 from tests.sim.sim_scenario_helpers import START, power_cut, provision, token
@@ -86,3 +87,12 @@ def test_device_verbs_against_the_simulator(sim):
     r = run(main, ["device", "status", "--port", "/dev/no-such-port", "--timeout", "1"])
     assert r.exit_code == 1 and "cannot open /dev/no-such-port" in r.output
     assert START > 0
+
+
+def test_client_reports_a_meter_that_went_away(tmp_path):
+    sim = SimMeter(tmp_path, speed=0)
+    with DeviceClient(sim.start()) as meter:
+        sim.stop()
+        with pytest.raises(DeviceError) as info:
+            meter.request("status", _timeout=2)
+    assert info.value.code in ("disconnected", "timeout")
