@@ -77,13 +77,16 @@ def station():
 @station.command("init")
 @home_option
 @click.option("--db", "db_url", default=None, help="Database URL (default: SQLite in the home).")
+@click.option(
+    "--key-from", default=None, help="Another station's vending.key (a second station on a DB)."
+)
 @json_option
-def station_init(home_dir, db_url, as_json):
+def station_init(home_dir, db_url, key_from, as_json):
     """Create the station: encrypted vending key, station.json and the database schema."""
     from host_tools.vending.station import init_station
 
     try:
-        root, url = init_station(home_dir, db_url, prompt=_prompt)
+        root, url = init_station(home_dir, db_url, prompt=_prompt, key_from=key_from)
     except StationError as error:
         raise click.ClickException(str(error)) from None
     data = {"home": str(root), "db": db.redact(url)}

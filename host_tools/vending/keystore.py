@@ -80,6 +80,19 @@ def load_key_file(path, passphrase):
     return key
 
 
+def copy_key_file(source, path, passphrase):
+    """Copy another station's sealed key file to `path` after checking the passphrase opens it."""
+    key = load_key_file(source, passphrase)
+    if os.path.exists(path):
+        raise StationError(f"{path} already exists: refusing to overwrite a vending key")
+    with open(source, "rb") as src:
+        sealed = src.read()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(sealed)
+    return key
+
+
 def key_fingerprint(key):
     """A public identifier of the key (stored in the DB so two stations cannot mix keys)."""
     import hashlib

@@ -20,8 +20,11 @@ def _passphrase(prompt, confirm=False):
     return prompt(confirm)
 
 
-def init_station(home_dir=None, db_url=None, prompt=None):
-    """`prepay station init`: key file, station.json and schema. Returns (home, url)."""
+def init_station(home_dir=None, db_url=None, prompt=None, key_from=None):
+    """`prepay station init`: key file, station.json and schema. Returns (home, url).
+
+    `key_from`: another station's key file, for a second station on a shared database (the
+    passphrase must open it; the encrypted file is copied, the key is never re-written)."""
     root = home.resolve_home(home_dir)
     if (root / home.CONFIG_NAME).exists():
         raise StationError(f"{root} already holds a station (station.json exists)")
@@ -35,8 +38,11 @@ def init_station(home_dir=None, db_url=None, prompt=None):
     except exc.SQLAlchemyError as error:
         raise db.connect_error(url, error) from None
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    passphrase = _passphrase(prompt, confirm=True)
-    key = keystore.create_key_file(root / home.KEY_NAME, passphrase)
+    passphrase = _passphrase(prompt, confirm=key_from is None)
+    if key_from is not None:
+        key = keystore.copy_key_file(key_from, root / home.KEY_NAME, passphrase)
+    else:
+        key = keystore.create_key_file(root / home.KEY_NAME, passphrase)
     try:
         db.create_schema(engine)
         _bind_key(engine, keystore.key_fingerprint(key))

@@ -101,7 +101,7 @@ def test_full_cashier_flow(tmp_path, db_url):
     blob = json.loads(
         run("token", "power-limit", KWH_METER, "3000", "--json", "--home", home).output
     )
-    assert blob["token_type"] == "power-limit" and blob["tid"] == sale["tid"] + 1
+    assert blob["token_type"] == "power-limit" and blob["tid"] >= sale["tid"] + 1
     change = json.loads(run("token", "key-change", KWH_METER, "--json", "--home", home).output)
     assert len(change["tokens"]) == 4 and change["new_revision"] == 2
     config = tmp_path / "config.json"
@@ -227,3 +227,28 @@ def test_init_asks_for_the_passphrase_twice_when_not_in_the_environment(tmp_path
     assert "Zq9" not in result.output
     monkeypatch.setenv("PREPAY_PASSPHRASE", "Zq9 pass")
     assert Station(home).key  # the prompted passphrase opens it
+
+
+def test_second_station_on_a_shared_database_needs_the_same_key(tmp_path, pg_server):
+    from tests.vending.conftest import new_pg_database
+
+    url = new_pg_database(pg_server)
+    first, second, third = (str(tmp_path / name) for name in ("first", "second", "third"))
+    setup_cli_station(first, url)
+    run("vend", KWH_METER, "10", "--ref", "p1", "--channel", "cash", "--home", first)
+    refused = run("station", "init", "--home", second, "--db", url, code=1)
+    assert "different vending key" in refused.output
+    assert not (tmp_path / "second" / "vending.key").exists()
+    run("station", "init", "--home", third, "--db", url, "--key-from", f"{first}/vending.key")
+    again = json.loads(
+        run(
+            "vend", KWH_METER, "10", "--ref", "p1", "--channel", "cash", "--json", "--home", third
+        ).output
+    )
+    assert again["replayed"] and again["receipt"] == "00000001"
+    fresh = json.loads(
+        run(
+            "vend", KWH_METER, "10", "--ref", "p2", "--channel", "cash", "--json", "--home", third
+        ).output
+    )
+    assert fresh["receipt"] == "00000002" and fresh["tid"] >= again["tid"] + 1
