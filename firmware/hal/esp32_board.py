@@ -51,13 +51,13 @@ DEFAULTS = {
     "external_pullups": [],
     # The one periodic hardware timer that scans the keypad and drives bench/buzzer pulses.
     "timer_id": 0,
-    # The journal's flash: the "journal" data partition if the partition table has one, else
-    # a fixed-size file on the littlefs filesystem (stock MicroPython firmware has no such
-    # partition). See docs/hal_esp32.md.
+    # The journal's flash: the "journal" data partition (docs/journal.md) if the partition
+    # table has one, else a fixed-size file on littlefs as a development fallback for stock
+    # MicroPython firmware, which has no such partition. See docs/hal_esp32.md.
     "journal": {"partition": "journal", "file": "/journal.bin", "block_size": 4096, "blocks": 16},
 }
-# The journal needs 2 config + >= 2 event + >= 2 register blocks (firmware/core/journal.py).
-MIN_JOURNAL_BLOCKS = 6
+# The journal's minimum (docs/journal.md: 2 config + 4 event + >= 2 register blocks).
+MIN_JOURNAL_BLOCKS = 8
 _SECTION_DEFAULTS = {
     "pulse": {"counter_id": 0, "edge": "falling", "filter_ns": 12_700},
     "keypad": {"keymap": "123A456B789C*0#D", "scan_ms": 10, "stable_scans": 3},
