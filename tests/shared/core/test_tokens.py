@@ -205,3 +205,18 @@ def test_key_change_old_revision_and_mismatched_parts():
     assert m.fail_count == 0
     assert m.enter_token(a[3], T) == ts.RESULT_ACCEPTED
     assert m.decoder_key == bytes(range(16, 32))
+
+
+def test_tids_cross_the_24_bit_boundary_without_rollover():
+    now = (ts.TID_MODULUS - 10) * 60  # 2051-11-24 20:06, ten minutes before TID 2**24
+    m = meter(now=now)
+    before = token(ts.TYPE_CREDIT, 10, now, tid=ts.TID_MODULUS - 5)
+    after = token(ts.TYPE_CREDIT, 20, now, tid=ts.TID_MODULUS + 3)  # carried as TID 3
+    assert m.enter_token(before, now) == "accepted"
+    assert m.enter_token(after, now + 600) == "accepted"
+    assert m.tid_high_water == ts.TID_MODULUS + 3
+    assert m.enter_token(after, now + 660) == ts.RESULT_USED
+    assert m.enter_token(before, now + 660) == ts.RESULT_USED
+    assert m.credit == 30
+    copy = Meter.restore(settings(), m.snapshot(), m.snapshot_config())
+    assert copy.tid_high_water == ts.TID_MODULUS + 3 and copy.tids == m.tids
