@@ -182,3 +182,33 @@ def test_results_that_change_nothing_do_not_write_flash():
         pending = s.ok("status")["event_seq"]
         s.ok("sim.advance", seconds=900)  # the time rule commits the waiting events
         assert app.storage.journal.event_seq >= pending
+
+
+def test_signed_config_in_parts_survives_a_reboot_and_cannot_be_replayed():
+    import json
+
+    from token_spec.config_blob import sign_config
+
+    with fx.StateDir() as d:
+        app, s = fx.provisioned(d)
+        holidays = ["2026-%02d-%02d" % (m, day) for m in range(1, 13) for day in (1, 8, 15, 22)]
+        blob = sign_config(fx.KEY, fx.METER, 1, {"low_credit": 500, "holidays": holidays})
+        assert len(blob) > 900  # needs more than one line
+        half = len(blob) // 2
+        assert s.ok("config.set", blob=blob[:half], more=True) == {"received": half}
+        assert s.ok("config.set", blob=blob[half:]) == {"applied": True, "counter": 1}
+        assert s.error("config.set", blob=blob) == "bad_argument"  # longer than a line
+        s.ok("config.set", blob=blob[:half], more=True)
+        assert s.error("config.set", blob=blob[half:]) == "refused"  # a replay
+        app2 = fx.boot(d)
+        s2 = fx.Session(app2)
+        got = s2.ok("config.get")
+        text = got["text"]
+        while len(text) < got["size"]:
+            text += s2.ok("config.get", offset=len(text))["text"]
+        config = json.loads(text)
+        assert got["counter"] == 1 and config["low_credit"] == 500
+        assert len(config["holidays"]) == 48
+        s2.ok("config.set", blob=blob[:half], more=True)
+        assert s2.error("config.set", blob=blob[half:]) == "refused"
+        assert s2.ok("status")["config_counter"] == 1
