@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from host_tools.cli import main
 from host_tools.device import deploy as dp
+from host_tools.device.board_repl import MpremoteBoard
 from tests.device.fake_board import FakeBoard
 from tests.device.unix_repl import micropython_repl
 
@@ -189,7 +190,7 @@ def test_real_transport_against_the_micropython_repl(repo, tmp_path, micropython
 
         def deploy_once(files):
             # A fresh session each time, as `prepay device deploy` does (the reset ends one).
-            board = dp.MpremoteBoard.open(port, soft_reset=False, root=str(board_root))
+            board = MpremoteBoard.open(port, soft_reset=False, root=str(board_root))
             try:
                 assert dp.split_mpy_abi(board.mpy_abi())[0] == 6
                 return dp.deploy(board, files)
@@ -219,7 +220,7 @@ def test_real_transport_finds_and_wipes_the_journal(repo, tmp_path, micropython_
     (board_root / "board.json").write_text("{}")
     files = dp.build_files(repo)
     with micropython_repl(micropython_bin) as port:
-        board = dp.MpremoteBoard.open(port, soft_reset=False, root=str(board_root))
+        board = MpremoteBoard.open(port, soft_reset=False, root=str(board_root))
         try:
             with pytest.raises(dp.DeployError, match="this meter is provisioned"):
                 dp.deploy(board, files)
