@@ -140,6 +140,8 @@ def test_monitor_shows_registers_and_new_events(home, sim):
     assert result.exit_code == 0, result.output
     assert METER in result.output and "disconnected" in result.output
     assert "boot" in result.output  # the logged events are listed
+    live = CliRunner().invoke(main, ["device", "monitor", "--port", sim.port, "--seconds", "0.6"])
+    assert live.exit_code == 0 and METER in live.output
 
     station = Station(home)
     try:
