@@ -24,6 +24,7 @@ import time
 import pytest
 
 from host_tools.device.client import DeviceClient, DeviceError, DeviceTimeout
+from host_tools.device.provision import meter_time
 from token_spec import derive_decoder_key, encode_token
 from token_spec.config_blob import sign_config
 from token_spec.types import TYPE_CLEAR_CREDIT, TYPE_CREDIT
@@ -48,7 +49,6 @@ BASE_CONFIG = {"tariff": {"type": "flat", "price": PRICE}}
 # Sim: a fixed start, Monday 2026-05-04 12:00 UTC, so calendar-dependent runs repeat exactly.
 SIM_START = 200059200
 BOOT_TIMEOUT = 20.0
-EPOCH_2020 = 1577836800  # meter time is seconds since 2020-01-01 UTC (docs/interfaces.md)
 
 
 class Bench:
@@ -109,7 +109,7 @@ class Bench:
 
     def start_time(self):
         """Meter time to provision with (it sets the meter's clock): the host's clock."""
-        return int(time.time()) - EPOCH_2020
+        return meter_time()
 
     def next_tid(self):
         """A TID newer than everything the meter has seen (its high-water mark moves on)."""

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
+from host_tools.device.monitor import meter_clock
+
 METER = "12345678903"
 PASSPHRASE = "prepay demo passphrase"  # the throwaway demo station only
 TARIFF_PRICE = "2.00"  # per kWh
@@ -96,7 +98,7 @@ class Demo:
         zone = status["zone"]
         style = ZONE_STYLE.get(zone, "magenta")
         relay = status["relay"]
-        clock = time.strftime("%a %H:%M", time.gmtime(status["time"] + 1577836800))
+        clock = meter_clock(status["time"], "%a %H:%M")
         self.say(
             f"  {clock}  credit {status['credit_text']:>6}  {status['power_w']:>4} W  "
             f"{status['energy_wh']:>5} Wh  [{style}]{zone:<12}[/] "

@@ -9,18 +9,19 @@ after N seconds. The event list starts with the meter's most recent logged event
 
 import collections
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from rich.console import Group
 from rich.table import Table
 
-EPOCH_2020 = datetime(2020, 1, 1, tzinfo=UTC)
+from host_tools.vending.clock import TOKEN_EPOCH
+
 SHOWN_EVENTS = 12
 
 
-def meter_clock(seconds):
-    """Meter time (seconds since 2020-01-01 UTC) as 'YYYY-MM-DD HH:MM:SS'."""
-    return (EPOCH_2020 + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+def meter_clock(seconds, form="%Y-%m-%d %H:%M:%S"):
+    """Meter time (seconds since 2020-01-01 UTC) as text in UTC."""
+    return (TOKEN_EPOCH + timedelta(seconds=seconds)).strftime(form)
 
 
 def status_rows(status):

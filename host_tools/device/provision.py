@@ -19,10 +19,10 @@ charged at the vend and get none.
 import time
 
 from host_tools.vending import StationError, registry
+from host_tools.vending.clock import TOKEN_EPOCH
+from host_tools.vending.money import fmt_price
 from host_tools.vending.station import Station
 
-# Meter time is seconds since 2020-01-01T00:00:00Z (docs/interfaces.md).
-EPOCH_2020 = 1577836800
 PRICE_DENOMINATOR = 10_000  # station prices are in 1/10,000 currency units per kWh
 DEFAULTS = {"unit": "currency", "scale": 100, "imp_per_kwh": 1000}
 DEFAULT_KEY_REVISION = 1
@@ -33,8 +33,8 @@ class ProvisionError(Exception):
 
 
 def meter_time(now=None):
-    """Seconds since the token epoch for a Unix time (default: now)."""
-    return int(time.time() if now is None else now) - EPOCH_2020
+    """Meter time (seconds since 2020-01-01 UTC, docs/interfaces.md) for a Unix time."""
+    return int((time.time() if now is None else now) - TOKEN_EPOCH.timestamp())
 
 
 def meter_tariff(tariff, scale):
@@ -44,7 +44,7 @@ def meter_tariff(tariff, scale):
         units, rest = divmod(price * scale, PRICE_DENOMINATOR)
         if rest:
             raise ProvisionError(
-                f"tariff {tariff['name']!r}: price {price / PRICE_DENOMINATOR} per kWh is not a "
+                f"tariff {tariff['name']!r}: price {fmt_price(price)} per kWh is not a "
                 f"whole number of register units at scale {scale}"
             )
         return units
