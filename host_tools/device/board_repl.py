@@ -126,10 +126,8 @@ class MpremoteBoard:
     def remove(self, path):
         self._t.fs_rmfile(self._root + path)
 
-    def has_meter_state(self):
-        return bool(self._present_state())
-
-    def _present_state(self):
+    def meter_state(self):
+        """Where the board keeps a meter journal: file paths and/or `partition:journal`."""
         paths = self._on_board(STATE_FILES)
         files = self._eval(f"[p for p in {paths!r} if _pp_hash(p)]")
         found = [p[len(self._root) :] for p in files]
@@ -138,7 +136,7 @@ class MpremoteBoard:
         return found
 
     def wipe_meter_state(self):
-        gone = self._present_state()
+        gone = self.meter_state()
         for path in gone:
             if path.startswith("partition:"):
                 self._t.exec("for p in _pp_journal():\n _pp_partition_erase(p)")

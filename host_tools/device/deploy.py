@@ -14,7 +14,7 @@ board pin maps `firmware/boards/*.json` are copied as they are (only the chosen 
 `--board`). The sim HAL (`firmware/hal/sim.py`) runs only on the unix port and is not copied.
 
 The board is reached through a handful of file operations (mpy_abi, hashes, list_files,
-makedirs, write, remove, has_meter_state, wipe_meter_state, reset): `board_repl.MpremoteBoard`
+makedirs, write, remove, meter_state, wipe_meter_state, reset): `board_repl.MpremoteBoard`
 implements them over mpremote's raw-REPL transport; tests use an in-memory fake.
 """
 
@@ -190,9 +190,14 @@ def deploy(board, files, hello=None, wipe=False, progress=None, say=None):
     if abi is None:
         say("the board's MicroPython does not report its .mpy version; not checked")
 
-    provisioned = bool(hello and hello.get("provisioned")) or board.has_meter_state()
-    if provisioned and not wipe:
+    if hello and hello.get("provisioned") and not wipe:
         refuse_provisioned(hello)
+    state = board.meter_state()
+    if state and not wipe:
+        raise DeployError(
+            f"the board holds a meter journal ({', '.join(state)}), perhaps a provisioned "
+            "meter's: pass --wipe to erase it (credit, keys, events) and start a new meter"
+        )
     wiped = board.wipe_meter_state() if wipe else []
     if wiped:
         say(f"wiped meter state: {', '.join(wiped)}")

@@ -40,8 +40,8 @@ class FakeBoard:
     def remove(self, path):
         del self.files[path]
 
-    def has_meter_state(self):
-        return bool(self.state)
+    def meter_state(self):
+        return sorted(self.state)
 
     def wipe_meter_state(self):
         gone, self.state = sorted(self.state), set()

@@ -159,10 +159,11 @@ def test_provisioned_meter_is_refused_without_wipe(repo):
 
     # State found on the board's filesystem counts even when the app did not answer.
     stateful = FakeBoard(mpy_abi=ESP32_ABI, state={"/meter/journal.bin"})
-    with pytest.raises(dp.DeployError, match="is provisioned"):
+    with pytest.raises(dp.DeployError, match=r"holds a meter journal \(/meter/journal.bin\)"):
         dp.deploy(stateful, dp.build_files(repo))
+    assert stateful.writes == []
     result = dp.deploy(stateful, dp.build_files(repo), wipe=True)
-    assert result["wiped"] == ["/meter/journal.bin"] and not stateful.has_meter_state()
+    assert result["wiped"] == ["/meter/journal.bin"] and not stateful.meter_state()
     assert stateful.resets == 1
 
 
@@ -222,7 +223,7 @@ def test_real_transport_finds_and_wipes_the_journal(repo, tmp_path, micropython_
     with micropython_repl(micropython_bin) as port:
         board = MpremoteBoard.open(port, soft_reset=False, root=str(board_root))
         try:
-            with pytest.raises(dp.DeployError, match="this meter is provisioned"):
+            with pytest.raises(dp.DeployError, match="holds a meter journal ./journal.bin."):
                 dp.deploy(board, files)
             result = dp.deploy(board, files, wipe=True)
         finally:
