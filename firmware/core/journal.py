@@ -104,6 +104,14 @@ class Ring:
         self.next_seq = newest + 1
         self._next_slot = 0 if self.newest_slot < 0 else self.newest_slot + 1
 
+    def payload(self, slot):
+        """The payload of the record in `slot` (which `scan` found valid), as bytes."""
+        block, offset = self._where(slot)
+        record = bytearray(self.record_size)
+        self.dev.readblocks(block, record, offset)
+        (length,) = struct.unpack_from("<H", record, 6)
+        return bytes(record[_HEADER : _HEADER + length])
+
     def append(self, payload, keep_slot=-1):
         """Write one record after the newest; returns (seq, slot). Never erases `keep_slot`."""
         if len(payload) > self.capacity():
@@ -190,19 +198,14 @@ class Journal:
 
     def boot(self):
         """Find the newest committed state; returns the status (RESTORED, BLANK or CORRUPT)."""
-        newest = [0, None]
-
-        def keep_newest(seq, slot, payload):
-            if seq >= newest[0]:
-                newest[0] = seq
-                newest[1] = bytes(payload)
-
-        self.register_ring.scan(keep_newest)
+        ring = self.register_ring
+        ring.scan()
         self.registers = None
         self.event_seq = self._config_seq = 0
-        if newest[1] is not None:
-            self.event_seq, self._config_seq = struct.unpack_from(_COMMIT, newest[1], 0)
-            self.registers = newest[1][_COMMIT_SIZE:]
+        if ring.newest_slot >= 0:
+            payload = ring.payload(ring.newest_slot)
+            self.event_seq, self._config_seq = struct.unpack_from(_COMMIT, payload, 0)
+            self.registers = payload[_COMMIT_SIZE:]
             self.status = RESTORED
         elif self.register_ring.invalid:
             self.status = CORRUPT
