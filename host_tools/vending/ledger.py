@@ -20,7 +20,7 @@ import hashlib
 import json
 import secrets
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Text, bindparam, func, select
 
 from host_tools.vending import db
 
@@ -28,12 +28,30 @@ GENESIS = "0" * 64
 SELF = "self"  # as an entry's arrear_id: "the txn being appended" (arrears are named by it)
 
 _HEAD = select(db.chain_head.c.seq, db.chain_head.c.hash).where(db.chain_head.c.id == 1)
-_HEAD_FOR_UPDATE = _HEAD.with_for_update()
-_CHAIN_LOCK = select(func.pg_advisory_xact_lock(0x70726570))  # "prep"
+# PostgreSQL: queue on an advisory lock first — its waiters are woken one at a time, where the
+# waiters of a row lock all wake at each commit and stampede the CPUs — then lock the head row.
+# FOR UPDATE returns the newest head even though the statement's snapshot predates the wait.
+_HEAD_PG = _HEAD.where(
+    func.pg_advisory_xact_lock(0x70726570).cast(Text).is_not(None)  # lock "prep", then true
+).with_for_update()
 _MOVE_HEAD = (
     db.chain_head.update()
     .where(db.chain_head.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+_TXN_COLUMNS = [c.name for c in db.txns.columns]
+# PostgreSQL: the txn row and the head move in one round trip (the lock is held for two round
+# trips and the commit); the join condition re-checks that the head was the one we chained to.
+_SEALED = (
+    db.txns.insert()
+    .values({name: bindparam("t_" + name) for name in _TXN_COLUMNS})
+    .returning(db.txns.c.seq, db.txns.c.hash)
+    .cte("sealed")
+)
+_SEAL_PG = (
+    db.chain_head.update()
+    .where(db.chain_head.c.id == 1, db.chain_head.c.seq == _SEALED.c.seq - 1)
+    .values(seq=_SEALED.c.seq, hash=_SEALED.c.hash)
 )
 
 
@@ -64,14 +82,7 @@ def txn_hash(row, entry_rows):
 def lock_chain(conn):
     """Take the append lock and return (last_seq, last_hash)."""
     # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
-    query = _HEAD
-    if db.is_postgres(conn.engine):
-        # Queue on an advisory lock first: its waiters are woken one at a time, where the
-        # waiters of a row lock all wake at each commit and stampede two busy CPUs. The row
-        # lock then stays uncontended and still guards the head against any other writer.
-        conn.execute(_CHAIN_LOCK)
-        query = _HEAD_FOR_UPDATE
-    row = conn.execute(query).one()
+    row = conn.execute(_HEAD_PG if db.is_postgres(conn.engine) else _HEAD).one()
     return row.seq, row.hash
 
 
@@ -113,8 +124,13 @@ def append(conn, kind, meter, stamp, cashier, body, lines, side_rows=None):
     last_seq, last_hash = lock_chain(conn)  # the serialised part starts here
     row.update(seq=last_seq + 1, prev_hash=last_hash)
     row["hash"] = txn_hash(row, entry_rows)
-    conn.execute(db.txns.insert(), row)
-    conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"]})
+    if db.is_postgres(conn.engine):
+        params = {"t_" + name: value for name, value in row.items()}
+        if conn.execute(_SEAL_PG, params).rowcount != 1:
+            raise AssertionError("chain head moved while locked")  # cannot happen: a bug
+    else:
+        conn.execute(db.txns.insert(), row)
+        conn.execute(_MOVE_HEAD, {"seq": row["seq"], "hash": row["hash"]})
     return row
 
 

@@ -9,6 +9,15 @@ import time
 
 
 def _client(home, plan, barrier, results):
+    try:
+        _sell_plan(home, plan, barrier, results)
+    except BaseException as error:  # report it, so the parent never waits for a dead client
+        barrier.abort()
+        results.put((0.0, 0.0, [("-", "-", "-", None, None, None, f"client died: {error!r}")]))
+        raise
+
+
+def _sell_plan(home, plan, barrier, results):
     from host_tools.vending import StationError, vend
     from host_tools.vending.station import Station
 
