@@ -12,8 +12,9 @@ Accounts:
     debt_recovery         arrears recovered (entries carry the arrears' txn id)
     arrears_receivable / arrears_raised   arrears put on a meter
     carry_forward         value paid but not yet delivered as units (kWh rounding), per meter
-A reversal is a new txn whose entries negate the original's, so every balance (cash, arrears,
-carry) returns to where it was; the original is listed in `reversals`, never changed.
+    reversals             carry a reversed sale left that a later sale already spent (a loss)
+A reversal is a new txn whose entries negate the original's (see vend._reversal_lines for the
+one exception, carry already spent); the original is listed in `reversals`, never changed.
 """
 
 import hashlib

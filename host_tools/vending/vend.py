@@ -311,6 +311,27 @@ def find_receipt(station, receipt_text=None, ref=None):
 # ---- reversals -------------------------------------------------------------------------------
 
 
+def _reversal_lines(lines, carried):
+    """The entries that undo a sale's `lines`, given the value carried on the meter now.
+
+    Every line is negated — cash refunded, arrears owed again, a used carry given back — except
+    the carry the sale left over: a later sale may already have spent it, so only what is still
+    carried is taken back and the rest is the station's loss (`reversals`, under one unit's
+    price), never a debt of the customer.
+    """
+    out, carry_out = [], 0
+    for account, amount, arrear in lines:
+        if account == "carry_forward" and amount < 0:
+            carry_out = -amount
+        else:
+            out.append((account, -amount, arrear))
+    restored = sum(amount for account, amount, _ in out if account == "carry_forward")
+    taken = min(carry_out, carried - restored)  # restored < 0 is carry given back
+    out.append(("carry_forward", taken, None))
+    out.append(("reversals", carry_out - taken, None))
+    return out
+
+
 def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
     """Book a new txn negating a sale's entries and mark the sale reversed (never edit it)."""
     seq = parse_receipt(receipt_text)
@@ -334,7 +355,8 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         ).scalar()
         if done is not None:
             raise StationError(f"receipt {receipt_number(seq)} was already reversed")
-        lines = [(a, -amount, arr) for a, amount, arr in ledger.txn_lines(conn, original["id"])]
+        carried = registry.carry_balance(conn, original["meter"])
+        lines = _reversal_lines(ledger.txn_lines(conn, original["id"]), carried)
         body = original["body"]
         rev_body = {
             "reverses": receipt_number(seq),

@@ -116,6 +116,17 @@ def test_kwh_rounding_remainder_is_carried_not_lost(station):
     assert shown["carried_forward"] == "0.00"
 
 
+def test_reversing_a_sale_whose_carry_was_spent_never_makes_a_debt(station):
+    first = sell(station, FLAT_METER, "1.05", "p1")  # 5 units, 0.05 carried
+    sell(station, FLAT_METER, "1.15", "p2")  # spends the 0.05
+    vend.reverse(station, first["receipt"], "wrong meter", "boss", now=NOON)
+    assert mgmt.meter_summary(station, FLAT_METER)["carried_forward"] == "0.00"
+    day = reports.day(station, "2026-03-10")
+    # The refund is the whole 1.05; the spent 0.05 is the station's, booked to `reversals`.
+    assert day["accounts"]["reversals"] == "0.05" and day["books_balance"]
+    assert day["channels"]["cash"]["net"] == "1.15"
+
+
 def test_currency_meter_refuses_unrepresentable_credit(station):
     ok = sell(station, CURRENCY_METER, "163.83", "p1")
     assert ok["units"] == 16383 and ok["units_text"] == "163.83 credit"
