@@ -17,6 +17,7 @@ OPS = st.lists(
         st.tuples(st.just("sell"), st.integers(0, 3), st.integers(1, 30_000)),
         st.tuples(st.just("arrears"), st.integers(0, 3), st.integers(1, 5_000)),
         st.tuples(st.just("reverse"), st.integers(0, 50), st.just(0)),
+        st.tuples(st.just("replay"), st.integers(0, 50), st.just(0)),
     ),
     min_size=1,
     max_size=25,
@@ -60,9 +61,21 @@ def test_random_days_keep_the_books(ops, fast_kdf, station_env):
                     sales.append(r)
                     key = derive_decoder_key(station.key, r["meter"], 1)
                     assert decode_token(key, r["meter"], r["token"])[1] == r["units"]
+                elif op == "replay" and sales:
+                    first = sales[index % len(sales)]
+                    again = vend.sell(
+                        station,
+                        first["meter"],
+                        first["amount"],
+                        first["ref"],
+                        "cash",
+                        "clerk",
+                        now=now,
+                    )
+                    assert (again["token"], again["receipt"]) == (first["token"], first["receipt"])
                 elif op == "arrears":
                     mgmt.add_arrears(station, METERS[index], fmt(minor), "", now=now)
-                elif sales:
+                elif op == "reverse" and sales:
                     target = sales[index % len(sales)]
                     vend.reverse(station, target["receipt"], "test", "boss", now=now)
             except StationError as error:
@@ -72,6 +85,9 @@ def test_random_days_keep_the_books(ops, fast_kdf, station_env):
                     words in str(error)
                     for words in ("carried exactly", "buys no energy", "already reversed")
                 ), error
+        for meter in METERS:  # TIDs rise strictly in the order the tokens were sold
+            tids = [r["tid"] for r in sales if r["meter"] == meter]
+            assert tids == sorted(set(tids))
         per_txn, owed, carry = station.read(_invariants)
         assert per_txn == [] and all(v >= 0 for v in owed) and all(v <= 0 for v in carry)
         for day in ("2026-04-30", "2026-05-01"):
