@@ -234,6 +234,16 @@ def meter_show(station, number, as_json):
     _emit(data, as_json, lambda c, d: c.print(render.kv_table(f"Meter {d['number']}", d.items())))
 
 
+@meter.command("set-tariff")
+@click.argument("number")
+@click.argument("tariff_name")
+@station_command
+def meter_set_tariff(station, number, tariff_name):
+    """Move a meter to another tariff (applies from its next sale)."""
+    moved = station.write(lambda conn: registry.set_tariff(conn, number, tariff_name))
+    click.echo(f"meter {moved} now on tariff {tariff_name}")
+
+
 @meter.command("arrears")
 @click.argument("number")
 @click.argument("amount")

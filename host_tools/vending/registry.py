@@ -176,6 +176,14 @@ def get_meter(conn, number, lock=False):
     return row
 
 
+def set_tariff(conn, number, tariff):
+    """Move a meter to another tariff (from its next sale on; sold tokens keep their price)."""
+    row = get_meter(conn, number, lock=True)
+    get_tariff(conn, tariff)
+    conn.execute(db.meters.update().where(db.meters.c.number == row.number).values(tariff=tariff))
+    return row.number
+
+
 def meter_dict(row):
     return {
         "number": row.number,

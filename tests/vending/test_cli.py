@@ -113,6 +113,16 @@ def test_full_cashier_flow(tmp_path, db_url):
     assert json.loads(run("audit", "verify", "--json", "--home", home).output)["ok"]
     listed = json.loads(run("meter", "list", "--json", "--home", home).output)
     assert listed[0]["key_revision"] == 2
+    run("tariff", "add", "cheap", "--price", "0.50", "--home", home)
+    run("meter", "set-tariff", KWH_METER, "cheap", "--home", home)
+    later = json.loads(
+        run(
+            "vend", KWH_METER, "1", "--ref", "p9", "--channel", "card", "--json", "--home", home
+        ).output
+    )
+    assert later["tariff"] == "cheap" and later["units"] == 2000  # 1.00 / 0.50 per kWh
+    missing = run("meter", "set-tariff", KWH_METER, "nope", "--home", home, code=1)
+    assert "no tariff named 'nope'" in missing.output
 
 
 def test_bad_arguments_are_one_line(tmp_path):
