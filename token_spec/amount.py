@@ -17,6 +17,8 @@ def _check_int(amount):
 def encode_amount(amount):
     """The canonical 16-bit value for `amount`; ValueError if it is not representable."""
     _check_int(amount)
+    if 0 <= amount <= MANTISSA_MAX:
+        return amount  # exponent 0: the common case, no search
     if amount < 0 or amount > MAX_AMOUNT:
         raise ValueError("amount %d is outside 0..%d" % (amount, MAX_AMOUNT))
     for e in range(EXPONENT_MAX + 1):
