@@ -231,7 +231,7 @@ def meter_show(station, number, as_json):
     from host_tools.vending.mgmt import meter_summary
 
     data = meter_summary(station, number)
-    _emit(data, as_json, lambda c, d: c.print(render.kv_table(f"Meter {d['number']}", d.items())))
+    _emit(data, as_json, render.meter)
 
 
 @meter.command("set-tariff")

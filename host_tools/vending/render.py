@@ -27,6 +27,7 @@ def receipt(console, r):
             ("Reference", r["ref"]),
             ("Debt recovered", r["debt_recovered"]),
             ("Standing charge", r["standing_charge"] if r["standing_charge_minor"] else None),
+            ("From last purchase", r["carry_in"] if r["carry_in_minor"] else None),
             ("Carried forward", r["carry_out"] if r["carry_out_minor"] else None),
             ("Units", r["units_text"]),
             ("Tariff", r["tariff"]),
@@ -122,3 +123,10 @@ def audit_result(console, r):
         console.print("[red]LEDGER TAMPERED[/]")
         for line in r["problems"]:
             console.print("  " + line)
+
+
+def meter(console, m):
+    """`prepay meter show`: registry fields, then what is owed and carried."""
+    rows = [(k, v) for k, v in m.items() if k != "arrears"]
+    rows += [(f"arrears {receipt}", owed) for receipt, owed in m["arrears"].items()]
+    console.print(kv_table(f"Meter {m['number']}", rows))
