@@ -2,16 +2,18 @@
 
 Catches an edited txn or entry (hash mismatch), a deleted or inserted txn (seq gap / broken
 link / head mismatch), rows whose txn is gone, and edits to sales, tokens and reversals that
-contradict the hashed txns.
+contradict the hashed txns. Every pass streams in seq order, so memory stays flat however long
+the ledger is.
 """
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from host_tools.vending import db, ledger
 
 MAX_PROBLEMS = 20
+_t, _e = db.txns, db.entries
 
 
 def verify(station):
@@ -19,54 +21,110 @@ def verify(station):
 
     def work(conn):
         problems = []
-        entries = _entries_by_txn(conn)
-        prev_hash, expected, txns = ledger.GENESIS, 1, {}
-        for row in conn.execute(db.txns.select().order_by(db.txns.c.seq)).mappings():
-            seq = row["seq"]
-            if seq != expected:
-                problems.append(f"txn {expected}..{seq - 1} missing (deleted?)")
-            if row["prev_hash"] != prev_hash:
-                problems.append(f"txn {seq}: does not link to the previous txn")
-            if ledger.txn_hash(row, entries.pop(row["id"], [])) != row["hash"]:
-                problems.append(f"txn {seq}: content does not match its hash (edited?)")
-            txns[row["id"]] = (seq, row["kind"], row["meter"], json.loads(row["body"]))
-            prev_hash, expected = row["hash"], seq + 1
-        head = conn.execute(db.chain_head.select()).one()
-        if head.seq != expected - 1 or head.hash != prev_hash:
-            problems.append("chain head does not match the last txn (txns deleted at the end?)")
-        if entries:
-            problems.append(f"{len(entries)} txn(s) of entries have no ledger txn (deleted?)")
-        problems += _cross_check(conn, txns)
-        return {"ok": not problems, "txns": len(txns), "problems": problems[:MAX_PROBLEMS]}
+        count = _chain(conn, problems)
+        problems += _orphans(conn)
+        problems += _cross_check(conn)
+        return {"ok": not problems, "txns": count, "problems": problems[:MAX_PROBLEMS]}
 
     return station.read(work)
 
 
-def _entries_by_txn(conn):
-    grouped = {}
-    query = select(db.entries).order_by(db.entries.c.txn_id, db.entries.c.line)
-    for e in conn.execute(query).mappings():
-        grouped.setdefault(e["txn_id"], []).append(e)
-    return grouped
+def _stream(conn, query):
+    return conn.execution_options(stream_results=True, yield_per=2000).execute(query).mappings()
 
 
-def _cross_check(conn, txns):
+def _chain(conn, problems):
+    """Walk txns and their entries (two streams in seq order); returns the number of txns."""
+    entries = _stream(
+        conn,
+        select(_e, _t.c.seq.label("txn_seq"))
+        .join(_t, _t.c.id == _e.c.txn_id)
+        .order_by(_t.c.seq, _e.c.line),
+    )
+    pending = next(entries, None)
+    prev_hash, expected = ledger.GENESIS, 1
+    for row in _stream(conn, select(_t).order_by(_t.c.seq)):
+        seq = row["seq"]
+        own = []
+        while pending is not None and pending["txn_seq"] == seq:
+            own.append(pending)
+            pending = next(entries, None)
+        if seq != expected:
+            problems.append(f"txn {expected}..{seq - 1} missing (deleted?)")
+        if row["prev_hash"] != prev_hash:
+            problems.append(f"txn {seq}: does not link to the previous txn")
+        if ledger.txn_hash(row, own) != row["hash"]:
+            problems.append(f"txn {seq}: content does not match its hash (edited?)")
+        prev_hash, expected = row["hash"], seq + 1
+    head = conn.execute(db.chain_head.select()).one()
+    if head.seq != expected - 1 or head.hash != prev_hash:
+        problems.append("chain head does not match the last txn (txns deleted at the end?)")
+    return expected - 1
+
+
+def _orphans(conn):
+    """Rows that point at a txn that is not there (its txn row was deleted)."""
     problems = []
-    missing = (None, None, None, {})
-    for s in conn.execute(db.sales.select()):
-        seq, kind, meter, body = txns.get(s.txn_id, missing)
-        facts = (kind, meter, body.get("ref"), body.get("amount"), body.get("units"))
-        if facts != ("sale", s.meter, s.ref, s.amount, s.units):
-            problems.append(f"sale {s.ref!r} (txn {seq}): row differs from its ledger txn")
-    for t in conn.execute(db.tokens.select()):
-        seq, kind, meter, body = txns.get(t.txn_id, missing)
+    for table, column in (
+        (_e, _e.c.txn_id),
+        (db.sales, db.sales.c.txn_id),
+        (db.tokens, db.tokens.c.txn_id),
+    ):
+        lost = conn.execute(
+            select(func.count())
+            .select_from(table)
+            .where(~select(_t.c.id).where(_t.c.id == column).exists())
+        ).scalar_one()
+        if lost:
+            problems.append(f"{lost} {table.name} row(s) have no ledger txn (deleted?)")
+    return problems
+
+
+def _cross_check(conn):
+    """Sales, tokens and reversals must say what their hashed txn bodies say."""
+    problems = []
+    s, k, r = db.sales, db.tokens, db.reversals
+    query = select(s, _t.c.seq, _t.c.kind, _t.c.meter.label("txn_meter"), _t.c.body).join(
+        _t, _t.c.id == s.c.txn_id
+    )
+    for row in _stream(conn, query):
+        body = json.loads(row["body"])
+        facts = (
+            row["kind"],
+            row["txn_meter"],
+            body.get("ref"),
+            body.get("amount"),
+            body.get("units"),
+        )
+        if facts != ("sale", row["meter"], row["ref"], row["amount"], row["units"]):
+            problems.append(f"sale {row['ref']!r} (txn {row['seq']}): differs from its txn")
+    query = select(k, _t.c.seq, _t.c.meter.label("txn_meter"), _t.c.body).join(
+        _t, _t.c.id == k.c.txn_id
+    )
+    for row in _stream(conn, query):
+        body = json.loads(row["body"])
         issued = body.get("tokens") or [body.get("token")]
-        same_tid = t.tid is None or body.get("tid") == t.tid
-        if meter != t.meter or t.digits not in issued or not same_tid:
-            problems.append(f"token row {t.id} (txn {seq}): differs from its ledger txn")
-    for r in conn.execute(db.reversals.select()):
-        seq, kind, _meter, body = txns.get(r.reversal_id, missing)
-        original = txns.get(r.original_id, missing)[0]
-        if kind != "reversal" or original is None or body.get("reverses") != f"{original:08d}":
-            problems.append(f"reversal txn {seq}: row differs from its ledger txn")
+        same_tid = row["tid"] is None or body.get("tid") == row["tid"]
+        if row["txn_meter"] != row["meter"] or row["digits"] not in issued or not same_tid:
+            problems.append(f"token row {row['id']} (txn {row['seq']}): differs from its txn")
+    original = _t.alias("original")
+    query = (
+        select(_t.c.seq, _t.c.kind, _t.c.body, original.c.seq.label("original_seq"))
+        .select_from(r)
+        .join(_t, _t.c.id == r.c.reversal_id)
+        .join(original, original.c.id == r.c.original_id)
+    )
+    for row in _stream(conn, query):
+        body = json.loads(row["body"])
+        if row["kind"] != "reversal" or body.get("reverses") != f"{row['original_seq']:08d}":
+            problems.append(f"reversal txn {row['seq']}: differs from its txn")
+    lost = conn.execute(select(func.count()).select_from(r)).scalar_one()
+    joined = conn.execute(
+        select(func.count())
+        .select_from(r)
+        .join(_t, _t.c.id == r.c.reversal_id)
+        .join(original, original.c.id == r.c.original_id)
+    ).scalar_one()
+    if lost != joined:
+        problems.append(f"{lost - joined} reversal row(s) point at missing txns")
     return problems
