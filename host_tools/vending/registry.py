@@ -29,6 +29,12 @@ def check_name(text, what):
     return text
 
 
+def _refuse_existing(conn, key_column, value, message):
+    """Master data is added once: a second add with the same key is refused (no overwrite)."""
+    if conn.execute(select(key_column).where(key_column == value)).first() is not None:
+        raise StationError(message)
+
+
 # ---- tariffs ---------------------------------------------------------------------------------
 
 
@@ -66,8 +72,7 @@ def add_tariff(conn, name, kind, blocks, standing, debt_percent, debt_cap, stamp
     name = check_name(name, "tariff name")
     if not 0 <= debt_percent <= 100:
         raise StationError("debt recovery percentage must be 0..100")
-    if conn.execute(select(db.tariffs.c.name).where(db.tariffs.c.name == name)).first():
-        raise StationError(f"tariff {name!r} already exists")
+    _refuse_existing(conn, db.tariffs.c.name, name, f"tariff {name!r} already exists")
     conn.execute(
         db.tariffs.insert().values(
             name=name,
@@ -142,8 +147,7 @@ def add_meter(
     if not 0 <= key_revision <= 255:
         raise StationError("--key-revision must be 0..255")
     get_tariff(conn, tariff)
-    if conn.execute(select(db.meters.c.number).where(db.meters.c.number == number)).first():
-        raise StationError(f"meter {number} is already registered")
+    _refuse_existing(conn, db.meters.c.number, number, f"meter {number} is already registered")
     conn.execute(
         db.meters.insert().values(
             number=number,
@@ -239,8 +243,7 @@ def carry_balance(conn, number):
 
 def add_cashier(conn, cashier_id, name, limit_minor, supervisor):
     cashier_id = check_name(cashier_id, "cashier id")
-    if conn.execute(select(db.cashiers.c.id).where(db.cashiers.c.id == cashier_id)).first():
-        raise StationError(f"cashier {cashier_id!r} already exists")
+    _refuse_existing(conn, db.cashiers.c.id, cashier_id, f"cashier {cashier_id!r} already exists")
     conn.execute(
         db.cashiers.insert().values(
             id=cashier_id, name=name or "", vend_limit=limit_minor, supervisor=bool(supervisor)
