@@ -1,31 +1,27 @@
 """Token acceptance: lockout -> parse -> decrypt -> check -> TID used/old -> range -> apply.
 
-Decoding, TID extension and the TID-memory rules are token_spec's; this module only orders the
-checks, keeps the lockout and applies each type's effect to the meter (docs/core.md, Tokens).
+Decoding, TID extension, the TID-memory rules and the lockout schedule are token_spec's; this
+module only orders the checks, keeps the lockout registers (`fail_count`, `lock_until`) and
+applies each type's effect to the meter (docs/core.md, Tokens; SPEC.md section 8).
 """
 
 from firmware.core import events as ev
 from firmware.core.config import MAX_PRICE
 from token_spec import errors as te
 from token_spec import types as tt
+from token_spec.acceptance import LOCKOUT_MAX_SECONDS, lockout_remaining, lockout_seconds
 from token_spec.codec import decode_token
 from token_spec.compat import const
 from token_spec.key_change import add_key_part
 from token_spec.tid import extend_tid, remember_tid, tid_status
 
-FREE_ATTEMPTS = const(2)  # wrong tokens allowed before the first lockout
-LOCK_FIRST = const(10)  # seconds locked after the first counted wrong token
-LOCK_MAX = const(1200)  # cap (20 minutes); also bounds a lock set under a clock far ahead
+# The longest lock token_spec allows (kept under this name for tests/shared/journal_faults.py).
+LOCK_MAX = LOCKOUT_MAX_SECONDS
 TEST_RELAY_SECONDS = const(5)
 _RESULT_INDEX = {code: i for i, code in enumerate(te.RESULT_CODES)}
-
-
-def lock_seconds(failures):
-    """Seconds locked after `failures` consecutive wrong tokens (0 while attempts are free)."""
-    if failures <= FREE_ATTEMPTS:
-        return 0
-    shift = failures - FREE_ATTEMPTS - 1
-    return LOCK_MAX if shift >= 7 else min(LOCK_FIRST << shift, LOCK_MAX)
+# Only these results prove the person entering holds this meter's key material (SPEC 8.3);
+# public test tokens, used/old/unsupported/overflow tokens anyone may have seen do not.
+_RESETS_LOCKOUT = (te.RESULT_ACCEPTED, te.RESULT_KEY_PART_STORED)
 
 
 def enter_token(m, digits, now):
@@ -38,10 +34,12 @@ def enter_token(m, digits, now):
 
 def _accept(m, digits, now):
     # (result, token type or -1, value for the event)
-    if m.lock_until > now + LOCK_MAX:
-        m.lock_until = now + LOCK_MAX  # the clock went back: never lock longer than the cap
-    if now < m.lock_until:
-        return te.RESULT_LOCKED, -1, m.lock_until - now
+    left = lockout_remaining(m.lock_until, now)
+    if left:
+        if m.lock_until != now + left:
+            m.lock_until = now + left  # the clock went back: never lock longer than the cap
+            m.urgent = True
+        return te.RESULT_LOCKED, -1, left
     try:
         token_type, value, tid24 = decode_token(m.decoder_key, m.meter_number, digits)
     except te.TokenFormatError:
@@ -51,14 +49,13 @@ def _accept(m, digits, now):
         return te.RESULT_REJECT, -1, m.fail_count
     except te.TokenError as exc:
         return exc.code, -1, 0
-    if m.fail_count:
-        m.fail_count = 0  # an authentic token ends the run of wrong entries
-        m.urgent = True
-    if token_type in tt.KEY_CHANGE_TYPES:
-        return _key_part(m, token_type, value, now), token_type, m.key_revision
     if token_type == tt.TYPE_PUBLIC_TEST:
-        m.last_test = value  # display only: never touches registers or relay
+        m.last_test = value  # display only: no registers, no relay, no lockout reset
         return te.RESULT_ACCEPTED, token_type, value
+    if token_type in tt.KEY_CHANGE_TYPES:
+        result = _key_part(m, token_type, value, now)
+        _end_wrong_entries(m, result)
+        return result, token_type, m.key_revision
     full_tid = extend_tid(tid24, m.tid_high_water)
     seen = tid_status(full_tid, m.tids)
     if seen is not None:
@@ -67,16 +64,24 @@ def _accept(m, digits, now):
     if result == te.RESULT_ACCEPTED:
         m.tid_high_water = max(m.tid_high_water, remember_tid(full_tid, m.tids))
         m.urgent = True
+        _end_wrong_entries(m, result)
     return result, token_type, value
 
 
 def _wrong_entry(m, now):
+    # A 20-digit entry that failed the check: a possible guess (SPEC 8.3).
     m.fail_count = m.fail_count + 1 if m.fail_count < 255 else 255
-    seconds = lock_seconds(m.fail_count)
+    seconds = lockout_seconds(m.fail_count)
     m.urgent = True
     if seconds:
         m.lock_until = now + seconds
         m.events.record(now, ev.LOCKOUT, m.fail_count, seconds)
+
+
+def _end_wrong_entries(m, result):
+    if m.fail_count and result in _RESETS_LOCKOUT:
+        m.fail_count = 0
+        m.urgent = True
 
 
 def _key_part(m, token_type, payload, now):
