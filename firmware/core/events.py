@@ -11,7 +11,7 @@ import struct
 from token_spec.compat import const
 
 # Kinds (stable numbers: they are stored in the journal).
-BOOT = const(1)  # a = snapshot format version, b = 0
+BOOT = const(1)  # a = snapshot format version, b = boot status (BOOT_* below)
 TOKEN = const(2)  # a = token type * 16 + result index (types < 0 when unknown), b = value
 ZONE = const(3)  # a = old zone, b = new zone
 RELAY = const(4)  # a = 1 closed / 0 open, b = reason code (policy.REASON_*)
@@ -23,6 +23,14 @@ LOCKOUT = const(9)  # a = failed attempts, b = seconds locked
 KEY_CHANGE = const(10)  # a = new key revision, b = 0
 DEBT = const(11)  # a = 0 recovered from a top-up, b = amount recovered
 POWER_RESTORE = const(12)  # a = consecutive trips, b = 0: relay retried after a trip
+
+# How the meter's registers came up, in a BOOT event's `b` (the journal's boot status).
+BOOT_UNKNOWN = const(0)  # not told (Meter.boot(now) on a new meter; also every pre-status log)
+BOOT_RESTORED = const(1)  # registers read back from the journal (or a snapshot)
+BOOT_BLANK = const(2)  # erased flash: a new meter started from zero
+BOOT_CORRUPT = const(3)  # flash held data but no valid record: started from zero
+# Index = code; the names are the journal's boot status strings (journal.RESTORED, ...).
+BOOT_STATUS_NAMES = ("unknown", "restored", "blank", "corrupt")
 
 KIND_NAMES = {
     BOOT: "boot",
@@ -127,6 +135,19 @@ class EventRing:
                 self._a[i], self._b[i] = a, b
         self.next_seq = max(newest + 1, next_seq, 1)
         self._count = min(self.capacity, newest)
+
+
+def boot_status_code(status):
+    """The BOOT event code of a boot status: a journal status string or a BOOT_* code.
+
+    None means BOOT_UNKNOWN. Raises ValueError for anything else."""
+    if status is None:
+        return BOOT_UNKNOWN
+    if status in BOOT_STATUS_NAMES:
+        return BOOT_STATUS_NAMES.index(status)
+    if isinstance(status, int) and 0 <= status < len(BOOT_STATUS_NAMES):
+        return status
+    raise ValueError("unknown boot status %r" % (status,))
 
 
 def describe(event):

@@ -21,7 +21,7 @@ anything written after it (a save cut short) is ignored at boot and superseded l
 import struct
 from binascii import crc32
 
-from firmware.core.events import pack_event, unpack_event
+from firmware.core.events import boot_status_code, pack_event, unpack_event
 from token_spec.compat import const
 
 _MAGIC = const(0x70)
@@ -277,9 +277,10 @@ class Journal:
 class MeterStore:
     """Keeps a meter durable: restores it at boot, saves it when the write policy says so.
 
-    The app calls `boot` once (then `meter.boot(now)` and `save`), `save(meter, now)` before it
-    reports a token or config result, and `maybe_save(meter, now)` after every pulse batch and
-    tick (it also covers relay and zone changes, which set `meter.urgent`).
+    The app calls `boot` once (then `meter.boot(now)`, whose BOOT event records the boot status
+    handed over here, and `save`), `save(meter, now)` before it reports a token or config
+    result, and `maybe_save(meter, now)` after every pulse batch and tick (it also covers relay
+    and zone changes, which set `meter.urgent`).
     """
 
     def __init__(self, dev, policy=None, event_blocks=DEFAULT_EVENT_BLOCKS, **layout):
@@ -306,6 +307,7 @@ class MeterStore:
             meter = meter_class(settings, now)
         stored = [unpack_event(record) for record in self.journal.events]
         meter.events.load(stored, self.journal.event_seq + 1)
+        meter.boot_status = boot_status_code(self.status)  # what meter.boot(now) records
         self._saved = registers
         self._config_version = meter.config_version
         self._mark_saved(meter, now)

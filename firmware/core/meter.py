@@ -38,6 +38,8 @@ class Meter:
         self.config = compile_config(settings["config"], settings)
         self.config_version = 0  # bumped whenever the effective config changes
         self.events = ev.EventRing()
+        # How the registers came up, for the BOOT event (not a register: each boot finds out).
+        self.boot_status = ev.BOOT_UNKNOWN
         self._reset_registers(now)
 
     def _reset_registers(self, now):
@@ -398,13 +400,21 @@ class Meter:
         meter._price_until = UNKNOWN_TIME
         meter._refresh(meter._pulse_time)
         meter.urgent = False
+        meter.boot_status = ev.BOOT_RESTORED
         return meter
 
-    def boot(self, now):
-        """Record a boot event and evaluate zone and relay (call after creation / restore)."""
+    def boot(self, now, status=None):
+        """Record a BOOT event and evaluate zone and relay (call after creation / restore).
+
+        `status` says how the registers came up: the journal's boot status (journal.RESTORED,
+        BLANK, CORRUPT) or an events.BOOT_* code; it goes into the event's `b`. Without it the
+        meter uses `boot_status`: BOOT_RESTORED after `restore`, whatever MeterStore.boot set,
+        else BOOT_UNKNOWN. ValueError (nothing recorded) for an unknown status."""
         from firmware.core.registers import VERSION
 
-        self.events.record(now, ev.BOOT, VERSION, 0)
+        code = self.boot_status if status is None else ev.boot_status_code(status)
+        self.boot_status = code
+        self.events.record(now, ev.BOOT, VERSION, code)
         self._evaluate(now)
 
     def saved(self, now):
