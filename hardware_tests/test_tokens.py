@@ -2,7 +2,7 @@
 surviving a reset)."""
 
 from hardware_tests.bench import METER
-from token_spec import TID_MEMORY_SIZE, encode_token
+from token_spec import LOCKOUT_FREE_TRIES, TID_MEMORY_SIZE, encode_token
 from token_spec.types import TYPE_CREDIT
 
 
@@ -44,19 +44,21 @@ def test_token_older_than_the_memory_is_old(meter):
 
 def test_lockout_after_wrong_entries_survives_a_reset(meter):
     meter.start_from_zero()
+    # The free tries, then the one wrong entry that starts the lock (token_spec SPEC §8.3).
+    wrong_entries = LOCKOUT_FREE_TRIES + 1
     results = []
-    for _ in range(3):
+    for _ in range(wrong_entries):
         wrong = encode_token(bytes(16), METER, TYPE_CREDIT, 100, meter.next_tid())
         results.append(meter.enter(wrong))
-    assert results == ["reject", "reject", "reject"]
+    assert results == ["reject"] * wrong_entries
     good = meter.token(100)
     assert meter.enter(good) == "locked"
     locked = meter.status()["lockout"]
-    assert locked["seconds_left"] > 0 and locked["failures"] == 3
+    assert locked["seconds_left"] > 0 and locked["failures"] == wrong_entries
 
     meter.reset()
     after = meter.status()["lockout"]
-    assert after["failures"] == 3 and after["until"] == locked["until"]
+    assert after["failures"] == wrong_entries and after["until"] == locked["until"]
     assert meter.enter(good) == "locked"
 
     meter.advance(after["seconds_left"] + 1)
