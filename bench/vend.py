@@ -59,11 +59,19 @@ def bench_postgres(clients, per_client):
             [(METERS[(c * 7 + i) % len(METERS)], "12.34", f"c{c}-{i}") for i in range(per_client)]
             for c in range(clients)
         ]
-        wall, results = run_clients(home, plans)
+        server_before = pg.cpu_seconds()
+        wall, results, client_cpu = run_clients(home, plans)
+        time.sleep(0.2)  # let the backends of the finished clients exit and be reaped
+        server_cpu = pg.cpu_seconds() - server_before
     errors = [r for r in results if r[6] is not None]
     if errors:
         raise SystemExit(f"{len(errors)} vends failed, first: {errors[0][6]}")
-    return len(results) / wall
+    n = len(results)
+    return n / wall, client_cpu / n, server_cpu / n
+
+
+def _load():
+    return os.getloadavg()[0]
 
 
 def main():
@@ -73,16 +81,23 @@ def main():
     parser.add_argument("--pg-vends-per-client", type=int, default=250)
     args = parser.parse_args()
     os.environ.setdefault("PREPAY_PASSPHRASE", "bench-only passphrase")
+    print(f"load average before: {_load():.2f} on {os.cpu_count()} CPUs (other jobs slow this)")
     rate = bench_sqlite(args.sqlite_vends)
     label = "sqlite (WAL, synchronous=FULL), 1 client:"
     print(f"{label:<40} {rate:8.0f} vends/s  (target >= 300)")
     try:
-        rate = bench_postgres(args.pg_clients, args.pg_vends_per_client)
+        rate, client_cpu, server_cpu = bench_postgres(args.pg_clients, args.pg_vends_per_client)
     except ScratchUnavailable as error:
         print(f"postgresql: not measured ({error})")
         return
     label = f"postgresql (fsync on), {args.pg_clients} clients:"
     print(f"{label:<40} {rate:8.0f} vends/s  (target >= 1000)")
+    cpu = client_cpu + server_cpu
+    print(
+        f"CPU per vend: clients {client_cpu * 1e6:.0f} us + server {server_cpu * 1e6:.0f} us"
+        f" = {cpu * 1e6:.0f} us -> at most {os.cpu_count() / cpu:.0f} vends/s on"
+        f" {os.cpu_count()} CPUs; load average after: {_load():.2f}"
+    )
 
 
 if __name__ == "__main__":

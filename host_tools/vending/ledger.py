@@ -21,7 +21,8 @@ import hashlib
 import json
 import secrets
 
-from sqlalchemy import Text, bindparam, func, select
+from sqlalchemy import LargeBinary, Text, bindparam, cast, func, select
+from sqlalchemy.dialects import postgresql
 
 from host_tools.vending import db
 
@@ -29,31 +30,15 @@ GENESIS = "0" * 64
 SELF = "self"  # as an entry's arrear_id: "the txn being appended" (arrears are named by it)
 
 _HEAD = select(db.chain_head.c.seq, db.chain_head.c.hash).where(db.chain_head.c.id == 1)
-# PostgreSQL: queue on an advisory lock first — its waiters are woken one at a time, where the
-# waiters of a row lock all wake at each commit and stampede the CPUs — then lock the head row.
-# FOR UPDATE returns the newest head even though the statement's snapshot predates the wait.
-_HEAD_PG = _HEAD.where(
-    func.pg_advisory_xact_lock(0x70726570).cast(Text).is_not(None)  # lock "prep", then true
-).with_for_update()
 _MOVE_HEAD = (
     db.chain_head.update()
     .where(db.chain_head.c.id == 1)
     .values(seq=bindparam("seq"), hash=bindparam("hash"))
 )
-_TXN_COLUMNS = [c.name for c in db.txns.columns]
-# PostgreSQL: the txn row and the head move in one round trip (the lock is held for two round
-# trips and the commit); the join condition re-checks that the head was the one we chained to.
-_SEALED = (
-    db.txns.insert()
-    .values({name: bindparam("t_" + name) for name in _TXN_COLUMNS})
-    .returning(db.txns.c.seq, db.txns.c.hash)
-    .cte("sealed")
-)
-_SEAL_PG = (
-    db.chain_head.update()
-    .where(db.chain_head.c.id == 1, db.chain_head.c.seq == _SEALED.c.seq - 1)
-    .values(seq=_SEALED.c.seq, hash=_SEALED.c.hash)
-)
+_SEAL_TAIL = '","seq":'  # what follows the previous hash in the hashed JSON (see _hash_prefix)
+_APPEND_LOCK = 0x70726570  # "prep": PostgreSQL advisory lock queued on before the head row
+# Cached PostgreSQL append statements, one per set of side tables (see _append_pg).
+_PG_APPENDS = {}
 
 
 def canonical(obj):
@@ -61,10 +46,14 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def txn_hash(row, entry_rows):
-    """SHA-256 over a txn's columns, its entries and the previous hash (hex)."""
+def _hash_prefix(row, entry_rows):
+    """The hashed JSON up to the previous hash, as UTF-8.
+
+    The keys are sorted, so "prev_hash" and "seq" come last: the whole text is this prefix,
+    the previous hash, _SEAL_TAIL, the seq and "}". PostgreSQL appends the tail itself (see
+    _append_pg), so the hash can be computed while the chain is locked without a round trip.
+    """
     content = {
-        "seq": row["seq"],
         "id": row["id"],
         "kind": row["kind"],
         "meter": row["meter"],
@@ -72,27 +61,27 @@ def txn_hash(row, entry_rows):
         "local_date": row["local_date"],
         "cashier": row["cashier"],
         "body": row["body"],
-        "prev_hash": row["prev_hash"],
         "entries": [
             [e["line"], e["account"], e["meter"], e["arrear_id"], e["amount"]] for e in entry_rows
         ],
     }
-    return hashlib.sha256(canonical(content).encode("utf-8")).hexdigest()
+    return (canonical(content)[:-1] + ',"prev_hash":"').encode("utf-8")
 
 
-def lock_chain(conn):
-    """Take the append lock and return (last_seq, last_hash)."""
-    # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
-    row = conn.execute(_HEAD_PG if db.is_postgres(conn.engine) else _HEAD).one()
-    return row.seq, row.hash
+def txn_hash(row, entry_rows):
+    """SHA-256 over a txn's columns, its entries and the previous hash (hex)."""
+    tail = f"{row['prev_hash']}{_SEAL_TAIL}{row['seq']}}}".encode("ascii")
+    return hashlib.sha256(_hash_prefix(row, entry_rows) + tail).hexdigest()
 
 
-def append(conn, kind, meter, stamp, cashier, body, lines, side_rows=None):
+def append(conn, kind, meter, stamp, cashier, body, lines, side_rows=None, before_seal=None):
     """Append one balanced txn; `lines` = [(account, amount, arrear_id|None|SELF), ...].
 
-    Writes the entries, then `side_rows(txn_id)` (sales, tokens, ... rows of this txn), then
-    seals: under the chain lock, the txn row with its seq and hash, and the new chain head.
-    The caller holds the meter lock. Returns the txn row as a dict (seq = receipt number).
+    `side_rows(txn_id)` gives the other rows of this txn as [(table, [row dict, ...])] (sales,
+    tokens, ...). Writes the entries and those rows, calls `before_seal()` (the kill test's
+    crash point), then seals: under the chain lock, the txn row with its seq and hash, and the
+    new chain head. The caller holds the meter lock. Returns the txn row as a dict (seq =
+    receipt number).
     """
     if sum(amount for _, amount, _ in lines) != 0:
         raise AssertionError(f"unbalanced {kind} txn: {lines!r}")  # a bug, never user input
@@ -109,10 +98,8 @@ def append(conn, kind, meter, stamp, cashier, body, lines, side_rows=None):
         for i, (account, amount, arrear) in enumerate(lines)
         if amount != 0
     ]
-    if entry_rows:
-        conn.execute(db.entries.insert(), entry_rows)
-    if side_rows is not None:
-        side_rows(txn_id)
+    writes = [(db.entries, entry_rows)] + (side_rows(txn_id) if side_rows else [])
+    writes = [(table, rows) for table, rows in writes if rows]
     row = {
         "id": txn_id,
         "kind": kind,
@@ -122,17 +109,91 @@ def append(conn, kind, meter, stamp, cashier, body, lines, side_rows=None):
         "cashier": cashier or "",
         "body": canonical(body),
     }
-    last_seq, last_hash = lock_chain(conn)  # the serialised part starts here
-    row.update(seq=last_seq + 1, prev_hash=last_hash)
-    row["hash"] = txn_hash(row, entry_rows)
+    prefix = _hash_prefix(row, entry_rows)
     if db.is_postgres(conn.engine):
-        params = {"t_" + name: value for name, value in row.items()}
-        if conn.execute(_SEAL_PG, params).rowcount != 1:
-            raise AssertionError("chain head moved while locked")  # cannot happen: a bug
-    else:
-        conn.execute(db.txns.insert(), row)
-        conn.execute(_MOVE_HEAD, {"seq": row["seq"], "hash": row["hash"]})
+        if before_seal is not None:
+            before_seal()
+        row["seq"], row["prev_hash"], row["hash"] = _append_pg(conn, row, prefix, writes)
+        return row
+    for table, rows in writes:
+        conn.execute(table.insert(), rows)
+    if before_seal is not None:
+        before_seal()
+    # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
+    head = conn.execute(_HEAD).one()
+    row.update(seq=head.seq + 1, prev_hash=head.hash)
+    row["hash"] = txn_hash(row, entry_rows)
+    conn.execute(db.txns.insert(), row)
+    conn.execute(_MOVE_HEAD, {"seq": row["seq"], "hash": row["hash"]})
     return row
+
+
+def _append_pg(conn, row, prefix, writes):
+    """PostgreSQL: every row of the txn, the seal and the head move in ONE statement.
+
+    The chain lock is held from that statement to the commit and the hash is computed by the
+    server (sha256 of `prefix` + previous hash + tail), so no client round trip and no client
+    CPU time falls inside the serialised part. Returns (seq, prev_hash, hash).
+    """
+    params = {"t_" + name: value for name, value in row.items()}
+    params["t_prefix"] = prefix
+    for table, rows in writes:
+        for name in rows[0]:
+            params[f"{table.name}_{name}"] = [r[name] for r in rows]
+    shape = tuple((table.name, tuple(rows[0])) for table, rows in writes)
+    statement = _PG_APPENDS.get(shape)
+    if statement is None:
+        statement = _PG_APPENDS[shape] = _build_append_pg(writes)
+    got = conn.execute(statement, params).one_or_none()
+    if got is None:
+        raise AssertionError("chain head moved while locked")  # cannot happen: a bug
+    return got.seq, got.prev_hash, got.hash
+
+
+def _unnest_insert(table, names):
+    """INSERT INTO table (names) SELECT unnest(array), ... : any number of rows, one shape."""
+    columns = [table.c[name] for name in names]
+    arrays = [
+        func.unnest(bindparam(f"{table.name}_{c.name}", type_=postgresql.ARRAY(c.type)))
+        for c in columns
+    ]
+    return table.insert().from_select(columns, select(*arrays))
+
+
+def _build_append_pg(writes):
+    h, t = db.chain_head, db.txns
+    # Queue on an advisory lock first — its waiters are woken one at a time, where the waiters
+    # of a row lock all wake at each commit and stampede the CPUs — then lock the head row.
+    # FOR UPDATE returns the newest head even though the statement's snapshot predates the wait.
+    head = (
+        select(h.c.seq, h.c.hash)
+        .where(h.c.id == 1, func.pg_advisory_xact_lock(_APPEND_LOCK).cast(Text).is_not(None))
+        .with_for_update()
+        .cte("head")
+    )
+    seq = head.c.seq + 1
+    tail = head.c.hash.concat(_SEAL_TAIL).concat(cast(seq, Text)).concat("}")
+    digest = func.sha256(
+        bindparam("t_prefix", type_=LargeBinary).op("||")(func.convert_to(tail, "UTF8"))
+    )
+    values = {c.name: bindparam("t_" + c.name) for c in t.columns}
+    values.update(seq=seq, prev_hash=head.c.hash, hash=func.encode(digest, "hex"))
+    sealed = (
+        t.insert()
+        .from_select(list(values), select(*[v for v in values.values()]))
+        .returning(t.c.seq, t.c.prev_hash, t.c.hash)
+        .cte("sealed")
+    )
+    inserts = [_unnest_insert(table, rows[0]).cte(f"w_{table.name}") for table, rows in writes]
+    return (
+        h.update()
+        # Not "seq == new seq - 1": this scan sees the statement's snapshot, which predates the
+        # lock; the update itself moves to the newest (locked) head row and re-checks this.
+        .where(h.c.id == 1, h.c.seq < sealed.c.seq)
+        .values(seq=sealed.c.seq, hash=sealed.c.hash)
+        .returning(sealed.c.seq, sealed.c.prev_hash, sealed.c.hash)
+        .add_cte(*inserts)
+    )
 
 
 def txn_lines(conn, txn_id):

@@ -13,7 +13,9 @@ def _client(home, plan, barrier, results):
         _sell_plan(home, plan, barrier, results)
     except BaseException as error:  # report it, so the parent never waits for a dead client
         barrier.abort()
-        results.put((0.0, 0.0, [("-", "-", "-", None, None, None, f"client died: {error!r}")]))
+        results.put(
+            (0.0, 0.0, 0.0, [("-", "-", "-", None, None, None, f"client died: {error!r}")])
+        )
         raise
 
 
@@ -25,21 +27,22 @@ def _sell_plan(home, plan, barrier, results):
     _ = station.key  # decrypt before the clock starts
     out = []
     barrier.wait()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for meter, amount, ref in plan:
         try:
             r = vend.sell(station, meter, amount, ref, "cash", "load")
             out.append((ref, meter, amount, r["token"], r["tid"], r["receipt"], None))
         except StationError as error:
             out.append((ref, meter, amount, None, None, None, str(error)))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     station.close()
-    results.put((start, start + elapsed, out))
+    results.put((start, start + elapsed, cpu, out))
 
 
 def run_clients(home, plans, timeout=300):
-    """Run one process per plan; returns (wall seconds, [result tuples]).
+    """Run one process per plan; returns (wall seconds, [result tuples], client CPU seconds).
 
+    The wall and CPU times cover the selling only (not start-up and key decryption).
     Result tuple: (ref, meter, amount, token, tid, receipt, error or None).
     """
     ctx = multiprocessing.get_context("fork")
@@ -53,5 +56,5 @@ def run_clients(home, plans, timeout=300):
         proc.join(timeout)
         if proc.exitcode != 0:
             raise RuntimeError(f"vending client exited with {proc.exitcode}")
-    wall = max(end for _, end, _ in gathered) - min(start for start, _, _ in gathered)
-    return wall, [row for _, _, rows in gathered for row in rows]
+    wall = max(g[1] for g in gathered) - min(g[0] for g in gathered)
+    return wall, [row for g in gathered for row in g[3]], sum(g[2] for g in gathered)

@@ -93,9 +93,9 @@ def _claim_ref(conn, ref, meter, what):
     return txn_id
 
 
-def _remember_ref(conn, ref, txn_id):
-    if ref is not None:
-        conn.execute(db.token_refs.insert(), {"ref": ref, "txn_id": txn_id})
+def _ref_rows(ref, txn_id):
+    """(token_refs table, rows): the management token's --ref, if it has one."""
+    return db.token_refs, ([] if ref is None else [{"ref": ref, "txn_id": txn_id}])
 
 
 def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
@@ -127,8 +127,8 @@ def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
         }
 
         def side_rows(txn_id):
-            vend.insert_tokens(conn, txn_id, meter, [(tid, TYPE_NAMES[token_type], value, digits)])
-            _remember_ref(conn, ref, txn_id)
+            issued = [(tid, TYPE_NAMES[token_type], value, digits)]
+            return [vend.token_rows(txn_id, meter, issued), _ref_rows(ref, txn_id)]
 
         return vend.receipt_from(
             ledger.append(conn, "token", meter, stamp, cashier, body, [], side_rows)
@@ -180,8 +180,7 @@ def key_change(station, meter, new_revision=None, ref=None, cashier="", now=None
         issued = [(None, TYPE_NAMES[TYPE_KEY_CHANGE_1 + k], 0, d) for k, d in enumerate(parts)]
 
         def side_rows(txn_id):
-            vend.insert_tokens(conn, txn_id, meter, issued)
-            _remember_ref(conn, ref, txn_id)
+            return [vend.token_rows(txn_id, meter, issued), _ref_rows(ref, txn_id)]
 
         row = ledger.append(conn, "token", meter, stamp, cashier, body, [], side_rows)
         conn.execute(
@@ -225,8 +224,7 @@ def sign(station, meter, config, cashier="", now=None):
         body = {"request": "config", "counter": counter, "config_sha256": digest, "blob": blob}
 
         def side_rows(txn_id):
-            row = {"meter": meter, "counter": counter, "txn_id": txn_id}
-            conn.execute(db.config_counters.insert(), row)
+            return [(db.config_counters, [{"meter": meter, "counter": counter, "txn_id": txn_id}])]
 
         return vend.receipt_from(
             ledger.append(conn, "config", meter, stamp, cashier, body, [], side_rows)

@@ -67,8 +67,6 @@ _METER_STATE = select(
     .scalar_subquery()
     .label("carry"),
 )
-_INSERT_SALE = _s.insert()
-_INSERT_TOKEN = _t.insert()
 
 
 def check_ref(ref):
@@ -130,15 +128,13 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 "units": sale["units"],
                 "standing": sale["standing_charge"],
             }
-            conn.execute(_INSERT_SALE, sale_row)
-            crash_point(3)
-            insert_tokens(
-                conn, txn_id, meter, [(sale["tid"], "credit", sale["units"], sale["token"])]
-            )
-            crash_point(4)
+            issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
+            return [(_s, [sale_row]), token_rows(txn_id, meter, issued)]
 
+        crash_point(3)
+        lines = _sale_lines(sale)
         row = ledger.append(
-            conn, "sale", meter, stamp, cashier, sale, _sale_lines(sale), side_rows
+            conn, "sale", meter, stamp, cashier, sale, lines, side_rows, _rows_written
         )
         crash_point(5)
         return receipt_from(row)
@@ -146,6 +142,10 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
     result = station.write(work)
     crash_point(6)
     return result
+
+
+def _rows_written():
+    crash_point(4)  # the sale's rows are written, its txn not yet sealed
 
 
 def _replay(conn, txn_id, meter, amount):
@@ -222,8 +222,8 @@ def _sale_lines(sale):
     return lines
 
 
-def insert_tokens(conn, txn_id, meter, issued):
-    """Rows in `tokens` for [(tid, type name, value, digits)] of one txn."""
+def token_rows(txn_id, meter, issued):
+    """(tokens table, rows) for [(tid, type name, value, digits)] of one txn (ledger.append)."""
     rows = [
         {
             "txn_id": txn_id,
@@ -235,7 +235,7 @@ def insert_tokens(conn, txn_id, meter, issued):
         }
         for tid, kind, value, digits in issued
     ]
-    conn.execute(_INSERT_TOKEN, rows)
+    return _t, rows
 
 
 # ---- receipts --------------------------------------------------------------------------------
@@ -368,7 +368,7 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         }
 
         def side_rows(txn_id):
-            conn.execute(_r.insert(), {"original_id": original["id"], "reversal_id": txn_id})
+            return [(_r, [{"original_id": original["id"], "reversal_id": txn_id}])]
 
         row = ledger.append(
             conn, "reversal", original["meter"], stamp, cashier, rev_body, lines, side_rows

@@ -26,7 +26,7 @@ def test_sixteen_processes_no_duplicate_tid_or_token(tmp_path, pg_server, fast_k
     # lets one of them sell, the others must be told the reference is used (after a retry).
     for p, plan in enumerate(plans):
         plan[3:3] = [(METERS[p % 4], "5.00", f"clash-{k}") for k in range(10)]
-    _wall, results = run_clients(home, plans)
+    _wall, results, _cpu = run_clients(home, plans)
 
     assert len(results) == PROCESSES * (PER_PROCESS + 10)
     refused = [r for r in results if r[6] is not None]
