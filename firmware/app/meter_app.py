@@ -8,10 +8,8 @@ The serial protocol reaches the meter through `firmware.app.commands`.
 
 from firmware.app import display
 from firmware.app.keypad import EMERGENCY, ENTER, LAST_RESULT, NEXT_PAGE, Keypad
-from firmware.app.storage import Storage
 from firmware.core import events as ev
-from firmware.core.meter import Meter
-from firmware.core.write_policy import WritePolicy
+from firmware.core.journal import MeterStore
 from token_spec.compat import const
 
 ADVANCE_STEP_S = const(60)
@@ -22,8 +20,7 @@ class MeterApp:
 
     def __init__(self, hal):
         self.hal = hal
-        self.storage = Storage(hal.block_device())
-        self.policy = WritePolicy()
+        self.store = MeterStore(hal.block_device())  # the meter's durable state
         self.keypad = Keypad()
         self.meter = None
         self.relay = None  # the position last commanded to the HAL
@@ -34,8 +31,6 @@ class MeterApp:
         self.config_parts = ""  # a signed config blob arriving in several config.set parts
         self.rejected_pulses = 0
         self.steps = 0
-        self.saves = 0
-        self._saved_credit = 0
         self._tamper = False
         self._lines = None
 
@@ -43,7 +38,8 @@ class MeterApp:
     def boot(self):
         """Restore, re-assert the relay, log the boot. Call once before the loop starts."""
         now = self.hal.now()
-        meter = self.storage.load(now)
+        store = self.store
+        meter = store.boot(now)
         self.meter = meter
         # The relay first: a latching relay kept its position through the reset, a monostable
         # one dropped out; either way it must match the registers before anything else runs.
@@ -52,9 +48,9 @@ class MeterApp:
             self.refresh_display()
             return
         self._configure_hal()
-        meter.boot(now)
+        meter.boot(now, store.status)  # the BOOT event says restored, blank or corrupt
         self._tamper = meter.tamper_open
-        self.save(now)
+        store.save(meter, now)
         self.pushed_seq = meter.events.next_seq - 2  # push the boot event itself
         self.refresh_display()
 
@@ -69,11 +65,9 @@ class MeterApp:
         Raises ConfigError (ValueError) when a setting is unusable; nothing is stored then.
         """
         now = self.hal.now()
-        meter = Meter(settings, now)
-        meter.boot(now)
+        meter = self.store.provision(settings, now)  # logs a BLANK boot, commits
         self.meter = meter
         self._configure_hal()
-        self.save(now)
         self._drive_relay(meter.relay_closed(now))
         self.refresh_display()
 
@@ -105,28 +99,15 @@ class MeterApp:
         self.refresh_display()
 
     def save_if_due(self, now):
-        """Commit when the write policy asks: an urgent change (the core flags every change a
-        power cut must not undo), N Wh, or T minutes with energy, credit or events moved.
+        """Commit when the write policy asks (MeterStore.maybe_save): an urgent change (the core
+        flags every change a power cut must not undo), N Wh, or T minutes with energy, credit or
+        events moved.
 
         Results that change nothing (`used`, `old`, `locked`, a refused config or emergency
         request) only add an event, which waits for the next save: a flood of them over the
         serial line cannot wear the flash out.
         """
-        meter = self.meter
-        changed = (
-            meter.energy_wh != self.policy.saved_wh
-            or meter.credit != self._saved_credit
-            or meter.events.next_seq - 1 != self.storage.journal.event_seq
-        )
-        if self.policy.reason(meter.energy_wh, now, meter.urgent, changed):
-            self.save(now)
-
-    def save(self, now):
-        """Commit the meter's state to the journal now."""
-        self.storage.commit(self.meter, now)
-        self.policy.mark_saved(self.meter.energy_wh, now)
-        self._saved_credit = self.meter.credit
-        self.saves += 1
+        self.store.maybe_save(self.meter, now)
 
     def _drive_relay(self, closed, force=False):
         if force or closed != self.relay:
@@ -227,7 +208,7 @@ class MeterApp:
         meter = self.meter
         if meter is None:
             return []
-        upto = self.storage.journal.event_seq  # only what is durable is announced
+        upto = self.store.journal.event_seq  # only what is durable is announced
         out = []
         for e in meter.events.since(self.pushed_seq):
             if e[0] > upto:

@@ -19,7 +19,7 @@ anything written after it (a save cut short) is ignored at boot and superseded l
 """
 
 import struct
-from binascii import crc32
+from binascii import crc32, hexlify
 
 from firmware.core.events import boot_status_code, pack_event, unpack_event
 from token_spec.compat import const
@@ -275,12 +275,21 @@ class Journal:
 
 
 class MeterStore:
-    """Keeps a meter durable: restores it at boot, saves it when the write policy says so.
+    """The meter's one durable-state layer: provisioning, restore at boot, saves per policy.
 
-    The app calls `boot` once (then `meter.boot(now)`, whose BOOT event records the boot status
-    handed over here, and `save`), `save(meter, now)` before it reports a token or config
-    result, and `maybe_save(meter, now)` after every pulse batch and tick (it also covers relay
-    and zone changes, which set `meter.urgent`).
+    What goes where in the journal:
+      config ring   one JSON record {"settings": provisioning settings without their config
+                    (decoder key as hex), "config": the effective config}; rewritten when the
+                    meter is provisioned or its config changes
+      registers     Meter.snapshot() (it also holds the current decoder key after a key change)
+      events        every event not yet committed, as 16-byte records
+    A journal without a committed register record and settings record is unprovisioned.
+
+    The app calls `boot(now)` once; on a restored meter it then calls `meter.boot(now,
+    store.status)` and `save`. An unprovisioned meter becomes one through `provision`. After
+    that, `save(meter, now)` before a result must be durable, `maybe_save(meter, now)` after
+    every pulse batch, tick and customer request (the core sets `meter.urgent` for every change
+    a power cut must not undo; anything else waits for the write policy).
     """
 
     def __init__(self, dev, policy=None, event_blocks=DEFAULT_EVENT_BLOCKS, **layout):
@@ -290,27 +299,60 @@ class MeterStore:
             policy = WritePolicy()
         self.journal = Journal(dev, event_blocks, **layout)
         self.policy = policy
-        self.status = None
+        self.status = None  # RESTORED, BLANK or CORRUPT after `boot`
         self._saved = None  # the snapshot on flash, to skip writes that would change nothing
-        self._config_version = 0
+        self._config_version = None  # meter.config_version of the stored settings record
         self._saved_credit = 0
 
-    def boot(self, settings, now, meter_class=None):
-        """The meter as last committed (or a new one); `status` tells RESTORED/BLANK/CORRUPT."""
+    def boot(self, now, meter_class=None):
+        """The meter as last committed, or None if unprovisioned; `status` tells how the
+        journal came up (RESTORED, BLANK or CORRUPT)."""
+        if isinstance(now, dict):  # boot(settings, now): the call before `provision` existed
+            return self._boot_or_new(now, meter_class)
+        j = self.journal
+        self.status = j.boot()
+        self._saved = j.registers
+        self._config_version = None
+        # The register record is the commit point: a settings record without one never became
+        # durable (a cut during provisioning), so the meter is still unprovisioned.
+        if j.registers is None or j.config is None:
+            return None
+        import json
+
         if meter_class is None:
             from firmware.core.meter import Meter as meter_class
-        self.status = self.journal.boot()
-        registers = self.journal.registers
-        if registers is not None:
-            meter = meter_class.restore(settings, registers, self.journal.config)
-        else:
-            meter = meter_class(settings, now)
-        stored = [unpack_event(record) for record in self.journal.events]
-        meter.events.load(stored, self.journal.event_seq + 1)
-        meter.boot_status = boot_status_code(self.status)  # what meter.boot(now) records
-        self._saved = registers
+        record = json.loads(bytes(j.config))
+        config = json.dumps(record["config"]).encode()
+        meter = meter_class.restore(record["settings"], j.registers, config)
+        stored = [unpack_event(event) for event in j.events]
+        meter.events.load(stored, max(meter.events.next_seq, j.event_seq + 1))
         self._config_version = meter.config_version
         self._mark_saved(meter, now)
+        return meter
+
+    def _boot_or_new(self, settings, now):
+        # Transitional, for callers not yet moved to boot(now) + provision (bench/wear.py,
+        # tests/shared/core/test_boot_status.py): the restored meter, else a new unsaved one
+        # whose meter.boot(now) records the journal's status. Remove once they have moved.
+        meter = self.boot(now)
+        if meter is None:
+            from firmware.core.meter import Meter
+
+            meter = Meter(settings, now)
+            meter.boot_status = boot_status_code(self.status)
+        return meter
+
+    def provision(self, settings, now, meter_class=None):
+        """Create the meter from provisioning settings, log its BLANK boot and commit it.
+
+        Raises ConfigError (a ValueError) for unusable settings; nothing is written then. A
+        cut before the commit ends leaves the journal unprovisioned."""
+        if meter_class is None:
+            from firmware.core.meter import Meter as meter_class
+        meter = meter_class(settings, now)
+        meter.boot(now, BLANK)
+        self._config_version = None  # the settings record goes with the first commit
+        self.save(meter, now)
         return meter
 
     def save(self, meter, now):
@@ -323,7 +365,7 @@ class MeterStore:
         new = meter.events.since(self.journal.event_seq)
         config = None
         if meter.config_version != self._config_version:
-            config = meter.snapshot_config()
+            config = _settings_record(meter)
         if snapshot != self._saved or new or config is not None:
             records = [(event[0], pack_event(event)) for event in new]
             self.journal.commit(snapshot, records, config)
@@ -336,8 +378,17 @@ class MeterStore:
         return written
 
     def maybe_save(self, meter, now):
-        """Save if the write policy says so (urgent change, energy or time); True if written."""
-        changed = meter.energy_wh != self.policy.saved_wh or meter.credit != self._saved_credit
+        """Save if the write policy says so; True if written.
+
+        The time rule counts moved energy, credit or unsaved events (a result that changed no
+        register still gets its event on flash within `save_s`); an unchanged meter never
+        writes, so a flood of such results over the serial line cannot wear the flash out.
+        """
+        changed = (
+            meter.energy_wh != self.policy.saved_wh
+            or meter.credit != self._saved_credit
+            or meter.events.next_seq - 1 != self.journal.event_seq
+        )
         if self.policy.reason(meter.energy_wh, now, meter.urgent, changed) is None:
             return False
         return self.save(meter, now)
@@ -345,3 +396,14 @@ class MeterStore:
     def _mark_saved(self, meter, now):
         self.policy.mark_saved(meter.energy_wh, now)
         self._saved_credit = meter.credit
+
+
+def _settings_record(meter):
+    """The config record: provisioning settings (decoder key as hex, their config left out:
+    the effective config is kept beside them) and the effective config, as JSON bytes."""
+    import json
+
+    settings = dict(meter.settings)
+    settings["decoder_key"] = hexlify(settings["decoder_key"]).decode()
+    settings.pop("config", None)
+    return json.dumps({"settings": settings, "config": meter.config.source}).encode()

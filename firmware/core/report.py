@@ -1,6 +1,7 @@
 """The meter's status report (the `status` protocol command)."""
 
 from firmware.core import policy
+from token_spec.acceptance import lockout_remaining
 
 
 def status(m, now):
@@ -41,7 +42,7 @@ def status(m, now):
         "lockout": {
             "failures": m.fail_count,
             "until": m.lock_until,
-            "seconds_left": m.lock_until - now if m.lock_until > now else 0,
+            "seconds_left": lockout_remaining(m.lock_until, now),  # capped after a clock set back
         },
         "key_revision": m.key_revision,
         "key_parts_stored": 4 - m.key_parts.count(None),

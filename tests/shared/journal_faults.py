@@ -1,8 +1,9 @@
 """Fault injection for the journal: one seeded meter scenario, power cut at any flash operation.
 
-`record(seed, steps)` drives a real Meter the way the app does (pulses, ticks, tokens, config
-blobs, emergency credit, tamper; saves per the write policy; a token or config result is
-"acknowledged" only after `save` returned) on a recording NOR device, and keeps every commit.
+`record(seed, steps)` drives a real Meter through the MeterStore API the app uses
+(firmware/app/meter_app.py): provisioning, then pulses, ticks, tokens, config blobs, emergency
+credit and tamper, each followed by `maybe_save` as in the app (a token or config result is
+"acknowledged" only after that returned), on a recording NOR device, and keeps every commit.
 
 `check_cut(trace, op, tear)` rebuilds the flash as it was when power failed during operation
 `op` (only `tear`/1000 of it landed), boots a fresh store from it and checks the invariants of
@@ -12,7 +13,8 @@ interpreters.
 """
 
 from firmware.core.blockdev import TEAR_FULL, RamBlockDevice
-from firmware.core.events import unpack_event
+from firmware.core.config import check_settings
+from firmware.core.events import BOOT_BLANK, unpack_event
 from firmware.core.journal import BLANK, CORRUPT, RESTORED, MeterStore
 from firmware.core.tokens import LOCK_MAX
 from firmware.core.write_policy import WritePolicy
@@ -40,6 +42,17 @@ SETTINGS = {
     "tariff": {"type": "flat", "price": PRICES[0]},
     "config": {"low_credit": 500, "emergency": {"limit": 1000}},
 }
+
+
+def settings_kept(settings):
+    """Provisioning settings as the store keeps them: normalised, their config left out (the
+    effective config is stored beside them)."""
+    kept = check_settings(settings)
+    kept.pop("config")
+    return kept
+
+
+PROVISIONED = settings_kept(SETTINGS)  # what a restored meter's settings must hold
 
 
 class Rng:
@@ -120,7 +133,7 @@ def _token(trace, rng, value):
 
 def _acknowledge(store, meter, trace, digits, result):
     store.inflight = (digits, result)
-    store.save(meter, trace.now)  # durable first ...
+    store.maybe_save(meter, trace.now)  # durable first (if it changed a register) ...
     store.inflight = None
     trace.acked.append((digits, result))  # ... then shown to the customer
 
@@ -137,9 +150,8 @@ def record(seed, steps, keep_log=True):
     dev = RamBlockDevice(BLOCK_SIZE, BLOCKS)
     trace.log = dev.record() if keep_log else None
     store = _RecordingStore(dev, trace)
-    meter = store.boot(SETTINGS, trace.now)
-    meter.boot(trace.now)
-    store.save(meter, trace.now)
+    assert store.boot(trace.now) is None  # erased flash: unprovisioned
+    meter = store.provision(SETTINGS, trace.now)  # the first commit
     counter = 0
     for _ in range(steps):
         roll = rng.below(100)
@@ -170,7 +182,7 @@ def record(seed, steps, keep_log=True):
             }
             blob = sign_config(SETTINGS["decoder_key"], SETTINGS["meter_number"], counter, config)
             meter.apply_config(blob, trace.now)
-            store.save(meter, trace.now)
+            store.maybe_save(meter, trace.now)
         elif roll < 92:
             meter.activate_emergency_credit(trace.now)
             store.maybe_save(meter, trace.now)
@@ -208,16 +220,17 @@ def check_cut(trace, dev, op, tear):
     done = k if op == cut.last_op and tear == TEAR_FULL else k - 1
     expected = trace.commits[done] if done >= 0 else None
     store = new_store(dev)
-    meter = store.boot(SETTINGS, trace.now)
+    meter = store.boot(trace.now)
     where = "cut at op %d tear %d (commit %d)" % (op, tear, k)
 
     # 1. The state is exactly a committed one: the last commit that finished before the cut.
-    if expected is None:  # cut before the first commit finished: a new meter, no history
-        assert store.status in (BLANK, CORRUPT), where
-        assert meter.energy_wh == 0 and meter.credit == 0 and not store.journal.events, where
-        _resave(store, meter, dev, trace.now, where)
+    if expected is None:  # cut during provisioning: unprovisioned, nothing of it visible
+        assert meter is None and store.status in (BLANK, CORRUPT), where
+        assert store.journal.config is None and not store.journal.events, where
+        _reprovision(store, dev, trace.now, where)
         return
-    assert store.status == RESTORED, where
+    assert store.status == RESTORED and meter is not None, where + ": provisioning lost"
+    assert settings_kept(meter.settings) == PROVISIONED, where + ": settings"
     assert store.journal.registers == expected.registers, where + ": not the last commit"
 
     # 2. Lost consumption is bounded, and the customer gains at most its price (plus a
@@ -261,28 +274,56 @@ def check_cut(trace, dev, op, tear):
 
 
 def _resave(store, meter, dev, now, where):
-    meter.boot(now)  # what the app does after every boot: a boot event, then a save
+    meter.boot(now, store.status)  # what the app does after every boot: a boot event, a save
     store.save(meter, now)
+    _check_reboot(store, dev, now, where)
+
+
+def _reprovision(store, dev, now, where):
+    """Provisioning again after a cut during provisioning lands, with a BLANK boot event."""
+    meter = store.provision(SETTINGS, now)
+    assert meter.events.since(0)[0][4] == BOOT_BLANK, where
+    again = _check_reboot(store, dev, now, where)
+    assert (
+        settings_kept(again.settings) == PROVISIONED
+        and again.events.next_seq == meter.events.next_seq
+    ), where
+
+
+def _check_reboot(store, dev, now, where):
     saved = store.journal.registers
     again = new_store(dev)
-    again.boot(SETTINGS, now)
+    meter = again.boot(now)
     assert again.status == RESTORED and again.journal.registers == saved, where + ": resave"
+    assert meter is not None, where
+    return meter
 
 
 def run_cuts(trace, count, seed):
-    """`count` seeded cut points (random operation, random tear); returns how many ran.
-
-    The cuts are taken in operation order: one device follows the recorded run, and each cut
-    copies it into a second one (in place: no big allocation, which MicroPython's heap needs)
-    and lands part of the next operation there.
-    """
+    """`count` seeded cut points (random operation, random tear); returns how many ran."""
     rng = Rng(seed)
     cuts = []
     for _ in range(count):
         pick = rng.below(4)
         tear = 0 if pick == 0 else TEAR_FULL if pick == 1 else rng.below(TEAR_FULL)
         cuts.append((rng.below(trace.ops), tear))
-    cuts.sort()
+    return run_cut_points(trace, cuts)
+
+
+def provisioning_cuts(trace, tears=(0, 1, 500, 999, TEAR_FULL)):
+    """Every operation of the provisioning commit, each cut at every tear in `tears`."""
+    first = trace.commits[0]
+    return [(op, tear) for op in range(first.first_op, first.last_op + 1) for tear in tears]
+
+
+def run_cut_points(trace, cuts):
+    """Cut power at each (operation, tear) of `cuts` and check; returns how many ran.
+
+    The cuts are taken in operation order: one device follows the recorded run, and each cut
+    copies it into a second one (in place: no big allocation, which MicroPython's heap needs)
+    and lands part of the next operation there.
+    """
+    cuts = sorted(cuts)
     flash, scratch = trace.flash, trace.scratch
     done = 0
     for op, tear in cuts:

@@ -2,7 +2,9 @@
 
 import app_fixtures as fx
 
+from firmware.core import events as ev
 from token_spec import encode_token
+from token_spec.acceptance import LOCKOUT_MAX_SECONDS as LOCK_CAP
 from token_spec.types import TYPE_CREDIT
 
 
@@ -59,7 +61,7 @@ def test_reboot_restores_registers_and_provisioning():
         s.ok("token", token=fx.credit_token(800))
         s.ok("sim.pulses", count=2500)  # 2.5 kWh
         before = s.ok("status")
-        app.save(app.hal.now())
+        app.store.save(app.meter, app.hal.now())
         app2 = fx.boot(d)
         s2 = fx.Session(app2)
         after = s2.ok("status")
@@ -69,6 +71,8 @@ def test_reboot_restores_registers_and_provisioning():
         assert s2.ok("token", token=fx.credit_token(800))["result"] == "used"
         assert s2.error("provision", **fx.SETTINGS) == "already_provisioned"
         assert after["event_seq"] == before["event_seq"] + 1  # the boot event
+        boots = [e for e in s2.ok("events", since=0)["events"] if e["event"] == "boot"]
+        assert [e["b"] for e in boots] == [ev.BOOT_BLANK, ev.BOOT_RESTORED], boots
 
 
 def test_keypad_and_serial_share_the_lockout():
@@ -82,6 +86,18 @@ def test_keypad_and_serial_share_the_lockout():
         s.ok("sim.advance", seconds=1300)
         keyed = s.ok("keypad", keys=fx.credit_token(500) + "#")
         assert keyed["results"] == ["accepted"] and keyed["typed"] == 0
+
+
+def test_lockout_seconds_left_is_capped_after_the_clock_went_back():
+    with fx.StateDir() as d:
+        app, s = fx.provisioned(d)
+        for i in range(10):
+            s.ok("token", token=_wrong_token(i))
+        lockout = s.ok("status")["lockout"]
+        assert 0 < lockout["seconds_left"] == lockout["until"] - app.hal.now() <= LOCK_CAP
+        app.hal.set_time(app.hal.now() - 10 * LOCK_CAP)  # deadline now far ahead
+        lockout = s.ok("status")["lockout"]
+        assert lockout["until"] - app.hal.now() > LOCK_CAP and lockout["seconds_left"] == LOCK_CAP
 
 
 def test_keypad_short_entry_and_emergency_key():
@@ -166,22 +182,22 @@ def test_results_that_change_nothing_do_not_write_flash():
     with fx.StateDir() as d:
         app, s = fx.provisioned(d)
         s.ok("token", token=fx.credit_token(100))
-        writes = app.storage.journal.register_ring.next_seq
+        writes = app.store.journal.register_ring.next_seq
         for _ in range(30):
             assert s.ok("token", token=fx.credit_token(100))["result"] == "used"
             assert s.ok("ec.activate")["granted"] is False
             assert s.error("config.set", blob="pc1.x.y") == "refused"
-        assert app.storage.journal.register_ring.next_seq == writes
+        assert app.store.journal.register_ring.next_seq == writes
         for i in range(8):
             s.ok("token", token=_wrong_token(i))
-        locked_writes = app.storage.journal.register_ring.next_seq
+        locked_writes = app.store.journal.register_ring.next_seq
         assert locked_writes > writes  # each counted wrong entry is durable
         for i in range(30):
             assert s.ok("token", token=_wrong_token(i))["result"] == "locked"
-        assert app.storage.journal.register_ring.next_seq == locked_writes
+        assert app.store.journal.register_ring.next_seq == locked_writes
         pending = s.ok("status")["event_seq"]
         s.ok("sim.advance", seconds=900)  # the time rule commits the waiting events
-        assert app.storage.journal.event_seq >= pending
+        assert app.store.journal.event_seq >= pending
 
 
 def test_signed_config_in_parts_survives_a_reboot_and_cannot_be_replayed():

@@ -1,10 +1,11 @@
-"""MeterStore: a real Meter saved per the write policy and restored from flash."""
+"""MeterStore: a real Meter provisioned, saved per the write policy and restored from flash."""
 
 import journal_faults as jf
 
 from firmware.core.blockdev import RamBlockDevice
-from firmware.core.events import BOOT, CONFIG, RELAY, TOKEN, ZONE
-from firmware.core.journal import BLANK, RESTORED, MeterStore
+from firmware.core.config import ConfigError
+from firmware.core.events import BOOT, BOOT_BLANK, BOOT_RESTORED, CONFIG, RELAY, TOKEN, ZONE
+from firmware.core.journal import BLANK, CORRUPT, RESTORED, MeterStore
 from token_spec import encode_token
 from token_spec.config_blob import sign_config
 from token_spec.types import TYPE_CREDIT
@@ -17,8 +18,14 @@ def _store(dev):
 
 
 def _boot(dev, now=NOW):
+    """A store and its meter: restored from `dev`, else provisioned there with jf.SETTINGS."""
     store = _store(dev)
-    return store, store.boot(jf.SETTINGS, now)
+    meter = store.boot(now)
+    if meter is None:
+        meter = store.provision(jf.SETTINGS, now)
+    else:
+        meter.boot(now, store.status)
+    return store, meter
 
 
 def _credit_token(value, tid):
@@ -30,25 +37,24 @@ def test_new_meter_then_restored_meter_with_its_events():
     dev = RamBlockDevice(4096, 8)
     store, meter = _boot(dev)
     assert store.status == BLANK and meter.credit == 0
-    meter.boot(NOW)
     assert meter.enter_token(_credit_token(1234, 3_000_000), NOW) == "accepted"
     assert store.save(meter, NOW)
     meter.add_pulses(30, NOW + 60)
     store2, again = _boot(dev, NOW + 120)
     assert store2.status == RESTORED
     assert again.credit == 1234 and again.energy_wh == 0  # the 30 Wh were never saved
-    kinds = [event[2] for event in again.events.since(0)]
-    assert kinds == [BOOT, TOKEN, ZONE, RELAY]  # the token closed the relay
-    assert again.events.next_seq == 5  # numbering continues after the stored events
+    events = again.events.since(0)
+    assert [event[2] for event in events] == [BOOT, TOKEN, ZONE, RELAY, BOOT]  # relay closed
+    assert events[0][4] == BOOT_BLANK and events[-1][4] == BOOT_RESTORED
+    assert again.events.next_seq == 6  # numbering continues after the stored events
     assert again.enter_token(_credit_token(1234, 3_000_000), NOW + 120) == "used"
 
 
 def test_unchanged_meter_is_not_written_again():
     dev = RamBlockDevice(4096, 8)
     store, meter = _boot(dev)
-    meter.boot(NOW)
-    assert store.save(meter, NOW)
-    ops = dev.ops
+    ops = dev.ops  # provisioning committed the new meter
+    assert ops
     assert not store.save(meter, NOW)
     assert not store.maybe_save(meter, NOW + 3600)  # nothing moved: the time rule stays quiet
     assert dev.ops == ops
@@ -57,7 +63,6 @@ def test_unchanged_meter_is_not_written_again():
 def test_time_rule_saves_a_standing_charge_but_not_an_idle_meter():
     dev = RamBlockDevice(4096, 8)
     store, meter = _boot(dev)
-    meter.boot(NOW)
     meter.enter_token(_credit_token(5000, 3_000_000), NOW)
     store.save(meter, NOW)
     save_s = store.policy.save_s
@@ -81,7 +86,6 @@ def test_time_rule_saves_a_standing_charge_but_not_an_idle_meter():
 def test_policy_saves_every_n_wh_of_consumption():
     dev = RamBlockDevice(4096, 8)
     store, meter = _boot(dev)
-    meter.boot(NOW)
     store.save(meter, NOW)
     meter.enter_token(_credit_token(16000, 3_000_000), NOW)
     store.save(meter, NOW)
@@ -98,7 +102,6 @@ def test_policy_saves_every_n_wh_of_consumption():
 def test_applied_config_survives_reboot():
     dev = RamBlockDevice(4096, 8)
     store, meter = _boot(dev)
-    meter.boot(NOW)
     config = {"tariff": {"type": "flat", "price": 2345}, "standing_charge": 100}
     key, number = jf.SETTINGS["decoder_key"], jf.SETTINGS["meter_number"]
     assert meter.apply_config(sign_config(key, number, 1, config), NOW) == 1
@@ -107,3 +110,68 @@ def test_applied_config_survives_reboot():
     assert again.config.counter == 1
     assert again.config.flat_price == 2345 and again.config.standing_charge == 100
     assert CONFIG in [event[2] for event in again.events.since(0)]
+
+
+def test_erased_flash_is_unprovisioned_and_bad_settings_write_nothing():
+    dev = RamBlockDevice(4096, 8)
+    store = _store(dev)
+    assert store.boot(NOW) is None and store.status == BLANK
+    bad = dict(jf.SETTINGS)
+    bad["decoder_key"] = b"short"
+    try:
+        store.provision(bad, NOW)
+        raise AssertionError("bad settings provisioned")
+    except ConfigError:
+        pass
+    assert dev.ops == 0
+    assert _store(dev).boot(NOW) is None
+
+
+def test_settings_are_restored_with_the_key_stored_as_hex():
+    dev = RamBlockDevice(4096, 8)
+    store, meter = _boot(dev)
+    record = store.journal.config
+    assert bytes(jf.SETTINGS["decoder_key"]).hex().encode() in record
+    assert jf.SETTINGS["decoder_key"] not in record
+    store2 = _store(dev)
+    again = store2.boot(NOW + 60)
+    assert store2.status == RESTORED and again.decoder_key == jf.SETTINGS["decoder_key"]
+    assert jf.settings_kept(again.settings) == jf.PROVISIONED
+    assert again.config.low_credit == meter.config.low_credit == 500
+
+
+def test_register_record_without_settings_is_unprovisioned():
+    # Lost settings (bit rot in both config blocks) cannot be guessed: provision again.
+    dev = RamBlockDevice(4096, 8)
+    _boot(dev)
+    for block in (0, 1):
+        dev.ioctl(6, block)
+    store = _store(dev)
+    assert store.boot(NOW) is None and store.status == RESTORED
+
+
+def test_corrupt_flash_is_unprovisioned_and_provisioning_logs_a_blank_boot():
+    dev = RamBlockDevice(4096, 8)
+    first_register_block = 2 + 2
+    dev.writeblocks(first_register_block, b"\x70\x31junk" + bytes(504), 0)
+    store = _store(dev)
+    assert store.boot(NOW) is None and store.status == CORRUPT
+    meter = store.provision(jf.SETTINGS, NOW)
+    boot = meter.events.since(0)[0]
+    assert boot[2] == BOOT and boot[4] == BOOT_BLANK
+    assert _store(dev).boot(NOW) is not None
+
+
+def test_time_rule_commits_events_of_results_that_changed_no_register():
+    dev = RamBlockDevice(4096, 8)
+    store, meter = _boot(dev)
+    token = _credit_token(100, 3_000_000)
+    meter.enter_token(token, NOW)
+    assert store.maybe_save(meter, NOW)  # accepted: urgent
+    ops = dev.ops
+    for i in range(20):
+        assert meter.enter_token(token, NOW + i) == "used"
+        assert not store.maybe_save(meter, NOW + i)  # a flood of them does not write
+    assert dev.ops == ops
+    assert store.maybe_save(meter, NOW + store.policy.save_s)
+    assert store.journal.event_seq == meter.events.next_seq - 1

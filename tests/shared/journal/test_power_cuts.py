@@ -25,3 +25,12 @@ def test_scenario_exercises_every_kind_of_save():
 def test_power_cut_at_1000_points_restores_a_consistent_meter():
     trace = jf.record(5, 600)
     assert jf.run_cuts(trace, 1000, seed=1) == 1000
+
+
+def test_power_cut_during_provisioning_leaves_it_unprovisioned_or_provisioned():
+    # Every write and erase of the provisioning commit, cut before, torn and whole: the boot
+    # finds no meter (and provisioning again works) or the whole new meter, never a half.
+    trace = jf.record(3, 5)
+    cuts = jf.provisioning_cuts(trace)
+    assert len(cuts) >= 3 * 5
+    assert jf.run_cut_points(trace, cuts) == len(cuts)
