@@ -21,7 +21,7 @@ import hashlib
 import json
 import secrets
 
-from sqlalchemy import LargeBinary, Text, bindparam, cast, func, select
+from sqlalchemy import LargeBinary, Text, bindparam, cast, func, literal_column, select
 from sqlalchemy.dialects import postgresql
 
 from host_tools.vending import db
@@ -138,8 +138,7 @@ def _append_pg(conn, row, prefix, writes):
     params = {"t_" + name: value for name, value in row.items()}
     params["t_prefix"] = prefix
     for table, rows in writes:
-        for name in rows[0]:
-            params[f"{table.name}_{name}"] = [r[name] for r in rows]
+        params["rows_" + table.name] = json.dumps(rows, separators=(",", ":"))
     shape = tuple((table.name, tuple(rows[0])) for table, rows in writes)
     statement = _PG_APPENDS.get(shape)
     if statement is None:
@@ -150,14 +149,13 @@ def _append_pg(conn, row, prefix, writes):
     return got.seq, got.prev_hash, got.hash
 
 
-def _unnest_insert(table, names):
-    """INSERT INTO table (names) SELECT unnest(array), ... : any number of rows, one shape."""
-    columns = [table.c[name] for name in names]
-    arrays = [
-        func.unnest(bindparam(f"{table.name}_{c.name}", type_=postgresql.ARRAY(c.type)))
-        for c in columns
-    ]
-    return table.insert().from_select(columns, select(*arrays))
+def _rows_insert(table, names):
+    """INSERT INTO table (names) SELECT ... FROM json_populate_recordset(NULL::table, :rows):
+    any number of rows in one text parameter, typed by the table's own row type."""
+    rows = cast(bindparam("rows_" + table.name, type_=Text), postgresql.JSON)
+    source = func.json_populate_recordset(literal_column(f"NULL::{table.name}"), rows)
+    source = source.table_valued(*names)
+    return table.insert().from_select(list(names), select(*[source.c[n] for n in names]))
 
 
 def _build_append_pg(writes):
@@ -184,7 +182,9 @@ def _build_append_pg(writes):
         .returning(t.c.seq, t.c.prev_hash, t.c.hash)
         .cte("sealed")
     )
-    inserts = [_unnest_insert(table, rows[0]).cte(f"w_{table.name}") for table, rows in writes]
+    inserts = [
+        _rows_insert(table, tuple(rows[0])).cte(f"w_{table.name}") for table, rows in writes
+    ]
     return (
         h.update()
         # Not "seq == new seq - 1": this scan sees the statement's snapshot, which predates the

@@ -10,6 +10,7 @@ from host_tools.vending.clock import Stamp, zone
 from token_spec import derive_decoder_key
 
 PASSPHRASE_ENV = "PREPAY_PASSPHRASE"
+DECODER_KEY_CACHE = 100_000  # meters whose decoder keys one process keeps (~20 MB at most)
 
 
 def _passphrase(prompt, confirm=False):
@@ -94,6 +95,7 @@ class Station:
         self._prompt = prompt
         self._key = None
         self._tariffs = {}
+        self._decoder_keys = {}
         self._schema_checked = False
 
     def tariff(self, conn, name):
@@ -123,8 +125,19 @@ class Station:
             raise StationError("the vending key does not belong to this station's database")
 
     def decoder_key(self, meter, revision, vending_key=None):
-        """The meter's decoder key for a key revision (derived, never stored)."""
-        return derive_decoder_key(vending_key or self.key, meter, revision)
+        """The meter's decoder key for a key revision (derived, never stored in the database).
+
+        Kept in this process's memory beside the vending key it comes from (the derivation is
+        pure-Python HMAC, a tenth of a vend's client time); bounded so a long-running station
+        does not grow without limit."""
+        vending_key = vending_key or self.key
+        cache_key = (meter, revision, vending_key)
+        key = self._decoder_keys.get(cache_key)
+        if key is None:
+            if len(self._decoder_keys) >= DECODER_KEY_CACHE:
+                self._decoder_keys.clear()
+            key = self._decoder_keys[cache_key] = derive_decoder_key(vending_key, meter, revision)
+        return key
 
     def stamp(self, now=None):
         return Stamp(self.tz, now)
