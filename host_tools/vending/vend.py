@@ -38,17 +38,19 @@ def _not_reversed(id_column):
     return ~select(_r.c.original_id).where(_r.c.original_id == id_column).exists()
 
 
-def _month_sum(column):
-    return (
-        select(func.coalesce(func.sum(column), 0))
-        .where(
-            _s.c.meter == bindparam("meter"),
-            _s.c.month == bindparam("month"),
-            _not_reversed(_s.c.txn_id),
-        )
-        .scalar_subquery()
+# This month's units and standing charge in one scan of the meter's sales this month.
+_MONTH = (
+    select(
+        func.coalesce(func.sum(_s.c.units), 0).label("month_units"),
+        func.coalesce(func.sum(_s.c.standing), 0).label("month_standing"),
     )
-
+    .where(
+        _s.c.meter == bindparam("meter"),
+        _s.c.month == bindparam("month"),
+        _not_reversed(_s.c.txn_id),
+    )
+    .subquery("month")
+)
 
 # One round trip, after the meter lock, for everything the sale depends on: whether the
 # reference was used, the cashier's limit, the newest TID, this month's units and standing
@@ -60,8 +62,8 @@ _METER_STATE = select(
     .scalar_subquery()
     .label("cashier_limit"),
     _LAST_TID.scalar_subquery().label("last_tid"),
-    _month_sum(_s.c.units).label("month_units"),
-    _month_sum(_s.c.standing).label("month_standing"),
+    _MONTH.c.month_units,
+    _MONTH.c.month_standing,
     select(func.coalesce(func.sum(_e.c.amount), 0))
     .where(_e.c.meter == bindparam("meter"), _e.c.account == "carry_forward")
     .scalar_subquery()
