@@ -50,9 +50,7 @@ def main():
     policy = WritePolicy()
     store = MeterStore(dev, policy)
     now = START
-    meter = store.boot(SETTINGS, now)
-    meter.boot(now)
-    store.save(meter, now)
+    meter = store.provision(SETTINGS, now)  # a blank partition, as a new meter has
     commits = 0
     worst_unsaved = 0
     pulses_due = 0  # pulse count in thousandths, so 24 kW yields exactly 6.667 pulses a second

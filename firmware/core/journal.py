@@ -21,7 +21,7 @@ anything written after it (a save cut short) is ignored at boot and superseded l
 import struct
 from binascii import crc32, hexlify
 
-from firmware.core.events import boot_status_code, pack_event, unpack_event
+from firmware.core.events import pack_event, unpack_event
 from token_spec.compat import const
 
 _MAGIC = const(0x70)
@@ -307,8 +307,6 @@ class MeterStore:
     def boot(self, now, meter_class=None):
         """The meter as last committed, or None if unprovisioned; `status` tells how the
         journal came up (RESTORED, BLANK or CORRUPT)."""
-        if isinstance(now, dict):  # boot(settings, now): the call before `provision` existed
-            return self._boot_or_new(now, meter_class)
         j = self.journal
         self.status = j.boot()
         self._saved = j.registers
@@ -330,27 +328,18 @@ class MeterStore:
         self._mark_saved(meter, now)
         return meter
 
-    def _boot_or_new(self, settings, now):
-        # Transitional, for callers not yet moved to boot(now) + provision (bench/wear.py,
-        # tests/shared/core/test_boot_status.py): the restored meter, else a new unsaved one
-        # whose meter.boot(now) records the journal's status. Remove once they have moved.
-        meter = self.boot(now)
-        if meter is None:
-            from firmware.core.meter import Meter
-
-            meter = Meter(settings, now)
-            meter.boot_status = boot_status_code(self.status)
-        return meter
-
     def provision(self, settings, now, meter_class=None):
-        """Create the meter from provisioning settings, log its BLANK boot and commit it.
+        """Create the meter from provisioning settings, log its boot and commit it.
+
+        The BOOT event says CORRUPT when the journal came up corrupt (the log keeps why the meter
+        had to be provisioned again: garbage, or a cut that tore the first commit), else BLANK.
 
         Raises ConfigError (a ValueError) for unusable settings; nothing is written then. A
         cut before the commit ends leaves the journal unprovisioned."""
         if meter_class is None:
             from firmware.core.meter import Meter as meter_class
         meter = meter_class(settings, now)
-        meter.boot(now, BLANK)
+        meter.boot(now, CORRUPT if self.status == CORRUPT else BLANK)
         self._config_version = None  # the settings record goes with the first commit
         self.save(meter, now)
         return meter

@@ -408,7 +408,7 @@ class Meter:
 
         `status` says how the registers came up: the journal's boot status (journal.RESTORED,
         BLANK, CORRUPT) or an events.BOOT_* code; it goes into the event's `b`. Without it the
-        meter uses `boot_status`: BOOT_RESTORED after `restore`, whatever MeterStore.boot set,
+        meter uses `boot_status`: BOOT_RESTORED after `restore`,
         else BOOT_UNKNOWN. ValueError (nothing recorded) for an unknown status."""
         from firmware.core.registers import VERSION
 

@@ -14,7 +14,7 @@ interpreters.
 
 from firmware.core.blockdev import TEAR_FULL, RamBlockDevice
 from firmware.core.config import check_settings
-from firmware.core.events import BOOT_BLANK, unpack_event
+from firmware.core.events import BOOT_BLANK, BOOT_CORRUPT, unpack_event
 from firmware.core.journal import BLANK, CORRUPT, RESTORED, MeterStore
 from firmware.core.tokens import LOCK_MAX
 from firmware.core.write_policy import WritePolicy
@@ -280,9 +280,11 @@ def _resave(store, meter, dev, now, where):
 
 
 def _reprovision(store, dev, now, where):
-    """Provisioning again after a cut during provisioning lands, with a BLANK boot event."""
+    """Provisioning again after a cut during provisioning lands; its boot event says whether the
+    cut left the flash blank or a torn (corrupt) record."""
+    expected = BOOT_CORRUPT if store.status == CORRUPT else BOOT_BLANK
     meter = store.provision(SETTINGS, now)
-    assert meter.events.since(0)[0][4] == BOOT_BLANK, where
+    assert meter.events.since(0)[0][4] == expected, where
     again = _check_reboot(store, dev, now, where)
     assert (
         settings_kept(again.settings) == PROVISIONED

@@ -18,10 +18,12 @@ def _boot_events(m):
 
 
 def _store_boot(dev, now):
-    """What the app does at power-up: restore from flash, record the boot, save."""
+    """What the app does at power-up: restore from flash (or provision), record the boot, save."""
     store = MeterStore(dev, event_blocks=2)
-    m = store.boot(settings(), now)
-    m.boot(now)
+    m = store.boot(now)
+    if m is None:
+        return store, store.provision(settings(), now)
+    m.boot(now, store.status)
     store.save(m, now)
     return store, m
 

@@ -4,7 +4,16 @@ import journal_faults as jf
 
 from firmware.core.blockdev import RamBlockDevice
 from firmware.core.config import ConfigError
-from firmware.core.events import BOOT, BOOT_BLANK, BOOT_RESTORED, CONFIG, RELAY, TOKEN, ZONE
+from firmware.core.events import (
+    BOOT,
+    BOOT_BLANK,
+    BOOT_CORRUPT,
+    BOOT_RESTORED,
+    CONFIG,
+    RELAY,
+    TOKEN,
+    ZONE,
+)
 from firmware.core.journal import BLANK, CORRUPT, RESTORED, MeterStore
 from token_spec import encode_token
 from token_spec.config_blob import sign_config
@@ -150,7 +159,7 @@ def test_register_record_without_settings_is_unprovisioned():
     assert store.boot(NOW) is None and store.status == RESTORED
 
 
-def test_corrupt_flash_is_unprovisioned_and_provisioning_logs_a_blank_boot():
+def test_corrupt_flash_is_unprovisioned_and_provisioning_logs_a_corrupt_boot():
     dev = RamBlockDevice(4096, 8)
     first_register_block = 2 + 2
     dev.writeblocks(first_register_block, b"\x70\x31junk" + bytes(504), 0)
@@ -158,7 +167,7 @@ def test_corrupt_flash_is_unprovisioned_and_provisioning_logs_a_blank_boot():
     assert store.boot(NOW) is None and store.status == CORRUPT
     meter = store.provision(jf.SETTINGS, NOW)
     boot = meter.events.since(0)[0]
-    assert boot[2] == BOOT and boot[4] == BOOT_BLANK
+    assert boot[2] == BOOT and boot[4] == BOOT_CORRUPT
     assert _store(dev).boot(NOW) is not None
 
 
