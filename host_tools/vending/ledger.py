@@ -138,7 +138,7 @@ def _append_pg(conn, row, prefix, writes):
     params = {"t_" + name: value for name, value in row.items()}
     params["t_prefix"] = prefix
     for table, rows in writes:
-        params["rows_" + table.name] = json.dumps(rows, separators=(",", ":"))
+        params["rows_" + table.name] = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
     shape = tuple((table.name, tuple(rows[0])) for table, rows in writes)
     statement = _PG_APPENDS.get(shape)
     if statement is None:

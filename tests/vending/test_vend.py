@@ -80,6 +80,17 @@ def test_same_ref_returns_same_receipt_and_token(station):
     assert snapshot(station) == before
 
 
+def test_non_ascii_reference_is_stored_as_given(station):
+    # On PostgreSQL the sale row travels as JSON text: the reference must come back unchanged.
+    ref = "M-Pesa ü€ 😀 ref"
+    first = sell(station, KWH_METER, "20", ref)
+    stored = station.read(lambda conn: conn.execute(select(db.sales.c.ref)).scalars().all())
+    assert stored == [ref]
+    assert vend.find_receipt(station, ref=ref)["token"] == first["token"]
+    assert sell(station, KWH_METER, "20", ref)["receipt"] == first["receipt"]
+    assert audit.verify(station)["ok"]
+
+
 def test_same_minute_tokens_get_consecutive_tids(station):
     tids = [sell(station, KWH_METER, "5", f"r{i}")["tid"] for i in range(3)]
     mgmt_tid = mgmt.issue(station, KWH_METER, "power-limit", "4000", now=NOON)["tid"]
