@@ -16,6 +16,8 @@ EVENTS_PER_PAGE = const(8)  # keeps an `events` response below 1 KiB
 CONFIG_CHUNK = const(512)  # characters of config JSON per `config.get` page
 MAX_CONFIG_BLOB = const(4000)  # a signed blob may arrive in several `config.set` parts
 MAX_SIM_SECONDS = const(31 * 86400)
+# `provision` on a journal whose registers outlived their settings record (docs/firmware.md).
+STORAGE_DAMAGED = "storage_damaged"
 
 
 def _need_meter(app):
@@ -31,6 +33,7 @@ def cmd_hello(app, req):
         "protocol": PROTOCOL,
         "hal": app.hal.name,
         "provisioned": meter is not None,
+        "storage": app.storage(),
         "meter_number": None if meter is None else meter.meter_number,
         "time": app.hal.now(),
         "clock_valid": getattr(app.hal, "clock_valid", _true)(),
@@ -88,12 +91,16 @@ _PROVISION_FIELDS = (
 
 
 def cmd_provision(app, req):
-    from firmware.core.config import ConfigError, check_settings
+    from firmware.core.config import ConfigError
 
     if app.meter is not None:
         raise p.CommandError(
             p.ALREADY_PROVISIONED, "the meter is provisioned; settings change only by token"
         )
+    if app.store.damaged:
+        from firmware.core.journal import DAMAGED_MESSAGE
+
+        raise p.CommandError(STORAGE_DAMAGED, DAMAGED_MESSAGE)
     p.arg_str(req, "meter_number", 20)
     p.arg_hex(req, "decoder_key", 16)
     clock = p.arg_int(req, "time", 0, 0x7FFFFFFF) if "time" in req else None
@@ -102,12 +109,8 @@ def cmd_provision(app, req):
         if name in req:
             settings[name] = req[name]
     try:
-        check_settings(settings)  # before the clock is touched: a refusal changes nothing
-        if clock is not None:
-            app.hal.set_time(clock)
-        app.provision(settings)
+        app.provision(settings, clock)  # sets the clock only once the meter is committed
     except ConfigError as exc:
-        app.meter = None
         raise p.CommandError(p.BAD_ARGUMENT, str(exc)) from None
     return {"provisioned": True, "meter_number": app.meter.meter_number}
 

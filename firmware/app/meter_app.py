@@ -59,13 +59,17 @@ class MeterApp:
         if configure is not None:
             configure(self.meter.settings["pulses_per_kwh"])
 
-    def provision(self, settings):
-        """Create the meter from provisioning settings and make it durable (unprovisioned only).
+    def provision(self, settings, clock=None):
+        """Create the meter from provisioning settings and make it durable (unprovisioned only),
+        then set the clock to `clock` (seconds) if given: the meter starts at that time.
 
-        Raises ConfigError (ValueError) when a setting is unusable; nothing is stored then.
+        Raises ConfigError (ValueError) when a setting is unusable or the journal is damaged;
+        nothing is stored and the clock is left alone then.
         """
-        now = self.hal.now()
-        meter = self.store.provision(settings, now)  # logs a BLANK boot, commits
+        now = self.hal.now() if clock is None else clock
+        meter = self.store.provision(settings, now)  # validates, logs a BLANK boot, commits
+        if clock is not None:
+            self.hal.set_time(clock)  # only now: a refused provision changes nothing
         self.meter = meter
         self._configure_hal()
         self._drive_relay(meter.relay_closed(now))
@@ -178,11 +182,17 @@ class MeterApp:
         return results
 
     # ---- reporting -----------------------------------------------------------------------
+    def storage(self):
+        """The journal's state for `hello`/`status`: "damaged" when it holds registers without
+        their settings record (no meter runs, provisioning is refused until an engineer wipes
+        it), else "ok"."""
+        return "damaged" if self.store.damaged else "ok"
+
     def status(self):
         """The `status` protocol result (see docs/firmware.md)."""
         now = self.hal.now()
         if self.meter is None:
-            return {"provisioned": False, "time": now, "relay": "open"}
+            return {"provisioned": False, "storage": self.storage(), "time": now, "relay": "open"}
         s = self.meter.status(now)
         s["provisioned"] = True
         s["relay"] = "closed" if s["relay"] else "open"

@@ -42,6 +42,11 @@ RESTORED = "restored"  # a valid register record was found
 BLANK = "blank"  # the register region was erased flash: a new meter
 CORRUPT = "corrupt"  # something was written there but no record is valid: started fresh
 
+DAMAGED_MESSAGE = (
+    "the journal holds a meter whose settings record is damaged: not provisioning over its"
+    " credit and token memory; an engineer must wipe it (prepay device deploy --wipe)"
+)
+
 DEFAULT_EVENT_BLOCKS = const(4)
 DEFAULT_REGISTER_RECORD = const(512)
 
@@ -283,7 +288,11 @@ class MeterStore:
                     meter is provisioned or its config changes
       registers     Meter.snapshot() (it also holds the current decoder key after a key change)
       events        every event not yet committed, as 16-byte records
-    A journal without a committed register record and settings record is unprovisioned.
+    A journal without a committed register record is unprovisioned (a settings record alone
+    is a provisioning cut short). A committed register record whose settings record is lost
+    is `damaged`: that can only be corruption (the settings record is written first), and the
+    registers still hold credit, TID memory and key, so the store refuses to provision over
+    them; only an engineer's wipe (`prepay device deploy --wipe`) recovers such a meter.
 
     The app calls `boot(now)` once; on a restored meter it then calls `meter.boot(now,
     store.status)` and `save`. An unprovisioned meter becomes one through `provision`. After
@@ -300,19 +309,23 @@ class MeterStore:
         self.journal = Journal(dev, event_blocks, **layout)
         self.policy = policy
         self.status = None  # RESTORED, BLANK or CORRUPT after `boot`
+        self.damaged = False  # registers committed but their settings record lost: see above
         self._saved = None  # the snapshot on flash, to skip writes that would change nothing
         self._config_version = None  # meter.config_version of the stored settings record
         self._saved_credit = 0
 
     def boot(self, now, meter_class=None):
-        """The meter as last committed, or None if unprovisioned; `status` tells how the
-        journal came up (RESTORED, BLANK or CORRUPT)."""
+        """The meter as last committed, or None if there is none to run; `status` tells how
+        the journal came up (RESTORED, BLANK or CORRUPT), `damaged` whether None means a meter
+        whose settings record is lost (not provisionable) rather than an unprovisioned one."""
         j = self.journal
         self.status = j.boot()
         self._saved = j.registers
         self._config_version = None
         # The register record is the commit point: a settings record without one never became
-        # durable (a cut during provisioning), so the meter is still unprovisioned.
+        # durable (a cut during provisioning), so the meter is still unprovisioned. Registers
+        # without their settings record cannot come from a cut (settings are written first).
+        self.damaged = j.registers is not None and j.config is None
         if j.registers is None or j.config is None:
             return None
         import json
@@ -334,8 +347,13 @@ class MeterStore:
         The BOOT event says CORRUPT when the journal came up corrupt (the log keeps why the meter
         had to be provisioned again: garbage, or a cut that tore the first commit), else BLANK.
 
-        Raises ConfigError (a ValueError) for unusable settings; nothing is written then. A
-        cut before the commit ends leaves the journal unprovisioned."""
+        Raises ConfigError (a ValueError) for unusable settings or a `damaged` journal;
+        nothing is written then. A cut before the commit ends leaves the journal
+        unprovisioned."""
+        if self.damaged:
+            from firmware.core.config import ConfigError
+
+            raise ConfigError(DAMAGED_MESSAGE)
         if meter_class is None:
             from firmware.core.meter import Meter as meter_class
         meter = meter_class(settings, now)

@@ -226,6 +226,7 @@ def check_cut(trace, dev, op, tear):
     # 1. The state is exactly a committed one: the last commit that finished before the cut.
     if expected is None:  # cut during provisioning: unprovisioned, nothing of it visible
         assert meter is None and store.status in (BLANK, CORRUPT), where
+        assert not store.damaged, where + ": a provisioning cut must not look damaged"
         assert store.journal.config is None and not store.journal.events, where
         _reprovision(store, dev, trace.now, where)
         return

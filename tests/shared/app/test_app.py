@@ -18,6 +18,7 @@ def test_unprovisioned_meter_answers_but_keeps_the_relay_open():
         s = fx.Session(app)
         hello = s.ok("hello")
         assert hello["provisioned"] is False and hello["hal"] == "sim"
+        assert hello["storage"] == "ok" and s.ok("status")["storage"] == "ok"
         assert app.hal.relay is False
         assert s.ok("status")["relay"] == "open"
         assert s.error("token", token=fx.credit_token(500)) == "not_provisioned"
@@ -166,16 +167,59 @@ def test_display_shows_credit_and_token_result():
         assert s.ok("sim.display")["lines"][1] == "> 12"
 
 
+def _journal_bytes(state_dir):
+    with open(state_dir + "/journal.bin", "rb") as f:
+        return f.read()
+
+
 def test_provision_sets_the_clock_only_when_the_settings_are_good():
     with fx.StateDir() as d:
         app = fx.boot(d, fx.START)
         s = fx.Session(app)
-        bad = dict(fx.SETTINGS)
-        bad["scale"] = 0
-        assert s.error("provision", time=fx.START + 7200, **bad) == "bad_argument"
-        assert s.ok("hello")["time"] == fx.START and s.ok("hello")["clock_valid"] is True
+        flash = _journal_bytes(d)
+        bad_scale = dict(fx.SETTINGS)
+        bad_scale["scale"] = 0  # refused by the settings check
+        bad_price = dict(fx.SETTINGS)
+        bad_price["tariff"] = {"type": "flat", "price": -5}  # refused only by the tariff compiler
+        for bad in (bad_scale, bad_price):
+            assert s.error("provision", time=5, **bad) == "bad_argument"
+            assert s.ok("hello")["time"] == fx.START and s.ok("hello")["clock_valid"] is True
+            assert app.hal.now() == fx.START and _journal_bytes(d) == flash
+            assert s.ok("hello")["provisioned"] is False
         s.ok("provision", time=fx.START + 3600, **fx.SETTINGS)
         assert s.ok("status")["time"] == fx.START + 3600
+        assert _journal_bytes(d) != flash
+
+
+def test_damaged_settings_record_refuses_provisioning_until_wiped():
+    # One flipped bit in the settings record must not turn a meter with credit and TID memory
+    # into a provisionable one: re-provisioning would accept its old tokens again.
+    with fx.StateDir() as d:
+        app, s = fx.provisioned(d)
+        token = fx.credit_token(800)
+        assert s.ok("token", token=token)["result"] == "accepted"
+        app.store.save(app.meter, app.hal.now())
+        assert s.ok("hello")["storage"] == "ok"
+        with open(d + "/journal.bin", "r+b") as f:  # block 0: the settings record
+            f.seek(40)
+            byte = f.read(1)[0]
+            f.seek(40)
+            f.write(bytes([byte ^ 0x10]))
+        flash = _journal_bytes(d)
+        app2 = fx.boot(d)
+        s2 = fx.Session(app2)
+        hello = s2.ok("hello")
+        assert hello["provisioned"] is False and hello["storage"] == "damaged", hello
+        status = s2.ok("status")
+        assert status["provisioned"] is False and status["storage"] == "damaged", status
+        assert status["relay"] == "open" and app2.hal.relay is False
+        clock = app2.hal.now()
+        assert s2.error("provision", time=5, **fx.SETTINGS) == "storage_damaged"
+        reply = s2.call("provision", **fx.SETTINGS)
+        assert "--wipe" in reply["message"] and "damaged" in reply["message"], reply
+        assert s2.error("token", token=token) == "not_provisioned"
+        assert app2.hal.now() == clock and _journal_bytes(d) == flash
+        assert s2.ok("hello")["storage"] == "damaged"
 
 
 def test_results_that_change_nothing_do_not_write_flash():

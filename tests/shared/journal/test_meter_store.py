@@ -149,14 +149,45 @@ def test_settings_are_restored_with_the_key_stored_as_hex():
     assert again.config.low_credit == meter.config.low_credit == 500
 
 
-def test_register_record_without_settings_is_unprovisioned():
-    # Lost settings (bit rot in both config blocks) cannot be guessed: provision again.
+def _refuses_provisioning(dev):
+    """Boot a store on `dev`: damaged, and provisioning it writes nothing at all."""
+    image = dev.image()
+    store = _store(dev)
+    assert store.boot(NOW) is None and store.status == RESTORED and store.damaged
+    ops = dev.ops
+    try:
+        store.provision(jf.SETTINGS, NOW)
+        raise AssertionError("provisioned over a meter whose settings record is damaged")
+    except ConfigError as exc:
+        assert "damaged" in str(exc) and "--wipe" in str(exc), exc
+    assert dev.ops == ops and dev.image() == image
+    return store
+
+
+def test_one_flipped_bit_in_the_settings_record_is_damaged_not_unprovisioned():
+    # Registers (credit, TID memory, key) survive a bit flip in the settings record: the meter
+    # must not become provisionable again, which would wipe its TID memory and credit.
+    dev = RamBlockDevice(4096, 8)
+    store, meter = _boot(dev)
+    token = _credit_token(1234, 3_000_000)
+    assert meter.enter_token(token, NOW) == "accepted"
+    store.save(meter, NOW)
+    saved = store.journal.registers
+    image = bytearray(dev.image())
+    image[40] ^= 0x04  # block 0, inside the settings record's JSON
+    dev.load(bytes(image))
+    store2 = _refuses_provisioning(dev)
+    assert store2.journal.registers == saved  # credit and TID memory still on flash
+    assert _store(dev).boot(NOW) is None  # and still refused on the next boot
+
+
+def test_register_record_without_settings_is_damaged():
+    # Lost settings (both config blocks erased) cannot be guessed, nor provisioned over.
     dev = RamBlockDevice(4096, 8)
     _boot(dev)
     for block in (0, 1):
         dev.ioctl(6, block)
-    store = _store(dev)
-    assert store.boot(NOW) is None and store.status == RESTORED
+    _refuses_provisioning(dev)
 
 
 def test_corrupt_flash_is_unprovisioned_and_provisioning_logs_a_corrupt_boot():
