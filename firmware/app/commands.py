@@ -16,8 +16,6 @@ EVENTS_PER_PAGE = const(8)  # keeps an `events` response below 1 KiB
 CONFIG_CHUNK = const(512)  # characters of config JSON per `config.get` page
 MAX_CONFIG_BLOB = const(4000)  # a signed blob may arrive in several `config.set` parts
 MAX_SIM_SECONDS = const(31 * 86400)
-# `provision` on a journal whose registers outlived their settings record (docs/firmware.md).
-STORAGE_DAMAGED = "storage_damaged"
 
 
 def _need_meter(app):
@@ -100,7 +98,7 @@ def cmd_provision(app, req):
     if app.store.damaged:
         from firmware.core.journal import DAMAGED_MESSAGE
 
-        raise p.CommandError(STORAGE_DAMAGED, DAMAGED_MESSAGE)
+        raise p.CommandError(p.STORAGE_DAMAGED, DAMAGED_MESSAGE)
     p.arg_str(req, "meter_number", 20)
     p.arg_hex(req, "decoder_key", 16)
     clock = p.arg_int(req, "time", 0, 0x7FFFFFFF) if "time" in req else None

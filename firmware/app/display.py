@@ -64,6 +64,9 @@ def lines(status, page=0, typing="", last_result=None):
     return [top, _ZONE_TEXT.get(status["zone"], status["zone"]), third, "SUPPLY " + relay]
 
 
-def unprovisioned_lines():
-    """What a meter shows before it is provisioned."""
+def unprovisioned_lines(damaged=False):
+    """What a meter shows before it is provisioned, or when its journal lost its settings
+    (an engineer must wipe and re-provision it: docs/firmware.md)."""
+    if damaged:
+        return ["STORAGE DAMAGED", "SUPPLY OFF", "CALL ENGINEER", ""]
     return ["NOT PROVISIONED", "SUPPLY OFF", "", ""]

@@ -202,7 +202,7 @@ class MeterApp:
     def refresh_display(self):
         """Redraw the display if its text changed."""
         if self.meter is None:
-            text = display.unprovisioned_lines()
+            text = display.unprovisioned_lines(self.store.damaged)
         else:
             text = display.lines(self.status(), self.page, self.keypad.digits, self.last_result)
         if text != self._lines:

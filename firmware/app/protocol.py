@@ -20,6 +20,8 @@ UNKNOWN_COMMAND = "unknown_command"
 BAD_ARGUMENT = "bad_argument"
 NOT_PROVISIONED = "not_provisioned"
 ALREADY_PROVISIONED = "already_provisioned"
+# `provision` on a journal whose registers outlived their settings record (docs/firmware.md).
+STORAGE_DAMAGED = "storage_damaged"
 NOT_SUPPORTED = "not_supported"
 REFUSED = "refused"
 NO_MEMORY = "no_memory"

@@ -213,6 +213,8 @@ def test_damaged_settings_record_refuses_provisioning_until_wiped():
         status = s2.ok("status")
         assert status["provisioned"] is False and status["storage"] == "damaged", status
         assert status["relay"] == "open" and app2.hal.relay is False
+        app2.refresh_display()
+        assert s2.ok("sim.display")["lines"][0] == "STORAGE DAMAGED"
         clock = app2.hal.now()
         assert s2.error("provision", time=5, **fx.SETTINGS) == "storage_damaged"
         reply = s2.call("provision", **fx.SETTINGS)
