@@ -62,11 +62,13 @@ from token_spec.meter_number import (
     make_meter_number,
 )
 from token_spec.tid import (
+    TID_AHEAD,
     TID_MEMORY_SIZE,
     TID_MODULUS,
     extend_tid,
     remember_tid,
     tid_from_time,
+    tid_reference,
     tid_status,
 )
 from token_spec.types import (
@@ -147,11 +149,13 @@ __all__ = [
     "check_meter_number",
     "luhn_digit",
     "make_meter_number",
+    "TID_AHEAD",
     "TID_MEMORY_SIZE",
     "TID_MODULUS",
     "extend_tid",
     "remember_tid",
     "tid_from_time",
+    "tid_reference",
     "tid_status",
     "AMOUNT_TYPES",
     "DEBT_RECOVERY_MAX",

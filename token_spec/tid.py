@@ -8,7 +8,9 @@ from token_spec.errors import RESULT_OLD, RESULT_USED
 
 TID_BITS = const(24)
 TID_MODULUS = const(0x1000000)  # 2**24 minutes, about 31.9 years
-_HALF = const(0x800000)
+# How far ahead of the meter's reference a token's TID may lie: about 2 years, for clock
+# and vending skew. Anything further is read as a past token (SPEC.md §7.2).
+TID_AHEAD = const(0x100000)
 # Remembered TIDs: at least this many (the meter may keep more).
 TID_MEMORY_SIZE = const(50)
 
@@ -20,17 +22,29 @@ def tid_from_time(seconds):
     return seconds // 60
 
 
-def extend_tid(tid24, high_water):
-    """The full TID congruent to tid24 (mod 2**24) nearest `high_water`.
+def tid_reference(high_water, now):
+    """The reference TID extension is anchored to: the meter's best idea of "now" in minutes.
 
-    A distance of exactly 2**23 resolves toward the future; a result that would be negative is
-    moved up by 2**24 (TIDs are never negative)."""
+    max(high_water, now // 60), with `now` the meter clock in seconds since the token epoch.
+    A clock that is not set reads a time near the epoch, so the high-water mark wins."""
+    minutes = now // 60
+    return minutes if minutes > high_water else high_water
+
+
+def extend_tid(tid24, reference):
+    """The full TID congruent to tid24 (mod 2**24) in the window
+    [reference + TID_AHEAD - 2**24 + 1, reference + TID_AHEAD] (SPEC.md §7.2).
+
+    At most TID_AHEAD minutes (about 2 years) after the reference counts as the future;
+    everything else is the past, so a replayed token however old comes out used or old. A result
+    that would be negative is moved up by 2**24 (TIDs are never negative, none was issued before
+    the epoch). `reference` is tid_reference(high_water, now), or just the high-water mark."""
     if not 0 <= tid24 < TID_MODULUS:
         raise ValueError("tid24 must be in 0..2**24-1")
-    if high_water < 0:
-        raise ValueError("high_water must not be negative")
-    delta = (tid24 - high_water) % TID_MODULUS
-    full = high_water + delta if delta <= _HALF else high_water + delta - TID_MODULUS
+    if reference < 0:
+        raise ValueError("reference must not be negative")
+    top = reference + TID_AHEAD
+    full = top - (top - tid24) % TID_MODULUS
     if full < 0:
         full += TID_MODULUS
     return full

@@ -1,8 +1,9 @@
 """Token acceptance: lockout -> parse -> decrypt -> check -> TID used/old -> range -> apply.
 
-Decoding, TID extension, the TID-memory rules and the lockout schedule are token_spec's; this
-module only orders the checks, keeps the lockout registers (`fail_count`, `lock_until`) and
-applies each type's effect to the meter (docs/core.md, Tokens; SPEC.md section 8).
+Decoding, TID extension (anchored to `tid_reference`: the high-water mark or the clock,
+whichever is later), the TID-memory rules and the lockout schedule are token_spec's; this module
+only orders the checks, keeps the lockout registers (`fail_count`, `lock_until`) and applies
+each type's effect to the meter (docs/core.md, Tokens; SPEC.md section 8).
 """
 
 from firmware.core import events as ev
@@ -13,15 +14,12 @@ from token_spec.acceptance import LOCKOUT_MAX_SECONDS, lockout_remaining, lockou
 from token_spec.codec import decode_token
 from token_spec.compat import const
 from token_spec.key_change import add_key_part
-from token_spec.tid import extend_tid, remember_tid, tid_status
+from token_spec.tid import extend_tid, remember_tid, tid_reference, tid_status
 
 # The longest lock token_spec allows (kept under this name for tests/shared/journal_faults.py).
 LOCK_MAX = LOCKOUT_MAX_SECONDS
 TEST_RELAY_SECONDS = const(5)
 _RESULT_INDEX = {code: i for i, code in enumerate(te.RESULT_CODES)}
-# Only these results prove the person entering holds this meter's key material (SPEC 8.3);
-# public test tokens, used/old/unsupported/overflow tokens anyone may have seen do not.
-_RESETS_LOCKOUT = (te.RESULT_ACCEPTED, te.RESULT_KEY_PART_STORED)
 
 
 def enter_token(m, digits, now):
@@ -53,10 +51,8 @@ def _accept(m, digits, now):
         m.last_test = value  # display only: no registers, no relay, no lockout reset
         return te.RESULT_ACCEPTED, token_type, value
     if token_type in tt.KEY_CHANGE_TYPES:
-        result = _key_part(m, token_type, value, now)
-        _end_wrong_entries(m, result)
-        return result, token_type, m.key_revision
-    full_tid = extend_tid(tid24, m.tid_high_water)
+        return _key_part(m, token_type, value, now), token_type, m.key_revision
+    full_tid = extend_tid(tid24, tid_reference(m.tid_high_water, now))
     seen = tid_status(full_tid, m.tids)
     if seen is not None:
         return seen, token_type, value
@@ -64,7 +60,7 @@ def _accept(m, digits, now):
     if result == te.RESULT_ACCEPTED:
         m.tid_high_water = max(m.tid_high_water, remember_tid(full_tid, m.tids))
         m.urgent = True
-        _end_wrong_entries(m, result)
+        _end_wrong_entries(m)
     return result, token_type, value
 
 
@@ -78,13 +74,20 @@ def _wrong_entry(m, now):
         m.events.record(now, ev.LOCKOUT, m.fail_count, seconds)
 
 
-def _end_wrong_entries(m, result):
-    if m.fail_count and result in _RESETS_LOCKOUT:
+def _end_wrong_entries(m):
+    # Only a meter-specific `accepted` or a newly stored key part proves the person entering
+    # holds this meter's key material (SPEC 8.3). Public test tokens, used/old/unsupported/
+    # overflow tokens and replayed key parts may all be known to anyone, so they never get here.
+    if m.fail_count:
         m.fail_count = 0
         m.urgent = True
 
 
 def _key_part(m, token_type, payload, now):
+    if m.key_parts[token_type - tt.TYPE_KEY_CHANGE_1] == payload:
+        # Already stored: no state change at all, so a replay neither resets the lockout nor
+        # costs a flash write. A full set here has already failed its key check.
+        return te.RESULT_KEY_PART_STORED if None in m.key_parts else te.RESULT_REJECT
     try:
         parts, done = add_key_part(m.key_parts, token_type, payload, m.key_revision)
     except te.TokenError as exc:
@@ -93,6 +96,7 @@ def _key_part(m, token_type, payload, now):
         return exc.code
     m.key_parts = parts
     m.urgent = True
+    _end_wrong_entries(m)
     if done is None:
         return te.RESULT_KEY_PART_STORED
     m.decoder_key, m.key_revision = done  # the whole set arrived and checked: swap at once

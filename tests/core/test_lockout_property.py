@@ -1,9 +1,10 @@
 """Any mix of entries and clock moves: the meter's lockout follows SPEC.md 8.3 exactly.
 
 The reference below is written from the SPEC text (count only check failures, reset only on a
-meter-specific `accepted` or `key_part_stored`, cap a deadline the clock went back past) and
-takes the schedule from token_spec, which tests/shared/token_format pins to the SPEC's numbers.
-Snapshots are restored at random points: the lockout must survive them.
+meter-specific `accepted` or a newly stored key part — a replayed stored part changes nothing —,
+cap a deadline the clock went back past) and takes the schedule from token_spec, which
+tests/shared/token_format pins to the SPEC's numbers. Snapshots are restored at random points:
+the lockout must survive them.
 """
 
 from hypothesis import given, settings
@@ -29,8 +30,9 @@ class Reference:
     def __init__(self):
         self.rejects = 0
         self.until = 0
+        self.parts = set()  # key-change parts stored so far
 
-    def enter(self, kind, now):
+    def enter(self, kind, now, part=None):
         left = ts.lockout_remaining(self.until, now)
         if left:
             self.until = now + left
@@ -41,9 +43,14 @@ class Reference:
             if seconds:
                 self.until = now + seconds
             return ts.RESULT_REJECT
-        if kind in ("fresh", "key_part"):
+        if kind == "key_part":
+            if part not in self.parts:
+                self.parts.add(part)
+                self.rejects = 0
+            return ts.RESULT_KEY_PART_STORED
+        if kind == "fresh":
             self.rejects = 0
-            return ts.RESULT_ACCEPTED if kind == "fresh" else ts.RESULT_KEY_PART_STORED
+            return ts.RESULT_ACCEPTED
         return {"public": ts.RESULT_ACCEPTED, "used": ts.RESULT_USED, "slip": ts.RESULT_REJECT}[
             kind
         ]
@@ -75,6 +82,6 @@ def test_lockout_matches_the_spec_for_any_sequence(steps):
                 "slip": "1234 5678",
                 "key_part": KEY_PARTS[i % 3],
             }[kind]
-        expected = ref.enter(kind, now)
+        expected = ref.enter(kind, now, i % 3)
         assert m.enter_token(digits, now) == expected, (i, kind)
         assert (m.fail_count, m.lock_until) == (min(ref.rejects, 255), ref.until), (i, kind)

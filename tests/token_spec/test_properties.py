@@ -65,14 +65,18 @@ def test_representable_matches_brute_force(amount):
 
 @given(st.integers(0, ts.MAX_AMOUNT))
 def test_nearest_representable_brackets_with_nothing_between(amount):
+    # SPEC.md 5.1 and vectors/amounts.json: the neighbours on the step grid of the amount's own
+    # range (16384 -> 16380, 16390, although 16383 is representable too).
     below, above = ts.nearest_representable(amount)
     assert below in ALL_AMOUNT_SET and above in ALL_AMOUNT_SET
     assert below <= amount <= above
+    step = next(p for p in (1, 10, 100, 1000) if amount <= 16383 * p)
+    grid = [a for a in ALL_AMOUNTS if a % step == 0]
     import bisect
 
-    i = bisect.bisect_right(ALL_AMOUNTS, amount)
-    assert ALL_AMOUNTS[i - 1] == below
-    assert above == (amount if amount in ALL_AMOUNT_SET else ALL_AMOUNTS[i])
+    i = bisect.bisect_right(grid, amount)
+    assert grid[i - 1] == below
+    assert above == (amount if amount in ALL_AMOUNT_SET else grid[i])
 
 
 @given(AMOUNTS)
@@ -86,21 +90,32 @@ def test_amount_encoding_is_canonical(amount):
 
 
 @given(st.integers(0, (1 << 24) - 1), st.integers(0, 1 << 40))
-def test_extend_tid_properties(tid24, high_water):
-    full = ts.extend_tid(tid24, high_water)
+def test_extend_tid_properties(tid24, reference):
+    full = ts.extend_tid(tid24, reference)
     assert full >= 0 and full % (1 << 24) == tid24
-    distance = full - high_water
-    if high_water >= 1 << 23:
-        assert -(1 << 23) < distance <= 1 << 23
+    distance = full - reference
+    # SPEC.md 7.2: the window is (reference + 2**20 - 2**24, reference + 2**20]; only a result
+    # that would be negative may leave it (moved up by 2**24).
+    if reference + (1 << 20) - (1 << 24) + 1 >= 0:
+        assert -(1 << 24) + (1 << 20) < distance <= 1 << 20
     else:
-        assert distance <= 1 << 23 or full - (1 << 24) < 0
+        assert distance <= 1 << 20 or full - (1 << 24) < 0
 
 
-@given(st.integers(0, 1 << 40), st.integers(-(1 << 23) + 1, 1 << 23))
-def test_extend_tid_recovers_any_tid_within_half_an_epoch(high_water, offset):
-    full = high_water + offset
+@given(st.integers(0, 1 << 40), st.integers(-(1 << 24) + (1 << 20) + 1, 1 << 20))
+def test_extend_tid_recovers_any_tid_inside_the_window(reference, offset):
+    full = reference + offset
     if full >= 0:
-        assert ts.extend_tid(full % (1 << 24), high_water) == full
+        assert ts.extend_tid(full % (1 << 24), reference) == full
+
+
+@given(st.integers(0, 1 << 40), st.integers(1, (1 << 24) - (1 << 20) - 1))
+def test_a_token_already_behind_the_reference_never_comes_back_as_future(tid, behind):
+    # The replay defect: a token sold up to 2**24 - 2**20 - 1 minutes (29.9 years; SPEC.md 7.2
+    # says why not longer) before the reference must not extend above it, where it would be
+    # fresh; it lands at or below it, i.e. used or old.
+    reference = tid + behind
+    assert ts.extend_tid(tid % (1 << 24), reference) <= reference
 
 
 @given(st.binary(max_size=200), st.binary(max_size=300))

@@ -151,3 +151,64 @@ def test_lockout_survives_snapshot_and_restore():
     assert _restored(back).enter_token(good, earlier + ts.LOCKOUT_MAX_SECONDS - 1) == "locked"
     assert back.enter_token(good, earlier + ts.LOCKOUT_MAX_SECONDS) == ts.RESULT_ACCEPTED
     assert back.fail_count == 0
+
+
+def test_replayed_key_part_between_guesses_does_not_reset_the_count():
+    # One part of an incomplete key change is no proof of anything once stored: re-entering it
+    # after every lock must not hold the lockout at 10 s.
+    m = meter()
+    part = ts.key_change_tokens(KEY, METER_NUMBER, bytes(range(100, 116)), 2)[1]
+    assert m.enter_token(part, T) == ts.RESULT_KEY_PART_STORED
+    now = T
+    locks = []
+    for i in range(14):
+        assert m.enter_token(part, now) == ts.RESULT_KEY_PART_STORED
+        assert m.enter_token(wrong_token(i), now) == ts.RESULT_REJECT
+        locks.append(m.lock_until - now if m.lock_until > now else 0)
+        now = max(now, m.lock_until)
+    assert locks == [ts.lockout_seconds(k) for k in range(1, 15)]
+    assert m.fail_count == 14 and m.status(now)["key_parts_stored"] == 1
+
+
+def test_replayed_key_part_changes_nothing_and_needs_no_write():
+    m = meter(credit=100)
+    parts = ts.key_change_tokens(KEY, METER_NUMBER, bytes(range(100, 116)), 2)
+    for i in range(FREE - 1):
+        m.enter_token(wrong_token(i), T)
+    assert m.enter_token(parts[2], T) == ts.RESULT_KEY_PART_STORED  # new: ends the run
+    assert m.fail_count == 0
+    m.enter_token(wrong_token(7), T)
+    m.saved(T)
+    before, seq = m.snapshot(), m.events.next_seq
+    for k in range(20):
+        assert m.enter_token(parts[2], T + k) == ts.RESULT_KEY_PART_STORED
+        assert not m.urgent  # nothing for the journal to write
+    assert _unchanged_but_events(m, before, seq)
+    assert m.fail_count == 1
+    logged = [e[3] for e in kinds(m, ev.TOKEN, seq - 1)]
+    assert len(logged) == 20  # every entry is still in the event log
+
+
+def _unchanged_but_events(m, before, seq):
+    """m.snapshot() equals `before` byte for byte once the event sequence counter is put back
+    (every entry is logged, a replayed used token too; the log is not token state)."""
+    now_seq = m.events.next_seq
+    m.events.next_seq = seq
+    same = m.snapshot() == before
+    m.events.next_seq = now_seq
+    return same
+
+
+def test_replayed_part_of_a_set_that_failed_its_check_changes_nothing():
+    m = meter()
+    a = ts.key_change_tokens(KEY, METER_NUMBER, bytes(range(16, 32)), 3)
+    b = ts.key_change_tokens(KEY, METER_NUMBER, bytes(range(32, 48)), 3)
+    for part in a[:3]:
+        assert m.enter_token(part, T) == ts.RESULT_KEY_PART_STORED
+    assert m.enter_token(b[3], T) == ts.RESULT_REJECT  # key check failed, parts kept
+    m.saved(T)
+    before, seq = m.snapshot(), m.events.next_seq
+    assert m.enter_token(b[3], T) == ts.RESULT_REJECT
+    assert m.enter_token(a[0], T) == ts.RESULT_REJECT
+    assert _unchanged_but_events(m, before, seq) and not m.urgent and m.fail_count == 0
+    assert m.enter_token(a[3], T) == ts.RESULT_ACCEPTED  # the right part still completes it

@@ -163,3 +163,81 @@ def test_tids_cross_the_24_bit_boundary_without_rollover():
     assert m.credit == 30
     copy = Meter.restore(settings(), m.snapshot(), m.snapshot_config())
     assert copy.tid_high_water == ts.TID_MODULUS + 3 and copy.tids == m.tids
+
+
+# TID extension window (SPEC.md 7.2): at most 2**20 minutes ahead of the reference, the later of
+# the high-water mark and the meter clock; everything else is the past (used or old).
+AHEAD = 1 << 20
+YEAR = 525960  # minutes in 365.25 days
+
+
+def _fill_memory(m, first, now):
+    # 50 accepted tokens: from now on a TID below `first` is `old`.
+    for i in range(ts.TID_MEMORY_SIZE):
+        assert m.enter_token(token(ts.TYPE_CREDIT, 1, now, tid=first + i), now) == "accepted"
+
+
+def test_credit_token_replayed_after_sixteen_years_is_old():
+    sold = T // 60
+    m = meter(now=T)
+    first = token(ts.TYPE_CREDIT, 700, T, tid=sold)
+    assert m.enter_token(first, T) == "accepted"
+    minute = sold
+    for month in range(1, 16 * 12 + 6):  # a token a month for 16.5 years
+        minute = sold + month * YEAR // 12
+        tok = token(ts.TYPE_CREDIT, 1, minute * 60, tid=minute)
+        assert m.enter_token(tok, minute * 60) == "accepted", month
+    assert minute - sold > 1 << 23
+    credit = m.credit
+    assert m.enter_token(first, minute * 60 + 60) == ts.RESULT_OLD
+    assert m.enter_token(first, 0) == ts.RESULT_OLD  # clock lost: the high-water mark rules
+    assert m.credit == credit and m.tid_high_water == minute
+    # The token sold with the same 24-bit TID 2**24 minutes later is still fresh.
+    later = sold + ts.TID_MODULUS
+    tok = token(ts.TYPE_CREDIT, 3, later * 60, tid=later)
+    assert m.enter_token(tok, later * 60) == "accepted"
+
+
+def test_token_just_over_half_an_epoch_behind_is_old_not_future():
+    ref = 2 * ts.TID_MODULUS + 5000
+    m = meter(now=ref * 60)
+    _fill_memory(m, ref - 100, ref * 60)
+    behind = token(ts.TYPE_CREDIT, 9, ref * 60, tid=ref - (1 << 23) - 1)
+    assert m.enter_token(behind, ref * 60) == ts.RESULT_OLD
+    assert m.tid_high_water == ref  # provisioned at `ref`, the filling tokens are older
+
+
+def test_token_more_than_the_window_ahead_is_treated_as_past():
+    ref = 2 * ts.TID_MODULUS + 5000
+    m = meter(now=ref * 60)
+    _fill_memory(m, ref - 100, ref * 60)
+    high = m.tid_high_water
+    far = token(ts.TYPE_CREDIT, 9, ref * 60, tid=high + AHEAD + 1)
+    near = token(ts.TYPE_CREDIT, 9, ref * 60, tid=high + AHEAD)
+    assert m.enter_token(far, 60) == ts.RESULT_OLD  # clock not set: reference = high-water
+    assert m.enter_token(near, 60) == "accepted"
+    assert m.tid_high_water == high + AHEAD
+
+
+def test_genuine_token_across_a_24_bit_boundary_is_accepted_without_and_with_clock():
+    start = ts.TID_MODULUS - 1000
+    for clock in (0, (ts.TID_MODULUS + 50000) * 60):
+        m = meter(now=start * 60)
+        assert m.enter_token(token(ts.TYPE_CREDIT, 1, 0, tid=start), start * 60) == "accepted"
+        after = token(ts.TYPE_CREDIT, 2, 0, tid=ts.TID_MODULUS + 50000)  # carried as 50000
+        assert m.enter_token(after, clock) == "accepted"
+        assert m.tid_high_water == ts.TID_MODULUS + 50000
+        assert m.enter_token(after, clock) == ts.RESULT_USED
+
+
+def test_meter_clock_ahead_of_high_water_moves_the_window():
+    # A meter left unused for 17 years with a valid clock: the high-water mark alone would read
+    # a fresh token as 2**24 minutes in the past.
+    start = 2 * ts.TID_MODULUS + 5000  # far from the epoch, where no TID is moved up by 2**24
+    m = meter(now=start * 60)
+    _fill_memory(m, start, start * 60)
+    fresh_tid = start + 17 * YEAR
+    fresh = token(ts.TYPE_CREDIT, 40, 0, tid=fresh_tid)
+    assert m.enter_token(fresh, 60) == ts.RESULT_OLD  # no clock: more than 2 years ahead
+    assert m.enter_token(fresh, fresh_tid * 60 + 120) == "accepted"
+    assert m.tid_high_water == fresh_tid

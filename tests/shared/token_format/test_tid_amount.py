@@ -17,22 +17,53 @@ def test_tid_from_time_is_minutes_since_2020():
     assert isinstance(error_of(ts.tid_from_time, -1), ValueError)
 
 
-def test_extend_tid_nearest_to_high_water():
+AHEAD = 1 << 20  # SPEC.md 7.2: at most 2**20 minutes (about 2 years) ahead of the reference
+
+
+def test_extend_tid_recovers_recent_and_slightly_future_tids():
     assert ts.extend_tid(100, 50) == 100
     assert ts.extend_tid(50, 100) == 50
     assert ts.extend_tid(5, EPOCH - 10) == EPOCH + 5  # forward across the epoch
     assert ts.extend_tid(EPOCH - 10, EPOCH + 5) == EPOCH - 10  # backward across it
     assert ts.extend_tid(7, 3 * EPOCH + 1) == 3 * EPOCH + 7
     assert ts.extend_tid(EPOCH - 1, 3 * EPOCH) == 3 * EPOCH - 1
+    assert ts.extend_tid(123, 3 * EPOCH + 200) == 3 * EPOCH + 123
 
 
-def test_extend_tid_tie_goes_to_the_future_and_never_negative():
-    assert ts.extend_tid(HALF, 0) == HALF  # distance 2**23 both ways: the future
-    assert ts.extend_tid(10, HALF + 10) == EPOCH + 10
-    assert ts.extend_tid(HALF + 1, 0) == HALF + 1  # nearest would be -2**23 + 1: not allowed
+def test_extend_tid_window_is_2_pow_20_ahead_and_the_rest_behind():
+    ref = 3 * EPOCH
+    assert ts.TID_AHEAD == AHEAD
+    assert ts.extend_tid(AHEAD, ref) == ref + AHEAD  # the last future minute
+    # One minute further ahead is read as the past: 2**24 - 2**20 - 1 minutes behind.
+    assert ts.extend_tid(AHEAD + 1, ref) == ref + AHEAD + 1 - EPOCH
+    assert ts.extend_tid(AHEAD + 1, ref + 1) == ref + AHEAD + 1  # the window moves with ref
+
+
+def test_extend_tid_more_than_half_an_epoch_behind_is_past_not_future():
+    ref = 3 * EPOCH
+    assert ts.extend_tid(HALF - 1, ref) == ref - HALF - 1  # the symmetric rule said ref+HALF-1
+    assert ts.extend_tid(HALF, ref) == ref - HALF
+    assert ts.extend_tid(10, HALF + 10) == 10  # exactly 2**23 behind: still the past
+    # The 16-year replay: a 2026 token after 16 years of monthly tokens comes back as itself.
+    sold = 3500000  # 2026-08-27, minutes since 2020
+    sixteen_years_later = sold + 16 * 525960
+    assert ts.extend_tid(sold, sixteen_years_later) == sold
+
+
+def test_extend_tid_is_never_negative_near_the_epoch():
+    assert ts.extend_tid(HALF, 0) == HALF
+    assert ts.extend_tid(HALF + 1, 0) == HALF + 1
     assert ts.extend_tid(EPOCH - 1, 0) == EPOCH - 1
+    assert ts.extend_tid(AHEAD + 1, 0) == AHEAD + 1
     assert isinstance(error_of(ts.extend_tid, EPOCH, 0), ValueError)
     assert isinstance(error_of(ts.extend_tid, 0, -1), ValueError)
+
+
+def test_tid_reference_is_the_later_of_high_water_and_the_clock():
+    assert ts.tid_reference(100, 0) == 100  # clock not set: the high-water mark
+    assert ts.tid_reference(100, 6000 * 60 + 59) == 6000
+    assert ts.tid_reference(6000, 100 * 60) == 6000  # clock behind the tokens it has seen
+    assert ts.tid_reference(0, -3600) == 0
 
 
 def test_tid_memory_used_old_and_eviction():
