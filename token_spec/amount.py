@@ -63,9 +63,13 @@ def nearest_representable(amount):
     if amount > MAX_AMOUNT:
         return (MAX_AMOUNT, None)
     # The step between neighbours is the smallest power whose mantissa range reaches `amount`.
+    # Below it, the top of the finer range (MANTISSA_MAX * previous power) may lie closer than
+    # the coarse grid: 16384 -> 16383, not 16380.
+    top_of_finer = 0
     for p in _POWERS:
         if amount <= MANTISSA_MAX * p:
-            below = amount // p * p
-            above = below if below == amount else below + p
-            return (below, above)
+            on_grid = amount // p * p
+            above = on_grid if on_grid == amount else on_grid + p
+            return (max(on_grid, top_of_finer), above)
+        top_of_finer = MANTISSA_MAX * p
     return (MAX_AMOUNT, None)  # unreachable: amount <= MAX_AMOUNT

@@ -85,7 +85,7 @@ def test_key_change_part_has_no_tid(key_file):
         (["encode", "--meter", METER, "--type", "refund", "--value", "1", "--tid", "1"], "type"),
         (
             ["encode", "--meter", METER, "--type", "credit", "--value", "16384", "--tid", "1"],
-            "16380",
+            "16383",
         ),
         (
             [

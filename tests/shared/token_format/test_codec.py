@@ -94,7 +94,7 @@ def test_encode_refuses_what_the_format_cannot_carry():
         exc = error_of(ts.encode_token, KEY, METER, token_type, value, tid)
         assert isinstance(exc, ValueError), (token_type, value, tid)
     msg = str(error_of(ts.encode_token, KEY, METER, ts.TYPE_CREDIT, 16384, 1))
-    assert "16380" in msg and "16390" in msg
+    assert "16383" in msg and "16390" in msg
 
 
 def test_token_is_bound_to_meter_and_key():

@@ -98,9 +98,10 @@ def test_amount_boundaries():
         assert ts.decode_amount(ts.encode_amount(amount)) == amount
     for amount in (16384, 16389, 163831, 163850 + 1, 1638301, 16383001, -1):
         assert not ts.is_representable(amount), amount
-    assert ts.nearest_representable(16384) == (16380, 16390)
-    assert ts.nearest_representable(163831) == (163800, 163900)
-    assert ts.nearest_representable(1638301) == (1638000, 1639000)
+    assert ts.nearest_representable(16384) == (16383, 16390)
+    assert ts.nearest_representable(16391) == (16390, 16400)
+    assert ts.nearest_representable(163831) == (163830, 163900)
+    assert ts.nearest_representable(1638301) == (1638300, 1639000)
     assert ts.nearest_representable(16383001) == (16383000, None)
     assert ts.nearest_representable(-5) == (None, 0)
     assert ts.nearest_representable(777) == (777, 777)
