@@ -160,6 +160,15 @@ def test_restore_refuses_damaged_snapshots():
     support.raises(ValueError, Meter.restore, settings(), m.snapshot())
 
 
+def test_snapshot_for_another_config_counter_leaves_the_meter_unchanged():
+    m = meter(credit=10)
+    m.apply_config(signed(2, {}), T)
+    other = meter(credit=777)  # config counter 0: its snapshot does not fit m's config
+    before = m.snapshot()
+    support.raises(ValueError, registers.unpack, m, other.snapshot())
+    assert m.snapshot() == before and m.credit == 10
+
+
 def test_events_pack_to_sixteen_bytes_and_ring_is_bounded():
     event = (70000, 200000000, ev.TOKEN, -16, -(1 << 31))
     record = ev.pack_event(event)
