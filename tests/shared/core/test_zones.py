@@ -1,6 +1,6 @@
 """Zone transitions, emergency credit, friendly periods, never-disconnect, standing charge."""
 
-from core_fixtures import HOUR, MONDAY, kinds, meter, token
+from core_fixtures import FRIENDLY_TEST_CONFIG, HOUR, MONDAY, kinds, meter, token
 
 from firmware.core import events as ev
 from firmware.core import policy
@@ -110,17 +110,9 @@ def test_emergency_credit_not_offered_above_threshold_or_unconfigured():
     assert plain.status(MONDAY + 5)["zone"] == "disconnected"
 
 
-FRIENDLY = {
-    "friendly": {
-        "windows": [
-            {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "18:00", "end": "08:00"},
-            {"days": ["sat", "sun"], "start": "00:00", "end": "24:00"},
-        ],
-        "holiday_until": "09:00",
-    },
-    "holidays": ["2026-03-04"],
-    "friendly_floor": 100,
-}
+# The friendly calendar of the shared fixture (weekday evenings, weekends, a holiday, a floor),
+# without its emergency-credit and low-credit settings.
+FRIENDLY = {k: FRIENDLY_TEST_CONFIG[k] for k in ("friendly", "holidays", "friendly_floor")}
 
 
 def test_friendly_window_edges():
