@@ -46,8 +46,10 @@ typecheck: $(TEST_EXTRAS)
 pytest: $(TEST_EXTRAS)
 	$(PY) -m pytest
 
+# The shared tests keep whole fault-injection traces in memory (not the app: its heap is
+# tests/sim/test_sim_heap_cli.py's job), so they get more than the 2 MiB default heap.
 mptest: $(TEST_EXTRAS)
-	PREPAY_EXPECT_IMPL=micropython $(BIN)/micropython tests/mp_runner.py tests/shared
+	PREPAY_EXPECT_IMPL=micropython $(BIN)/micropython -X heapsize=4M tests/mp_runner.py tests/shared
 
 bench: $(BENCH_EXTRAS)
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

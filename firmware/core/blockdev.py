@@ -38,16 +38,17 @@ class FlashError(Exception):
     """A write tried to set a bit that only an erase can set (NOR flash would corrupt it)."""
 
 
-def _programmed(old, data):
-    """NOR programming result, or None when `data` needs a 1 where `old` has a 0."""
-    if old == b"\xff" * len(old):
-        return bytes(data)
-    # Big-int AND is done in C on both interpreters: fast even for a whole 4 KiB block.
-    o = int.from_bytes(old, "little")
+# Bytes compared, erased or copied at a time. A meter's heap is small: copies of whole 4 KiB
+# blocks (old contents, a blank pattern, big ints) cost more RAM than the app's own state.
+_CHUNK = const(256)
+_BLANK = b"\xff" * _CHUNK
+
+
+def _fits(old, data):
+    """True when NOR can program `data` over `old` (programming only clears bits)."""
+    # Big-int AND runs in C on both interpreters; a chunk keeps the ints small.
     d = int.from_bytes(data, "little")
-    if o & d != d:
-        return None
-    return bytes(data)
+    return int.from_bytes(old, "little") & d == d
 
 
 class _NorDevice:
@@ -99,7 +100,8 @@ class _NorDevice:
                 self.ioctl(IOCTL_ERASE, n + i)
             offset = 0
         addr = self._addr(n, offset, len(buf))
-        self._do((OP_WRITE, addr, bytes(buf)))
+        # A logged op outlives the caller's buffer; an unlogged one is done before we return.
+        self._do((OP_WRITE, addr, bytes(buf) if self.log is not None else buf))
 
     def ioctl(self, op, arg):
         if op == IOCTL_BLOCK_COUNT:
@@ -122,19 +124,25 @@ class _NorDevice:
         if kind == OP_ERASE:
             size = self.block_size * tear // TEAR_FULL
             self.erase_counts[addr // self.block_size] += 1
-            if size:
-                self._write(addr, b"\xff" * size)
+            for at in range(0, size, _CHUNK):
+                n = min(_CHUNK, size - at)
+                self._write(addr + at, _BLANK if n == _CHUNK else _BLANK[:n])
             return
         size = len(data) * tear // TEAR_FULL
-        if size:
-            old = self._read(addr, size)
-            new = _programmed(old, data[:size])
-            if new is None:
-                if self.strict:
-                    raise FlashError("write over unerased flash at 0x%x" % addr)
-                new = bytes(old[i] & data[i] for i in range(size))
-            self._write(addr, new)
-            self.bytes_written += size
+        view = memoryview(data)
+        if self.strict:  # check it all first: a refused write changes nothing
+            for at in range(0, size, _CHUNK):
+                n = min(_CHUNK, size - at)
+                if not _fits(self._read(addr + at, n), view[at : at + n]):
+                    raise FlashError("write over unerased flash at 0x%x" % (addr + at))
+        for at in range(0, size, _CHUNK):
+            n = min(_CHUNK, size - at)
+            new = view[at : at + n]
+            if not self.strict:  # what NOR really does: new = old AND data
+                old = self._read(addr + at, n)
+                new = bytes(old[i] & new[i] for i in range(n))
+            self._write(addr + at, new)
+        self.bytes_written += size
 
     def _do(self, op):
         if self.dead:
@@ -167,9 +175,9 @@ class RamBlockDevice(_NorDevice):
             raise ValueError("image is %d bytes, device is %d" % (len(image), size))
         self.mem = bytearray(size)  # one allocation: MicroPython's heap may be fragmented
         if image is None:
-            blank = b"\xff" * block_size
-            for n in range(block_count):
-                self.mem[n * block_size : (n + 1) * block_size] = blank
+            for at in range(0, size, _CHUNK):
+                n = min(_CHUNK, size - at)
+                self.mem[at : at + n] = _BLANK if n == _CHUNK else _BLANK[:n]
         else:
             self.mem[0:size] = image
 
@@ -201,12 +209,11 @@ class FileBlockDevice(_NorDevice):
             self._file = open(path, "w+b")
         self._file.seek(0, 2)
         have = self._file.tell()
-        if have < size:  # new flash is erased: pad with 0xFF, one block at a time
-            blank = b"\xff" * block_size
+        if have < size:  # new flash is erased: pad with 0xFF
             while have < size:
-                chunk = min(block_size, size - have)
-                self._file.write(blank[:chunk])
-                have += chunk
+                n = min(_CHUNK, size - have)
+                self._file.write(_BLANK if n == _CHUNK else _BLANK[:n])
+                have += n
             self._file.flush()
 
     def close(self):

@@ -32,6 +32,8 @@ _EVENT_BYTES = const(16)
 _CONFIG_BLOCKS = const(2)
 _COMMIT = "<II"  # committed event seq, committed config seq: prefix of every register payload
 _COMMIT_SIZE = const(8)
+_PROBE = const(32)  # bytes read at a time when checking that flash is erased
+_ERASED = b"\xff" * _PROBE
 
 TAG_CONFIG = const(0x11)
 TAG_EVENTS = const(0x21)
@@ -54,16 +56,15 @@ DEFAULT_REGISTER_RECORD = const(512)
 class Ring:
     """Fixed-size records written round-robin over `blocks` consecutive device blocks."""
 
-    def __init__(self, dev, first_block, blocks, record_size, tag, buf):
+    def __init__(self, dev, first_block, blocks, record_size, tag, block_size):
         self.dev = dev
         self.first_block = first_block
         self.blocks = blocks
         self.record_size = record_size
         self.tag = tag
-        self.block_size = len(buf)
-        self.per_block = self.block_size // record_size
+        self.block_size = block_size
+        self.per_block = block_size // record_size
         self.slots = blocks * self.per_block
-        self._buf = buf  # one block, shared by the rings of a journal (boot only)
         self.next_seq = 1
         self.newest_slot = -1
         self.valid = 0
@@ -74,12 +75,14 @@ class Ring:
         """Largest payload one record can hold."""
         return self.record_size - _HEADER - _CRC
 
-    def scan(self, visit=None):
-        """Read every record; call visit(seq, slot, payload) for each valid one, any order."""
+    def scan(self, buf, visit=None):
+        """Read every record; call visit(seq, slot, payload) for each valid one, any order.
+
+        `buf` is one block of scratch space (bytearray), lent by the caller for the scan only.
+        """
         self.newest_slot = -1
         self.valid = self.invalid = 0
         newest = 0
-        buf = self._buf
         view = memoryview(buf)
         size = self.record_size
         for b in range(self.blocks):
@@ -112,23 +115,29 @@ class Ring:
     def payload(self, slot):
         """The payload of the record in `slot` (which `scan` found valid), as bytes."""
         block, offset = self._where(slot)
-        record = bytearray(self.record_size)
-        self.dev.readblocks(block, record, offset)
-        (length,) = struct.unpack_from("<H", record, 6)
-        return bytes(record[_HEADER : _HEADER + length])
+        head = bytearray(_HEADER)
+        self.dev.readblocks(block, head, offset)
+        (length,) = struct.unpack_from("<H", head, 6)
+        out = bytearray(length)
+        self.dev.readblocks(block, out, offset + _HEADER)
+        return bytes(out)
 
     def append(self, payload, keep_slot=-1):
-        """Write one record after the newest; returns (seq, slot). Never erases `keep_slot`."""
+        """Write one record after the newest; returns (seq, slot). Never erases `keep_slot`.
+
+        Two writes: header and payload, then the CRC into the record's last bytes. The bytes
+        between stay erased (0xFF), so no record-sized buffer is built (a config record is a
+        whole block), and a cut between the two leaves a record without its CRC: invalid,
+        like any torn write, so the previous commit stays in force.
+        """
         if len(payload) > self.capacity():
             raise ValueError("record payload of %d bytes > %d" % (len(payload), self.capacity()))
-        record = bytearray(b"\xff" * self.record_size)
-        struct.pack_into("<BBIH", record, 0, _MAGIC, self.tag, self.next_seq, len(payload))
-        record[_HEADER : _HEADER + len(payload)] = payload
-        crc = crc32(memoryview(record)[: _HEADER + len(payload)], self.record_size)
-        struct.pack_into("<I", record, self.record_size - _CRC, crc)
+        head = struct.pack("<BBIH", _MAGIC, self.tag, self.next_seq, len(payload))
+        crc = crc32(payload, crc32(head, self.record_size))
         slot = self._claim(keep_slot)
         block, offset = self._where(slot)
-        self.dev.writeblocks(block, record, offset)
+        self.dev.writeblocks(block, head + payload, offset)
+        self.dev.writeblocks(block, struct.pack("<I", crc), offset + self.record_size - _CRC)
         seq = self.next_seq
         self.newest_slot = slot
         self.next_seq = seq + 1
@@ -160,9 +169,15 @@ class Ring:
         raise ValueError("journal ring has no writable slot")
 
     def _is_blank(self, block, offset, size):
-        chunk = bytearray(size)
-        self.dev.readblocks(block, chunk, offset)
-        return chunk == b"\xff" * size
+        # A few bytes at a time: a whole block (and a blank one to compare) is 8 KiB of heap.
+        probe = bytearray(_PROBE)
+        for at in range(0, size, _PROBE):
+            if size - at < _PROBE:
+                probe = bytearray(size - at)
+            self.dev.readblocks(block, probe, offset + at)
+            if probe != _ERASED[: len(probe)]:
+                return False
+        return True
 
 
 class Journal:
@@ -178,16 +193,17 @@ class Journal:
             raise ValueError("journal needs >= 2 event and >= 2 register blocks, has %d" % count)
         if block_size % register_record or block_size % _EVENT_RECORD:
             raise ValueError("block size %d does not hold whole records" % block_size)
-        buf = bytearray(block_size)
-        self.config_ring = Ring(dev, 0, _CONFIG_BLOCKS, block_size, TAG_CONFIG, buf)
-        self.event_ring = Ring(dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, TAG_EVENTS, buf)
+        self.config_ring = Ring(dev, 0, _CONFIG_BLOCKS, block_size, TAG_CONFIG, block_size)
+        self.event_ring = Ring(
+            dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, TAG_EVENTS, block_size
+        )
         self.register_ring = Ring(
             dev,
             _CONFIG_BLOCKS + event_blocks,
             register_blocks,
             register_record,
             TAG_REGISTERS,
-            buf,
+            block_size,
         )
         self.status = BLANK
         self.registers = None  # the committed register payload (bytes) or None
@@ -204,7 +220,8 @@ class Journal:
     def boot(self):
         """Find the newest committed state; returns the status (RESTORED, BLANK or CORRUPT)."""
         ring = self.register_ring
-        ring.scan()
+        buf = bytearray(ring.block_size)  # scratch for the scans below, garbage after boot
+        ring.scan(buf)
         self.registers = None
         self.event_seq = self._config_seq = 0
         if ring.newest_slot >= 0:
@@ -216,11 +233,11 @@ class Journal:
             self.status = CORRUPT
         else:
             self.status = BLANK
-        self._boot_config()
-        self.read_events()
+        self._boot_config(buf)
+        self.read_events(buf)
         return self.status
 
-    def _boot_config(self):
+    def _boot_config(self, buf):
         found = [None, -1]
         wanted = self._config_seq
 
@@ -229,13 +246,15 @@ class Journal:
                 found[0] = bytes(payload)
                 found[1] = slot
 
-        self.config_ring.scan(keep_committed)
+        self.config_ring.scan(buf, keep_committed)
         self.config, self._config_slot = found
         if self.config is None:
             self._config_seq = 0  # the committed config was lost (bit rot): run without it
 
-    def read_events(self):
-        """Scan the event ring: the committed events as 16-byte records, oldest first."""
+    def read_events(self, buf=None):
+        """Scan the event ring: the committed events as 16-byte records, oldest first.
+
+        `buf`: one block of scratch space to scan with (allocated here if not given)."""
         latest = {}  # event seq -> (ring seq, record); a rewrite after a cut wins
         committed = self.event_seq
 
@@ -246,7 +265,9 @@ class Journal:
                 if old is None or old[0] < seq:
                     latest[event_seq] = (seq, bytes(payload[4:]))
 
-        self.event_ring.scan(collect)
+        if buf is None:
+            buf = bytearray(self.event_ring.block_size)
+        self.event_ring.scan(buf, collect)
         self.events = [latest[k][1] for k in sorted(latest)]
         return self.events
 
