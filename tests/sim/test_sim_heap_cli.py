@@ -14,10 +14,10 @@ from host_tools.sim import SimMeter
 from tests.helpers import ROOT
 from tests.sim.sim_scenario_helpers import START, power_cut, provision, token
 
-# The issue asks for 64K; today's floor is ~224K (bench/firmware.py prints it): token_spec's
-# package import alone takes 32K and the core 31K. Until those shrink (or the board freezes the
-# modules into flash), this pins the current budget so growth is caught.
-HEAP = "256K"
+# The issue asks for 64K; today's floor is 176K (bench/firmware.py prints it; docs/firmware.md,
+# Memory, says where it goes and why this port cannot get to 64K: the compiled modules alone
+# take ~89K of it). This pins the floor plus one 16K step, so growth is caught.
+HEAP = "192K"
 
 
 def test_whole_app_runs_in_a_bounded_heap(tmp_path):
