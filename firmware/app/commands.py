@@ -220,6 +220,12 @@ def cmd_sim_tamper(app, req):
     return {"open": app.hal.tamper_open()}
 
 
+def cmd_sim_stall(app, req):
+    seconds = p.arg_int(req, "seconds", 1, 60)
+    app.hal.stall(seconds)  # the loop hangs in its next iteration, after this answer
+    return {"stall_s": seconds}
+
+
 def cmd_sim_display(app, req):
     return {"lines": app.display_lines()}
 
@@ -245,6 +251,7 @@ SIM_COMMANDS = {
     "sim.power_cut": cmd_sim_power_cut,
     "sim.tamper": cmd_sim_tamper,
     "sim.display": cmd_sim_display,
+    "sim.stall": cmd_sim_stall,
 }
 
 

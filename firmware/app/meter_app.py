@@ -126,6 +126,9 @@ class MeterApp:
             step = seconds if seconds < ADVANCE_STEP_S else ADVANCE_STEP_S
             hal.advance(step)
             self.step()
+            # Each step is a loop iteration that completed: fed as the runner would feed it,
+            # or a long advance (one request) would starve the simulated watchdog.
+            hal.feed_watchdog()
             seconds -= step
         hal.save_state()
 

@@ -10,6 +10,10 @@ The "hardware" is a state folder plus a virtual clock:
   file and `sim.json` (clock, load, tamper) in the state folder survive, `prepay sim` restarts
   the firmware on the same folder.
 - keypad: `inject_keys`; display: `show` keeps the lines, `display_lines()` returns them.
+- watchdog: `prepay sim` plays the board's watchdog timer. Feeds are written to `watchdog` in
+  the state folder (at most every 200 ms); when it stops changing for the timeout, the
+  supervisor kills the firmware (a reset: nothing more is written) and starts it again.
+  `stall(seconds)` makes the next loop iteration hang, like a driver stuck on a bus.
 
 Runs unchanged on CPython (the in-process tests) and MicroPython (the simulated meter).
 """
@@ -31,6 +35,8 @@ BLOCK_COUNT = const(16)
 
 _STATE_FILE = "/sim.json"
 _JOURNAL_FILE = "/journal.bin"
+WATCHDOG_FILE = "/watchdog"  # host_tools/sim/supervisor.py watches it
+_HEARTBEAT_MS = const(200)  # a feed comes every loop (250 ms): one file write per feed is waste
 
 
 def _real_ms():
@@ -43,6 +49,14 @@ def _real_ms():
 def _ticks_diff(new, old):
     diff = getattr(time, "ticks_diff", None)
     return diff(new, old) if diff is not None else new - old
+
+
+def _sleep_ms(ms):
+    sleep_ms = getattr(time, "sleep_ms", None)
+    if sleep_ms is not None:
+        sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
 
 
 def parse_speed(text):
@@ -78,6 +92,8 @@ class SimHal:
         self._pending = 0
         self._energy = 0  # W x ms x imp/kWh not yet a whole pulse
         self._saved_real = None
+        self._fed_real = None
+        self._stall_ms = 0
         virtual_ms = self._load_state()
         if virtual_ms is None:
             now = start if start is not None else int(time.time()) - UNIX_AT_EPOCH
@@ -139,6 +155,9 @@ class SimHal:
         self._pending += count
 
     def take_pulses(self):
+        if self._stall_ms:  # the first hardware access of a loop iteration hangs (see stall)
+            ms, self._stall_ms = self._stall_ms, 0
+            _sleep_ms(ms)
         self._accrue()
         count = self._pending
         self._pending = 0
@@ -185,6 +204,16 @@ class SimHal:
 
     def feed_watchdog(self):
         self.watchdog_feeds += 1
+        real = _real_ms()
+        if self._fed_real is None or _ticks_diff(real, self._fed_real) >= _HEARTBEAT_MS:
+            self._fed_real = real
+            with open(self.state_dir + WATCHDOG_FILE, "w") as f:
+                f.write(str(self.watchdog_feeds))
+
+    def stall(self, seconds):
+        """Make the next loop iteration hang for `seconds` (real time), as a driver stuck on
+        its bus would: the loop stops feeding the watchdog."""
+        self._stall_ms = seconds * 1000
 
     # ---- storage and power -----------------------------------------------------------------
     def block_device(self):

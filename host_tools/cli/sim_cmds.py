@@ -36,8 +36,15 @@ def _announce_json(info):
     help="Virtual seconds per real second (0: the clock moves only with sim.advance).",
 )
 @click.option("--heap", default=None, help="MicroPython heap size, e.g. 64K (default: its own).")
+@click.option(
+    "--watchdog",
+    type=click.FloatRange(min=0, max=3600),
+    default=8.0,
+    show_default=True,
+    help="Real seconds without a watchdog feed before the firmware is reset (0: no watchdog).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the port as one JSON line.")
-def sim(state_dir, speed, heap, as_json):
+def sim(state_dir, speed, heap, watchdog, as_json):
     """Run a simulated meter: the real firmware on the MicroPython unix port behind a
     pseudo-terminal. Connect any `prepay device` command to the printed port."""
     from host_tools.sim.supervisor import SimError, serve
@@ -47,6 +54,7 @@ def sim(state_dir, speed, heap, as_json):
             state_dir,
             speed="%.3f" % speed,
             heap=heap,
+            watchdog=watchdog,
             announce=_announce_json if as_json else _announce_text,
         )
     except SimError as exc:

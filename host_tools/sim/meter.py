@@ -19,7 +19,7 @@ class SimMeter:
     context manager. The port stays the same across firmware restarts (power cuts).
     """
 
-    def __init__(self, state_dir=None, speed=0, heap=None, startup_timeout=20.0):
+    def __init__(self, state_dir=None, speed=0, heap=None, startup_timeout=20.0, watchdog=None):
         self._tmp = None
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="prepay-sim-")
@@ -27,6 +27,7 @@ class SimMeter:
         self.state_dir = str(state_dir)
         self.speed = speed
         self.heap = heap
+        self.watchdog = watchdog  # seconds; None: `prepay sim`'s default
         self.startup_timeout = startup_timeout
         self.proc = None
         self.port = None
@@ -38,6 +39,8 @@ class SimMeter:
         cmd += ["--speed", str(self.speed)]
         if self.heap:
             cmd += ["--heap", str(self.heap)]
+        if self.watchdog is not None:
+            cmd += ["--watchdog", str(self.watchdog)]
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, cwd=str(ROOT), env=dict(os.environ)
         )

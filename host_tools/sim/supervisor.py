@@ -6,10 +6,14 @@ Two pseudo-terminals, so the port a client opens never changes:
               pty A master <- this process relays bytes -> pty B master
                                                            pty B slave: micropython's stdio
 
-The firmware can restart (after `sim.power_cut`, or a crash) on a fresh pty B while pty A stays
-open: bytes the client sends meanwhile are held and delivered to the new firmware once it runs,
-so the client sees one continuous stream: the power-cut response, then a `boot` event line, then
-answers to whatever it sent during the restart.
+The supervisor also plays the board's watchdog timer: the firmware's feeds reach the `watchdog`
+file in the state folder, and a firmware that stops feeding for `watchdog` seconds is killed (a
+reset writes nothing more, like a power cut) and started again.
+
+The firmware can restart (after `sim.power_cut`, a watchdog reset or a crash) on a fresh pty B
+while pty A stays open: bytes the client sends meanwhile are held and delivered to the new
+firmware once it runs, so the client sees one continuous stream: the power-cut response, then a
+`boot` event line, then answers to whatever it sent during the restart.
 """
 
 import errno
@@ -27,6 +31,8 @@ import host_tools
 
 ROOT = Path(host_tools.__file__).resolve().parent.parent
 POWER_CUT_EXIT = 75  # firmware/hal/sim.py: the firmware exits with this after a power cut
+WATCHDOG_FILE = "watchdog"  # firmware/hal/sim.py writes the feed count here
+DEFAULT_WATCHDOG_S = 8.0  # the boards' watchdog_ms (firmware/boards/*.json)
 # Output waiting for a client is capped: with nobody reading, old lines are dropped.
 MAX_CLIENT_BACKLOG = 256 * 1024
 # After forwarding a `sim.power_cut` request, hold further input until the firmware has exited
@@ -75,10 +81,24 @@ def _set_parent_death_signal():
 class Supervisor:
     """Owns the published pty, runs the firmware and relays; `run()` blocks until `stop()`."""
 
-    def __init__(self, state_dir, speed="1", heap=None, micropython=None, log=None, mpy=None):
+    def __init__(
+        self,
+        state_dir,
+        speed="1",
+        heap=None,
+        micropython=None,
+        log=None,
+        mpy=None,
+        watchdog=DEFAULT_WATCHDOG_S,
+    ):
         self.state_dir = str(Path(state_dir).resolve())
         self.speed = speed
         self.heap = heap
+        self.watchdog = watchdog  # seconds without a feed before a reset; 0 = no watchdog
+        self._heartbeat = Path(self.state_dir, WATCHDOG_FILE)
+        self._started_at = 0.0
+        self._watchdog_reset = False
+        self.watchdog_resets = 0
         # Run mpy-cross output like a board does; a small heap needs it (compiling source
         # takes far more memory than running bytecode).
         self.mpy = bool(heap) if mpy is None else mpy
@@ -100,6 +120,9 @@ class Supervisor:
     def start_firmware(self):
         """Spawn micropython on a fresh pty B."""
         Path(self.state_dir).mkdir(parents=True, exist_ok=True)
+        self._heartbeat.unlink(missing_ok=True)  # a feed from the last run does not count
+        self._started_at = time.time()
+        self._watchdog_reset = False
         master, slave = _raw_pty()
         # stdin gets its own non-blocking open file description so the firmware can read
         # whatever has arrived in one call; stdout stays blocking so no output is lost.
@@ -155,6 +178,9 @@ class Supervisor:
             return
         if code == POWER_CUT_EXIT:
             self.log("power cut: restarting the firmware on %s" % self.state_dir)
+        elif self._watchdog_reset:
+            self.watchdog_resets += 1
+            self.log("watchdog reset: restarting the firmware on %s" % self.state_dir)
         else:
             now = time.monotonic()
             self._crashes = [t for t in self._crashes if now - t < CRASH_WINDOW] + [now]
@@ -166,6 +192,23 @@ class Supervisor:
             self.log("firmware exited with status %d: restarting it" % code)
         self.restarts += 1
         self.start_firmware()
+
+    def _check_watchdog(self):
+        """Reset a firmware that stopped feeding the watchdog for `watchdog` seconds.
+
+        Like the ESP32 HAL's timer, it starts at the first feed (boot may take its time).
+        """
+        if not self.watchdog or self.child is None or self._watchdog_reset:
+            return
+        try:
+            fed = self._heartbeat.stat().st_mtime
+        except FileNotFoundError:
+            return
+        starved = time.time() - max(fed, self._started_at)
+        if starved > self.watchdog:
+            self.log("watchdog: no feed for %.1f s" % starved)
+            self._watchdog_reset = True
+            self.child.kill()  # a reset: the firmware writes nothing more
 
     def _drain_firmware(self):
         while True:
@@ -248,6 +291,7 @@ class Supervisor:
             self.start_firmware()
         while not self._stopping:
             self._pump(0.05)
+            self._check_watchdog()
             if self.child is not None and self.child.poll() is not None:
                 self._firmware_ended()
         self._shutdown()
@@ -277,10 +321,10 @@ class Supervisor:
             self._build.cleanup()
 
 
-def serve(state_dir, speed="1", heap=None, announce=None):
+def serve(state_dir, speed="1", heap=None, announce=None, watchdog=DEFAULT_WATCHDOG_S):
     """Run a simulated meter in the foreground until SIGINT/SIGTERM; `announce(info)` is called
     once the port exists with {"port", "pid", "firmware_pid", "state"}."""
-    sup = Supervisor(state_dir, speed=speed, heap=heap)
+    sup = Supervisor(state_dir, speed=speed, heap=heap, watchdog=watchdog)
     signal.signal(signal.SIGTERM, sup.stop)
     signal.signal(signal.SIGINT, sup.stop)
     sup.start_firmware()
