@@ -121,20 +121,27 @@ class EventRing:
     def load(self, events, next_seq=0):
         """Replace the ring's content with stored events (e.g. read back from the journal).
 
+        `events` is iterated once (a generator is fine: a meter's boot never lists them all);
+        of several events for one slot the newest wins, and only the newest `capacity` stay.
         Numbering continues after the newest loaded event, or at `next_seq` if that is later.
         """
+        cap = self.capacity
+        seqs = self._seq
+        for i in range(cap):
+            seqs[i] = 0
         newest = 0
-        for i in range(self.capacity):
-            self._seq[i] = 0
-        for event in events:
-            newest = max(newest, event[0])
         for seq, time, kind, a, b in events:
-            if seq > newest - self.capacity:
-                i = seq % self.capacity
-                self._seq[i], self._time[i], self._kind[i] = seq, time, kind
+            i = seq % cap
+            if seq > seqs[i]:
+                seqs[i], self._time[i], self._kind[i] = seq, time, kind
                 self._a[i], self._b[i] = a, b
+            if seq > newest:
+                newest = seq
+        for i in range(cap):  # events older than the newest `capacity` (gaps let them stay)
+            if seqs[i] <= newest - cap:
+                seqs[i] = 0
         self.next_seq = max(newest + 1, next_seq, 1)
-        self._count = min(self.capacity, newest)
+        self._count = min(cap, newest)
 
 
 def boot_status_code(status):

@@ -208,7 +208,6 @@ class Journal:
         self.status = BLANK
         self.registers = None  # the committed register payload (bytes) or None
         self.config = None  # the committed config blob (bytes) or None
-        self.events = []  # committed 16-byte event records, oldest first
         self.event_seq = 0  # seq of the newest committed event
         self._config_seq = 0
         self._config_slot = -1
@@ -234,7 +233,7 @@ class Journal:
         else:
             self.status = BLANK
         self._boot_config(buf)
-        self.read_events(buf)
+        self.event_ring.scan(buf)  # where the next event goes (iter_events reads them)
         return self.status
 
     def _boot_config(self, buf):
@@ -251,25 +250,37 @@ class Journal:
         if self.config is None:
             self._config_seq = 0  # the committed config was lost (bit rot): run without it
 
-    def read_events(self, buf=None):
-        """Scan the event ring: the committed events as 16-byte records, oldest first.
+    def read_events(self, keep=None):
+        """The committed events as 16-byte records, oldest first: the newest `keep` of them,
+        or every one the ring still holds."""
+        return list(self.iter_events(keep))
 
-        `buf`: one block of scratch space to scan with (allocated here if not given)."""
-        latest = {}  # event seq -> (ring seq, record); a rewrite after a cut wins
+    def iter_events(self, keep=None):
+        """Like read_events, one record at a time (a meter's boot never holds them all).
+
+        An event rewritten after a cut (same event seq) is read from its newest record. Memory:
+        one scan buffer and two lists of `keep` ints, however full the ring is.
+        """
+        ring = self.event_ring
+        window = ring.slots if keep is None else min(keep, ring.slots)
         committed = self.event_seq
+        low = committed - window  # the wanted events are low+1 .. committed
+        ring_seq = [0] * window  # indexed by event seq % window: one wanted event per index
+        slot_of = [-1] * window
 
-        def collect(seq, slot, payload):
+        def newest(seq, slot, payload):
             (event_seq,) = struct.unpack_from("<I", payload, 0)
-            if event_seq <= committed:
-                old = latest.get(event_seq)
-                if old is None or old[0] < seq:
-                    latest[event_seq] = (seq, bytes(payload[4:]))
+            if low < event_seq <= committed:
+                i = event_seq % window
+                if slot_of[i] < 0 or ring_seq[i] < seq:
+                    ring_seq[i] = seq
+                    slot_of[i] = slot
 
-        if buf is None:
-            buf = bytearray(self.event_ring.block_size)
-        self.event_ring.scan(buf, collect)
-        self.events = [latest[k][1] for k in sorted(latest)]
-        return self.events
+        ring.scan(bytearray(ring.block_size), newest)
+        for event_seq in range(max(low + 1, 1), committed + 1):
+            slot = slot_of[event_seq % window]
+            if slot >= 0:
+                yield ring.payload(slot)[4:]
 
     def commit(self, registers, events=(), config=None):
         """Make `registers` durable with new `events` [(seq, 16 bytes)] and maybe a new config.
@@ -356,8 +367,9 @@ class MeterStore:
         record = json.loads(bytes(j.config))
         config = json.dumps(record["config"]).encode()
         meter = meter_class.restore(record["settings"], j.registers, config)
-        stored = [unpack_event(event) for event in j.events]
-        meter.events.load(stored, max(meter.events.next_seq, j.event_seq + 1))
+        ring = meter.events
+        stored = (unpack_event(record) for record in j.iter_events(ring.capacity))
+        ring.load(stored, max(ring.next_seq, j.event_seq + 1))
         self._config_version = meter.config_version
         self._mark_saved(meter, now)
         return meter

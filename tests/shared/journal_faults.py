@@ -227,7 +227,7 @@ def check_cut(trace, dev, op, tear):
     if expected is None:  # cut during provisioning: unprovisioned, nothing of it visible
         assert meter is None and store.status in (BLANK, CORRUPT), where
         assert not store.damaged, where + ": a provisioning cut must not look damaged"
-        assert store.journal.config is None and not store.journal.events, where
+        assert store.journal.config is None and not store.journal.read_events(), where
         _reprovision(store, dev, trace.now, where)
         return
     assert store.status == RESTORED and meter is not None, where + ": provisioning lost"
@@ -245,7 +245,7 @@ def check_cut(trace, dev, op, tear):
     assert excess <= allowed, where + ": credit %d above exact by %d" % (meter.credit, excess)
 
     # 3. The event ring reads back: the committed events, exactly as the meter recorded them.
-    stored = [unpack_event(record) for record in store.journal.events]
+    stored = [unpack_event(record) for record in store.journal.read_events()]
     assert stored, where
     assert stored[-1][0] == expected.event_seq, where
     for event in stored:

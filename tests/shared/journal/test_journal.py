@@ -36,7 +36,7 @@ def _cut_before_register_write(dev, *commit_args):
 def test_blank_device_boots_blank_with_nothing():
     journal = Journal(_device(), event_blocks=3)
     assert journal.boot() == BLANK
-    assert journal.registers is None and journal.config is None and journal.events == []
+    assert journal.registers is None and journal.config is None and journal.read_events() == []
 
 
 def test_commits_read_back_after_reboot():
@@ -48,7 +48,7 @@ def test_commits_read_back_after_reboot():
     assert again.status == RESTORED
     assert again.registers == b"second"
     assert again.config == b"cfg-1"
-    assert again.events == [_event(1)[1], _event(2)[1], _event(3)[1]]
+    assert again.read_events() == [_event(1)[1], _event(2)[1], _event(3)[1]]
     assert again.event_seq == 3
 
 
@@ -63,11 +63,11 @@ def test_garbage_region_is_reported_corrupt_and_started_fresh():
         dev.writeblocks(block, data, 0)
     journal = Journal(dev, event_blocks=3)
     assert journal.boot() == CORRUPT
-    assert journal.registers is None and journal.events == []
+    assert journal.registers is None and journal.read_events() == []
     journal.commit(b"fresh", [_event(1)], config=b"c")  # the strict device demands erases
     again = _journal(dev)
     assert (again.status, again.registers, again.config) == (RESTORED, b"fresh", b"c")
-    assert again.events == [_event(1)[1]]
+    assert again.read_events() == [_event(1)[1]]
 
 
 def test_round_robin_spreads_erases_over_every_register_block():
@@ -139,9 +139,9 @@ def test_events_of_an_unfinished_commit_are_hidden_then_superseded():
     journal.commit(b"r1", [_event(1), _event(2)])
     _cut_before_register_write(dev, b"r2", [_event(3), (4, b"\x44" * 16)])
     journal = _journal(dev)
-    assert journal.event_seq == 2 and len(journal.events) == 2
+    assert journal.event_seq == 2 and len(journal.read_events()) == 2
     journal.commit(b"r3", [_event(3), (4, b"\x55" * 16)])  # the meter renumbers from 3
-    events = _journal(dev).events
+    events = _journal(dev).read_events()
     assert events[-1] == b"\x55" * 16 and len(events) == 4
 
 
@@ -150,7 +150,7 @@ def test_event_ring_keeps_the_newest_after_wrapping():
     journal = _journal(dev)
     for seq in range(1, 1001):
         journal.commit(b"r", [_event(seq)])
-    events = _journal(dev).events
+    events = _journal(dev).read_events()
     assert len(events) >= 2 * 128  # 3 blocks of 128 records, one erased at a time
     assert events[-1] == _event(1000)[1]
     assert events[0] == _event(1001 - len(events))[1]
