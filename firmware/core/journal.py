@@ -33,6 +33,7 @@ _CONFIG_BLOCKS = const(2)
 _COMMIT = "<II"  # committed event seq, committed config seq: prefix of every register payload
 _COMMIT_SIZE = const(8)
 _PROBE = const(32)  # bytes read at a time when checking that flash is erased
+_UNIT = const(16)  # flash encryption's write unit: every record write covers whole units
 _ERASED = b"\xff" * _PROBE
 
 TAG_CONFIG = const(0x11)
@@ -125,19 +126,29 @@ class Ring:
     def append(self, payload, keep_slot=-1):
         """Write one record after the newest; returns (seq, slot). Never erases `keep_slot`.
 
-        Two writes: header and payload, then the CRC into the record's last bytes. The bytes
-        between stay erased (0xFF), so no record-sized buffer is built (a config record is a
-        whole block), and a cut between the two leaves a record without its CRC: invalid,
-        like any torn write, so the previous commit stays in force.
+        Usually two writes: header and payload, then the 16 bytes that end in the CRC. The
+        bytes between stay erased (0xFF), so no record-sized buffer is built (a config record is
+        a whole block), and a cut between the two leaves a record without its CRC: invalid,
+        like any torn write, so the previous commit stays in force. Every write covers whole
+        16-byte units and none overlaps another, as an encrypted partition requires. A payload
+        that reaches the last unit (an event record) goes out as one whole-record write.
         """
-        if len(payload) > self.capacity():
-            raise ValueError("record payload of %d bytes > %d" % (len(payload), self.capacity()))
-        head = struct.pack("<BBIH", _MAGIC, self.tag, self.next_seq, len(payload))
-        crc = crc32(payload, crc32(head, self.record_size))
+        size = self.record_size
+        n = len(payload)
+        if n > self.capacity():
+            raise ValueError("record payload of %d bytes > %d" % (n, self.capacity()))
+        head = struct.pack("<BBIH", _MAGIC, self.tag, self.next_seq, n)
+        crc = struct.pack("<I", crc32(payload, crc32(head, size)))
+        body = -(-(_HEADER + n) // _UNIT) * _UNIT  # header + payload, in whole units
         slot = self._claim(keep_slot)
         block, offset = self._where(slot)
-        self.dev.writeblocks(block, head + payload, offset)
-        self.dev.writeblocks(block, struct.pack("<I", crc), offset + self.record_size - _CRC)
+        if body > size - _UNIT:
+            pad = _ERASED[: size - _HEADER - n - _CRC]
+            self.dev.writeblocks(block, head + payload + pad + crc, offset)
+        else:
+            pad = _ERASED[: body - _HEADER - n]
+            self.dev.writeblocks(block, head + payload + pad, offset)
+            self.dev.writeblocks(block, _ERASED[: _UNIT - _CRC] + crc, offset + size - _UNIT)
         seq = self.next_seq
         self.newest_slot = slot
         self.next_seq = seq + 1
@@ -193,6 +204,8 @@ class Journal:
             raise ValueError("journal needs >= 2 event and >= 2 register blocks, has %d" % count)
         if block_size % register_record or block_size % _EVENT_RECORD:
             raise ValueError("block size %d does not hold whole records" % block_size)
+        if register_record % _UNIT:
+            raise ValueError("register record size %d is not a multiple of 16" % register_record)
         self.config_ring = Ring(dev, 0, _CONFIG_BLOCKS, block_size, TAG_CONFIG, block_size)
         self.event_ring = Ring(
             dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, TAG_EVENTS, block_size
