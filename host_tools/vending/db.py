@@ -28,7 +28,8 @@ from sqlalchemy.engine import make_url
 
 from host_tools.vending import StationError
 
-SCHEMA_VERSION = 2  # 2: txns sealed under a random id (entries and side rows point at it)
+# 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version
+SCHEMA_VERSION = 3
 metadata = MetaData()
 
 station_meta = Table(
@@ -65,6 +66,10 @@ meters = Table(
     # Only the revision is stored: the decoder key is derived from the vending key on demand.
     Column("key_revision", Integer, nullable=False, default=1),
     Column("created_at", Text, nullable=False),
+    # Moved on by every write that depends on the meter's state (sales, reversals, tokens,
+    # arrears, tariff and key changes): a sale that read it without a lock checks it is
+    # unchanged in the statement that writes the sale (see run_write's `optimistic`).
+    Column("version", BigInteger, nullable=False, default=0),
 )
 
 cashiers = Table(
@@ -179,6 +184,10 @@ config_counters = Table(
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 
 
+class Conflict(Exception):
+    """What a write without a lock read was changed meanwhile: run_write retries it."""
+
+
 def normalise_url(url):
     """postgresql:// -> postgresql+psycopg:// (psycopg 3); sqlite stays; anything else refused."""
     url = (url or "").strip()
@@ -245,16 +254,34 @@ def _retryable(error):
     return "database is locked" in str(orig or error)
 
 
-def run_write(engine, work, attempts=12):
-    """Run `work(conn)` in one write transaction, retrying on conflicts; returns its result."""
+def run_write(engine, work, attempts=12, optimistic=False):
+    """Run `work(conn)` in one write transaction, retrying on conflicts; returns its result.
+
+    `optimistic` (the sale): `work(conn, in_transaction)`. On PostgreSQL the first attempt runs
+    without a transaction block (each statement commits by itself: no BEGIN and COMMIT round
+    trips), so `work` reads without locks and makes its one write a single statement that
+    checks what it read is unchanged, else raises Conflict. Every later attempt, and every
+    attempt on SQLite, is a transaction and `work` locks what it reads first, so a busy meter
+    cannot starve a sale.
+    """
     for attempt in range(attempts):
         try:
+            if not optimistic:
+                with engine.begin() as conn:
+                    return work(conn)
+            if attempt == 0 and is_postgres(engine):
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    return work(conn, False)
             with engine.begin() as conn:
-                return work(conn)
+                return work(conn, True)
+        except Conflict:
+            if attempt == attempts - 1:
+                raise
         except (exc.IntegrityError, exc.OperationalError) as error:
             if attempt == attempts - 1 or not _retryable(error):
                 raise
-            time.sleep(0.002 * (attempt + 1))
+            if attempt > 0 or not optimistic:
+                time.sleep(0.002 * (attempt + 1))
     raise AssertionError("unreachable")
 
 

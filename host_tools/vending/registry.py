@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import bindparam, func, select
 
-from host_tools.vending import StationError, db
+from host_tools.vending import StationError, db, direct
 from host_tools.vending.money import fmt, fmt_price, is_whole
 
 UNITS = ("currency", "kwh")
@@ -165,19 +165,31 @@ def add_meter(
     return number
 
 
-_METER = db.meters.select().where(db.meters.c.number == bindparam("number"))
-_METER_LOCKED = _METER.with_for_update()
+_METER = direct.Statement(db.meters.select().where(db.meters.c.number == bindparam("number")))
+# Locking a meter moves its version on: a sale that read the meter without a lock then sees
+# the change when it writes (see db.run_write's `optimistic`). The UPDATE holds the row lock
+# to the end of the transaction on PostgreSQL; on SQLite BEGIN IMMEDIATE already serialises.
+_METER_LOCKED = direct.Statement(
+    db.meters.update()
+    .where(db.meters.c.number == bindparam("number"))
+    .values(version=db.meters.c.version + 1)
+    .returning(*db.meters.columns)
+)
 _CASHIER = db.cashiers.select().where(db.cashiers.c.id == bindparam("cashier"))
 
 
 def get_meter(conn, number, lock=False):
-    """The meter's row; with lock=True the row lock that serialises one meter's vends (PG)."""
+    """The meter's row; with lock=True the row lock that serialises writes to one meter."""
     number = check_meter(number)
-    query = _METER_LOCKED if lock and db.is_postgres(conn.engine) else _METER
-    row = conn.execute(query, {"number": number}).first()
+    statement = _METER_LOCKED if lock else _METER
+    row = direct.first(statement, direct.send(conn, statement, {"number": number}))
     if row is None:
-        raise StationError(f"meter {number} is not registered (see `prepay meter add`)")
+        raise unregistered(number)
     return row
+
+
+def unregistered(number):
+    return StationError(f"meter {number} is not registered (see `prepay meter add`)")
 
 
 def set_tariff(conn, number, tariff):

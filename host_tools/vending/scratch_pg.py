@@ -56,8 +56,9 @@ def _free_port():
 class ScratchPostgres:
     """Start on enter, stop and delete on exit. Settings favour speed of start-up, not tuning."""
 
-    def __init__(self, max_connections=100):
+    def __init__(self, max_connections=100, settings=None):
         self.max_connections = max_connections
+        self.settings = dict(settings or {})  # more postgresql.conf settings (name: value)
         self.dir = None
         self.url = None
 
@@ -96,6 +97,7 @@ class ScratchPostgres:
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
             f"-c max_connections={self.max_connections} -c shared_buffers=128MB"
         )
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         log = os.path.join(self.dir, "log")
         start = self._tool(
             bindir, "pg_ctl", "-D", data, "-o", options, "-w", "-t", "60", "-l", log, "start"

@@ -146,16 +146,16 @@ class Station:
         """Run `work(conn)` in a read transaction; DB trouble is a one-line StationError."""
         return self._run(db.run_read, work)
 
-    def write(self, work):
+    def write(self, work, optimistic=False):
         """Run `work(conn)` in a retried write transaction (see db.run_write)."""
-        return self._run(db.run_write, work)
+        return self._run(db.run_write, work, optimistic=optimistic)
 
-    def _run(self, runner, work):
+    def _run(self, runner, work, **options):
         try:
             if not self._schema_checked:
-                runner(self.engine, db.check_schema)
+                db.run_read(self.engine, db.check_schema)
                 self._schema_checked = True
-            return runner(self.engine, work)
+            return runner(self.engine, work, **options)
         except exc.OperationalError as error:
             raise db.connect_error(self.url, error) from None
 

@@ -3,16 +3,20 @@ transaction; plus receipts, reprints and reversals.
 
 Idempotency: the payment reference is unique in `sales`. A retry with the same reference returns
 the stored receipt and token (never a second token); the same reference with another meter or
-amount is refused. The meter's row lock (PostgreSQL) or BEGIN IMMEDIATE (SQLite) serialises one
-meter's sales, so its TIDs are allocated as max(this minute, last TID + 1).
+amount is refused. One meter's sales are serialised, so its TIDs are allocated as
+max(this minute, last TID + 1): on SQLite by BEGIN IMMEDIATE; on PostgreSQL a sale first reads
+the meter's state without a lock and writes everything in one statement that also moves the
+meter's version on only if it is still the one read (no BEGIN/COMMIT round trips: two round
+trips per sale). If another write to the meter committed meanwhile the sale writes nothing and
+runs again as a transaction holding the meter's lock (db.run_write's `optimistic`).
 
-Statements on the sale path are built once (bind parameters) because building SQLAlchemy
-expressions per call cost more than the database work.
+Statements on the sale path are built once with Core and run through `direct` (compiled once,
+sent on the DBAPI cursor): SQLAlchemy's per-execution work cost more CPU than the database's.
 """
 
 from sqlalchemy import bindparam, func, select
 
-from host_tools.vending import StationError, db, ledger, registry, tariffs
+from host_tools.vending import StationError, db, direct, ledger, registry, tariffs
 from host_tools.vending.faults import crash_point
 from host_tools.vending.money import fmt, fmt_units, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
@@ -52,22 +56,26 @@ _MONTH = (
     .subquery("month")
 )
 
-# One round trip, after the meter lock, for everything the sale depends on: whether the
-# reference was used, the cashier's limit, the newest TID, this month's units and standing
-# charge (reversed sales excluded: they fix the block of the next unit), the value carried.
-_METER_STATE = select(
-    select(_s.c.txn_id).where(_s.c.ref == bindparam("ref")).scalar_subquery().label("done"),
-    select(db.cashiers.c.vend_limit)
-    .where(db.cashiers.c.id == bindparam("cashier"))
-    .scalar_subquery()
-    .label("cashier_limit"),
-    _LAST_TID.scalar_subquery().label("last_tid"),
-    _MONTH.c.month_units,
-    _MONTH.c.month_standing,
-    select(func.coalesce(func.sum(_e.c.amount), 0))
-    .where(_e.c.meter == bindparam("meter"), _e.c.account == "carry_forward")
-    .scalar_subquery()
-    .label("carry"),
+# One statement (one snapshot) for everything the sale depends on: the meter's row with its
+# version, whether the reference was used, the cashier's limit, the newest TID, this month's
+# units and standing charge (reversed sales excluded: they fix the block of the next unit), the
+# value carried.
+_METER_STATE = direct.Statement(
+    select(
+        db.meters,
+        select(_s.c.txn_id).where(_s.c.ref == bindparam("ref")).scalar_subquery().label("done"),
+        select(db.cashiers.c.vend_limit)
+        .where(db.cashiers.c.id == bindparam("cashier"))
+        .scalar_subquery()
+        .label("cashier_limit"),
+        _LAST_TID.scalar_subquery().label("last_tid"),
+        _MONTH.c.month_units,
+        _MONTH.c.month_standing,
+        select(func.coalesce(func.sum(_e.c.amount), 0))
+        .where(_e.c.meter == bindparam("meter"), _e.c.account == "carry_forward")
+        .scalar_subquery()
+        .label("carry"),
+    ).where(db.meters.c.number == bindparam("meter"))
 )
 
 
@@ -100,11 +108,17 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
     stamp = station.stamp(now)
     vending_key = station.key
 
-    def work(conn):
-        meter_row = registry.get_meter(conn, meter, lock=True)
-        crash_point(1)
+    def work(conn, in_transaction):
+        if in_transaction:
+            # A retry (or SQLite): take the meter's lock first, so the state read next (a new
+            # snapshot) sees every write committed before ours and nobody can change it.
+            registry.get_meter(conn, meter, lock=True)
         params = {"meter": meter, "month": stamp.month, "ref": ref, "cashier": cashier}
-        state = conn.execute(_METER_STATE, params).one()
+        state = direct.first(_METER_STATE, direct.send(conn, _METER_STATE, params))
+        if state is None:
+            raise registry.unregistered(meter)
+        meter_row = state
+        crash_point(1)
         if state.done is not None:
             return _replay(conn, state.done, meter, amount)
         limit = state.cashier_limit or station.config["default_cashier_limit"]
@@ -136,18 +150,31 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
         crash_point(3)
         lines = _sale_lines(sale)
         row = ledger.append(
-            conn, "sale", meter, stamp, cashier, sale, lines, side_rows, _rows_written
+            conn,
+            "sale",
+            meter,
+            stamp,
+            cashier,
+            sale,
+            lines,
+            side_rows,
+            guard=state.version,  # nothing is written if the meter changed since the read
+            before_seal=_rows_written,
+            before_commit=_before_commit,
         )
-        crash_point(5)
         return receipt_from(row)
 
-    result = station.write(work)
+    result = station.write(work, optimistic=True)
     crash_point(6)
     return result
 
 
 def _rows_written():
     crash_point(4)  # the sale's rows are written, its txn not yet sealed
+
+
+def _before_commit():
+    crash_point(5)  # the txn is sealed, not committed
 
 
 def _replay(conn, txn_id, meter, amount):

@@ -391,6 +391,6 @@ def test_schema_version_mismatch_is_a_clear_error(station):
     from host_tools.vending.station import Station
 
     reopened = Station(station.home)
-    with pytest.raises(StationError, match="schema version 1, this prepay uses 2"):
+    with pytest.raises(StationError, match=f"version 1, this prepay uses {db.SCHEMA_VERSION}"):
         reopened.read(lambda conn: None)
     reopened.close()
