@@ -276,6 +276,8 @@ class Journal:
         """
         ring = self.event_ring
         window = ring.slots if keep is None else min(keep, ring.slots)
+        if window <= 0:
+            return
         committed = self.event_seq
         low = committed - window  # the wanted events are low+1 .. committed
         ring_seq = [0] * window  # indexed by event seq % window: one wanted event per index
