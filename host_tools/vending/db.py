@@ -28,7 +28,8 @@ from sqlalchemy.engine import make_url
 
 from host_tools.vending import StationError
 
-# 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version
+# 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version,
+# entries keyed by (txn_id, line)
 SCHEMA_VERSION = 3
 metadata = MetaData()
 
@@ -119,14 +120,13 @@ def _txn_ref(name, **kwargs):
 entries = Table(
     "entries",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    _txn_ref("txn_id", nullable=False),
-    Column("line", Integer, nullable=False),
+    # (txn, line) is the key: no surrogate id, one index and one sequence step less per entry.
+    _txn_ref("txn_id", primary_key=True),
+    Column("line", Integer, primary_key=True),
     Column("account", Text, nullable=False),
     Column("meter", Text, nullable=False),
     Column("arrear_id", BigInteger),  # the arrears txn a debt entry belongs to
     Column("amount", BigInteger, nullable=False),  # minor units: debit > 0, credit < 0
-    UniqueConstraint("txn_id", "line"),
 )
 Index("ix_entries_meter_account", entries.c.meter, entries.c.account)
 
@@ -257,23 +257,25 @@ def _retryable(error):
 def run_write(engine, work, attempts=12, optimistic=False):
     """Run `work(conn)` in one write transaction, retrying on conflicts; returns its result.
 
-    `optimistic` (the sale): `work(conn, in_transaction)`. On PostgreSQL the first attempt runs
+    `optimistic` (the sale): `work(conn, lock_first)`. On PostgreSQL the first attempt runs
     without a transaction block (each statement commits by itself: no BEGIN and COMMIT round
     trips), so `work` reads without locks and makes its one write a single statement that
-    checks what it read is unchanged, else raises Conflict. Every later attempt, and every
-    attempt on SQLite, is a transaction and `work` locks what it reads first, so a busy meter
-    cannot starve a sale.
+    checks what it read is unchanged, else raises Conflict. Later attempts are transactions in
+    which `work` locks what it reads first (lock_first=True), so a busy meter cannot starve a
+    sale. On SQLite every attempt is a transaction and BEGIN IMMEDIATE already holds the write
+    lock (lock_first=False).
     """
+    postgres = is_postgres(engine)
     for attempt in range(attempts):
         try:
             if not optimistic:
                 with engine.begin() as conn:
                     return work(conn)
-            if attempt == 0 and is_postgres(engine):
+            if attempt == 0 and postgres:
                 with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     return work(conn, False)
             with engine.begin() as conn:
-                return work(conn, True)
+                return work(conn, postgres)
         except Conflict:
             if attempt == attempts - 1:
                 raise

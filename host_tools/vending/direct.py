@@ -34,6 +34,15 @@ class Statement:
         values = {**constants, **params} if constants else params
         return sql, values if order is None else tuple(values[name] for name in order)
 
+    def execute(self, cursor, dialect, params):
+        sql, values = self.bind(dialect, params)
+        if dialect.name == "postgresql":
+            # Every statement here is on the hot path: a server-side prepared statement from
+            # the first execution on (psycopg would wait for five).
+            cursor.execute(sql, values, prepare=True)
+        else:
+            cursor.execute(sql, values)
+
     def _compile(self, dialect):
         compiled = self.statement.compile(dialect=dialect, **self._compile_kw)
         given = {name: None for name, bind in compiled.binds.items() if bind.required}
@@ -51,12 +60,13 @@ class Statement:
 def send(conn, statement, params=None):
     """Execute `statement` in the transaction of `conn` (a Core Connection); returns the DBAPI
     cursor to read its rows from (before the next send on this connection)."""
-    sql, values = statement.bind(conn.dialect, params or {})
     cursor = _cursor(conn)
     try:
-        cursor.execute(sql, values)
+        statement.execute(cursor, conn.dialect, params or {})
     except conn.dialect.loaded_dbapi.Error as error:
-        raise _wrapped(conn, sql, error, cursor) from None
+        raise _wrapped(
+            conn, statement.bind(conn.dialect, params or {})[0], error, cursor
+        ) from None
     return cursor
 
 

@@ -54,9 +54,14 @@ _PG_APPENDS = {}
 _INSERTS = {}
 
 
+# Encoders built once: json.dumps with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical(obj):
     """The one JSON spelling that is hashed (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL(obj)
 
 
 def _hash_prefix(row, entry_rows):
@@ -198,7 +203,7 @@ def _append_pg(conn, row, prefix, writes, guard):
     if guard is not None:
         params.update(g_meter=row["meter"], g_version=guard)
     for table, rows in writes:
-        params["rows_" + table.name] = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+        params["rows_" + table.name] = _COMPACT(rows)
     shape = (guard is not None,) + tuple((table.name, tuple(rows[0])) for table, rows in writes)
     statement = _PG_APPENDS.get(shape)
     if statement is None:

@@ -17,7 +17,7 @@ sent on the DBAPI cursor): SQLAlchemy's per-execution work cost more CPU than th
 from sqlalchemy import bindparam, func, select
 
 from host_tools.vending import StationError, db, direct, ledger, registry, tariffs
-from host_tools.vending.faults import crash_point
+from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, fmt_units, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
 
@@ -107,10 +107,11 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
     cashier = (cashier or "").strip()
     stamp = station.stamp(now)
     vending_key = station.key
+    crash = crash_points()
 
-    def work(conn, in_transaction):
-        if in_transaction:
-            # A retry (or SQLite): take the meter's lock first, so the state read next (a new
+    def work(conn, lock_first):
+        if lock_first:
+            # A retry on PostgreSQL: take the meter's lock first, so the state read next (a new
             # snapshot) sees every write committed before ours and nobody can change it.
             registry.get_meter(conn, meter, lock=True)
         params = {"meter": meter, "month": stamp.month, "ref": ref, "cashier": cashier}
@@ -118,7 +119,7 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
         if state is None:
             raise registry.unregistered(meter)
         meter_row = state
-        crash_point(1)
+        crash(1)
         if state.done is not None:
             return _replay(conn, state.done, meter, amount)
         limit = state.cashier_limit or station.config["default_cashier_limit"]
@@ -130,7 +131,7 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
         sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
         key = station.decoder_key(meter, meter_row.key_revision, vending_key)
         sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])
-        crash_point(2)
+        crash(2)
         sale.update(ref=ref, channel=channel, amount=amount, cashier=cashier)
 
         def side_rows(txn_id):
@@ -147,7 +148,7 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
             return [(_s, [sale_row]), token_rows(txn_id, meter, issued)]
 
-        crash_point(3)
+        crash(3)
         lines = _sale_lines(sale)
         row = ledger.append(
             conn,
@@ -159,22 +160,14 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             lines,
             side_rows,
             guard=state.version,  # nothing is written if the meter changed since the read
-            before_seal=_rows_written,
-            before_commit=_before_commit,
+            before_seal=lambda: crash(4),  # rows written, txn not sealed
+            before_commit=lambda: crash(5),  # sealed, not committed
         )
         return receipt_from(row)
 
     result = station.write(work, optimistic=True)
-    crash_point(6)
+    crash(6)  # committed, receipt not shown
     return result
-
-
-def _rows_written():
-    crash_point(4)  # the sale's rows are written, its txn not yet sealed
-
-
-def _before_commit():
-    crash_point(5)  # the txn is sealed, not committed
 
 
 def _replay(conn, txn_id, meter, amount):

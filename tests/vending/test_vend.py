@@ -331,8 +331,8 @@ def test_books_balance_after_a_mixed_day(station):
 
 TXN = "(SELECT id FROM txns WHERE seq = {})"
 TAMPERS = {
-    "edit entry": "UPDATE entries SET amount = amount + 100 WHERE id = "
-    "(SELECT MIN(id) FROM entries)",
+    "edit entry": "UPDATE entries SET amount = amount + 100 WHERE line = 0 AND txn_id = "
+    + TXN.format(2),
     "edit body": 'UPDATE txns SET body = REPLACE(body, \'"channel":"cash"\', '
     '\'"channel":"card"\') WHERE seq = 2',
     "edit token": "UPDATE tokens SET digits = '00000000000000000000' WHERE txn_id = "
