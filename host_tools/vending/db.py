@@ -9,6 +9,7 @@ import re
 import time
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     Column,
@@ -95,6 +96,39 @@ chain_head = Table(
     Column("hash", Text, nullable=False),
 )
 
+# What follows the previous hash in a txn's hashed JSON (see ledger._hash_prefix) and the
+# PostgreSQL advisory lock that queues appends (the chain lock).
+SEAL_TAIL = '","seq":'
+CHAIN_LOCK = 0x70726570  # "prep"
+
+# PostgreSQL: the serialised part of an append (ledger._append_pg) as a function, because in
+# READ COMMITTED each statement of a VOLATILE function takes a new snapshot: after queueing on
+# the chain lock it reads the newest head directly. Done inside the append statement itself,
+# whose snapshot predates the wait, every row lock on the head would re-run the statement's
+# plan set-up (EvalPlanQual) while the whole station waits for the lock.
+SEAL_FUNCTION = DDL(
+    f"""
+CREATE OR REPLACE FUNCTION prepay_seal(
+    p_id bigint, p_kind text, p_meter text, p_created_at text, p_local_date text,
+    p_cashier text, p_body text, p_prefix bytea, p_after bigint,
+    OUT o_seq bigint, OUT o_prev_hash text, OUT o_hash text)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    -- p_after is not used: the caller passes what it must have written before the lock.
+    PERFORM pg_advisory_xact_lock({CHAIN_LOCK});
+    SELECT h.seq + 1, h.hash INTO o_seq, o_prev_hash FROM chain_head h WHERE h.id = 1
+        FOR UPDATE;
+    o_hash := encode(sha256(
+        p_prefix || convert_to(o_prev_hash || '{SEAL_TAIL}' || o_seq || '}}', 'UTF8')), 'hex');
+    INSERT INTO txns (seq, id, kind, meter, created_at, local_date, cashier, body, prev_hash,
+                      hash)
+        VALUES (o_seq, p_id, p_kind, p_meter, p_created_at, p_local_date, p_cashier, p_body,
+                o_prev_hash, o_hash);
+    UPDATE chain_head SET seq = o_seq, hash = o_hash WHERE id = 1;
+END
+$$"""
+)
+
 txns = Table(
     "txns",
     metadata,
@@ -110,6 +144,7 @@ txns = Table(
     Column("hash", Text, nullable=False),
 )
 Index("ix_txns_local_date", txns.c.local_date)
+event.listen(metadata, "after_create", SEAL_FUNCTION.execute_if(dialect="postgresql"))
 
 
 def _txn_ref(name, **kwargs):

@@ -46,8 +46,8 @@ _GUARD = direct.Statement(
     .values(version=db.meters.c.version + 1)
     .returning(db.meters.c.version)
 )
-_SEAL_TAIL = '","seq":'  # what follows the previous hash in the hashed JSON (see _hash_prefix)
-_APPEND_LOCK = 0x70726570  # "prep": PostgreSQL advisory lock queued on before the head row
+_SEAL_TAIL = db.SEAL_TAIL  # what follows the previous hash in the hashed JSON (_hash_prefix)
+_APPEND_LOCK = db.CHAIN_LOCK
 # Cached statements: PostgreSQL appends, one per set of side tables (see _append_pg), and
 # SQLite inserts, one per table and set of columns.
 _PG_APPENDS = {}
@@ -217,72 +217,50 @@ def _append_pg(conn, row, prefix, writes, guard):
     return got.seq, got.prev_hash, got.hash
 
 
-def _rows_insert(table, names, sealed):
+def _rows_insert(table, names, after):
     """INSERT INTO table (names) SELECT ... FROM json_populate_recordset(NULL::table, :rows):
-    any number of rows in one text parameter, typed by the table's own row type; only if the
-    txn row was sealed."""
+    any number of rows in one text parameter, typed by the table's own row type; only if
+    `after` (a CTE) has a row."""
     rows = cast(bindparam("rows_" + table.name, type_=Text), postgresql.JSON)
     source = func.json_populate_recordset(literal_column(f"NULL::{table.name}"), rows)
     source = source.table_valued(*names)
-    chosen = select(*[source.c[n] for n in names]).where(select(sealed.c.seq).exists())
-    return table.insert().from_select(list(names), chosen)
+    chosen = select(*[source.c[n] for n in names])
+    if after is not None:
+        chosen = chosen.where(select(*after.c).exists())
+    return table.insert().from_select(list(names), chosen).returning(table.c[names[0]])
 
 
 def _build_append_pg(writes, guarded):
-    """The append statement. Each step reads the one before, which fixes the order PostgreSQL
-    runs them in:
-
-    guard   (sales) move the meter's version on if it is still the one read; no row, and so
-            nothing below, if not. Every writer locks the meter before the chain, so the two
-            locks cannot deadlock.
-    locked  queue on an advisory lock (its waiters are woken one at a time, where the waiters
-            of a row lock all wake at each commit and stampede the CPUs)...
-    head    ...then lock the head row: FOR UPDATE returns the newest head even though the
-            statement's snapshot predates the wait.
-    sealed  the txn row: seq = head + 1, hash computed here from the client's prefix.
-    then the head moves to it, and last the txn's rows (entries, sale, tokens...). Writing
-    those before the chain lock was measured slower: 16 backends inserting at once contend
-    for the same index pages, which costs more CPU than the longer serialised part.
-    """
-    h, t = db.chain_head, db.txns
-    lock = func.pg_advisory_xact_lock(_APPEND_LOCK).cast(Text).label("locked")
-    if guarded:
-        locked = select(lock).select_from(_GUARD.statement.cte("guard")).cte("locked")
-    else:
-        locked = select(lock).cte("locked")
-    head = (
-        select(h.c.seq, h.c.hash)
-        .select_from(h.join(locked, locked.c.locked.is_not(None)))
-        .where(h.c.id == 1)
-        .with_for_update(of=h)
-        .cte("head")
-    )
-    seq = head.c.seq + 1
-    tail = head.c.hash.concat(_SEAL_TAIL).concat(cast(seq, Text)).concat("}")
-    digest = func.sha256(
-        bindparam("t_prefix", type_=LargeBinary).op("||")(func.convert_to(tail, "UTF8"))
-    )
-    values = {c.name: bindparam("t_" + c.name) for c in t.columns}
-    values.update(seq=seq, prev_hash=head.c.hash, hash=func.encode(digest, "hex"))
-    sealed = (
-        t.insert()
-        .from_select(list(values), select(*[v for v in values.values()]))
-        .returning(t.c.seq, t.c.prev_hash, t.c.hash)
-        .cte("sealed")
-    )
+    """The append statement: the guard (sales: move the meter's version on if it is still the
+    one read; no row, and so nothing else, if not — every writer locks the meter before the
+    chain, so the two locks cannot deadlock), the txn's rows, then db.SEAL_FUNCTION (chain
+    lock, txn row, head), which takes the count of the rows so that they are written first,
+    outside the serialised part."""
+    guard = _GUARD.statement.cte("guard") if guarded else None
     inserts = [
-        _rows_insert(table, tuple(rows[0]), sealed).cte(f"w_{table.name}")
-        for table, rows in writes
+        _rows_insert(table, tuple(rows[0]), guard).cte(f"w_{table.name}") for table, rows in writes
     ]
-    return (
-        h.update()
-        # Not "seq == new seq - 1": this scan sees the statement's snapshot, which predates the
-        # lock; the update itself moves to the newest (locked) head row and re-checks this.
-        .where(h.c.id == 1, h.c.seq < sealed.c.seq)
-        .values(seq=sealed.c.seq, hash=sealed.c.hash)
-        .returning(sealed.c.seq, sealed.c.prev_hash, sealed.c.hash)
-        .add_cte(*inserts)
+    # The seal's last argument is computed from the guard and the rows' counts: PostgreSQL
+    # must run those before it calls the function, and never calls it without a guard row.
+    before = [select(func.count()).select_from(w).scalar_subquery() for w in inserts]
+    if guard is not None:
+        before.append(guard.c.version)
+    args = [bindparam("t_" + c.name) for c in db.txns.columns if c.name not in _SERVER_SIDE]
+    args += [bindparam("t_prefix", type_=LargeBinary), sum(before[1:], before[0])]
+    seal = func.prepay_seal(*args).table_valued("o_seq", "o_prev_hash", "o_hash")
+    if guard is not None:
+        seal = seal.lateral()
+    query = select(
+        seal.c.o_seq.label("seq"),
+        seal.c.o_prev_hash.label("prev_hash"),
+        seal.c.o_hash.label("hash"),
     )
+    if guard is not None:
+        query = query.select_from(guard).join(seal, literal_column("true"))
+    return query.add_cte(*inserts)
+
+
+_SERVER_SIDE = ("seq", "prev_hash", "hash")
 
 
 def txn_lines(conn, txn_id):
