@@ -5,6 +5,7 @@ Modules (one concern each):
     keystore   the vending key, encrypted at rest (scrypt + AES-GCM)
     station    Station: opens home + database, decrypts the key on demand; `station init`
     db         SQLAlchemy Core schema and the transaction runner (SQLite WAL / PostgreSQL)
+    direct     Core statements compiled once and run on the DBAPI cursor (the sale's hot path)
     clock      the one clock read: UTC time, station-local date and month, TID
     money      decimal strings <-> integer minor units
     registry   meters, tariffs, cashiers, arrears balances

@@ -1,8 +1,10 @@
 """One schema for SQLite and PostgreSQL (SQLAlchemy Core) and the write-transaction runner.
 
-Every write goes through `run_write`: it serialises appends to the ledger's hash chain
-(BEGIN IMMEDIATE on SQLite; on PostgreSQL row locks taken with SELECT ... FOR UPDATE) and
-retries the whole unit of work on serialisation failures, deadlocks and unique violations.
+Every write goes through `run_write`: writes to one meter are serialised (BEGIN IMMEDIATE on
+SQLite; on PostgreSQL the meter's row lock, or for a sale's first attempt a check of the
+meter's version) and so are appends to the ledger's hash chain (the database write lock /
+an advisory lock); the whole unit of work is retried on conflicts, serialisation failures,
+deadlocks and unique violations.
 """
 
 import re

@@ -47,7 +47,6 @@ _GUARD = direct.Statement(
     .returning(db.meters.c.version)
 )
 _SEAL_TAIL = db.SEAL_TAIL  # what follows the previous hash in the hashed JSON (_hash_prefix)
-_APPEND_LOCK = db.CHAIN_LOCK
 # Cached statements: PostgreSQL appends, one per set of side tables (see _append_pg), and
 # SQLite inserts, one per table and set of columns.
 _PG_APPENDS = {}

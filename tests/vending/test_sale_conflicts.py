@@ -71,7 +71,7 @@ def test_a_write_committed_after_the_read_makes_the_sale_retry_under_the_lock(st
     # Hold the ledger's chain lock, so the arrears below lock (and move) the meter and then
     # wait, uncommitted, while the sale reads the meter and tries to write.
     with psycopg.connect(url, autocommit=True) as chain:
-        chain.execute("SELECT pg_advisory_lock(%s)", (ledger._APPEND_LOCK,))
+        chain.execute("SELECT pg_advisory_lock(%s)", (db.CHAIN_LOCK,))
         arrears = threading.Thread(
             target=run,
             args=("arrears", lambda: mgmt.add_arrears(station, DEBT_METER, "40", "old", now=NOON)),
@@ -85,7 +85,7 @@ def test_a_write_committed_after_the_read_makes_the_sale_retry_under_the_lock(st
         sale.start()
         # The sale read the meter without the arrears and now waits for the meter's row.
         _until(lambda: _waiting(url, "transactionid") == 1, "the sale to wait for the meter")
-        chain.execute("SELECT pg_advisory_unlock(%s)", (ledger._APPEND_LOCK,))
+        chain.execute("SELECT pg_advisory_unlock(%s)", (db.CHAIN_LOCK,))
         arrears.join(30)
         sale.join(30)
     assert not isinstance(results["arrears"], BaseException), results["arrears"]
