@@ -1,5 +1,5 @@
-"""Selling credit: validation, debt recovery, tariff, TID allocation, token, ledger — one DB
-transaction; plus receipts, reprints and reversals.
+"""Selling credit: validation, debt recovery, tariff, TID allocation, token, ledger — one atomic
+write; plus receipts, reprints and reversals.
 
 Idempotency: the payment reference is unique in `sales`. A retry with the same reference returns
 the stored receipt and token (never a second token); the same reference with another meter or
@@ -118,7 +118,7 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
         state = direct.first(_METER_STATE, direct.send(conn, _METER_STATE, params))
         if state is None:
             raise registry.unregistered(meter)
-        meter_row = state
+        meter_row = state  # its first columns are the meter's row
         crash(1)
         if state.done is not None:
             return _replay(conn, state.done, meter, amount)
