@@ -223,7 +223,7 @@ _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 
 
 class Conflict(Exception):
-    """What a write without a lock read was changed meanwhile: run_write retries it."""
+    """What a write read without a lock changed before it could write: run_write retries."""
 
 
 def normalise_url(url):

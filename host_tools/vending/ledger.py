@@ -191,11 +191,11 @@ def _insert(table, names):
 
 def _append_pg(conn, row, prefix, writes, guard):
     """PostgreSQL: the meter guard, every row of the txn, the seal and the head move in ONE
-    statement.
+    statement (see _build_append_pg).
 
-    The chain lock is held from that statement to the commit and the hash is computed by the
-    server (sha256 of `prefix` + previous hash + tail), so no client round trip and no client
-    CPU time falls inside the serialised part. Returns (seq, prev_hash, hash).
+    The chain lock is held from the seal to the commit and the hash is computed by the server
+    (sha256 of `prefix` + previous hash + tail), so no client round trip and no client CPU
+    time falls inside the serialised part. Returns (seq, prev_hash, hash).
     """
     params = {"t_" + name: value for name, value in row.items()}
     params["t_prefix"] = prefix
@@ -210,8 +210,8 @@ def _append_pg(conn, row, prefix, writes, guard):
         statement = _PG_APPENDS[shape] = direct.Statement(built)
     got = direct.first(statement, direct.send(conn, statement, params))
     if got is None:
-        # Only the guard can stop the statement (the head row is locked by it): nothing was
-        # written.
+        # Only the guard can stop the statement (the seal runs once per guard row and always
+        # returns one): nothing was written.
         raise db.Conflict(f"meter {row['meter']} changed since it was read")
     return got.seq, got.prev_hash, got.hash
 
