@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from host_tools.vending import audit, db, ledger, mgmt, reports, vend
+from tests.vending.conftest import new_pg_database
 from tests.vending.test_vend import NOON, snapshot
-from tests.vending.vending_setup import DEBT_METER, KWH_METER
+from tests.vending.vending_setup import DEBT_METER, KWH_METER, make_station
 
 
 def _version(station, meter):
@@ -56,9 +57,16 @@ def _until(condition, what, timeout=20.0):
         time.sleep(0.01)
 
 
-def test_a_write_committed_after_the_read_makes_the_sale_retry_under_the_lock(station):
-    if not db.is_postgres(station.engine):
-        pytest.skip("SQLite sales always run under BEGIN IMMEDIATE: nothing to race")
+@pytest.fixture
+def pg_station(tmp_path, pg_server, fast_kdf, station_env):
+    """PostgreSQL only: SQLite sales always run under BEGIN IMMEDIATE, nothing to race."""
+    opened = make_station(tmp_path / "home", new_pg_database(pg_server))
+    yield opened
+    opened.close()
+
+
+def test_a_write_committed_after_the_read_makes_the_sale_retry_under_the_lock(pg_station):
+    station = pg_station
     url = station.url.replace("postgresql+psycopg://", "postgresql://")
     results = {}
 
