@@ -44,6 +44,11 @@ _CHUNK = const(256)
 _BLANK = b"\xff" * _CHUNK
 
 
+def _blank(n):
+    """`n` (<= _CHUNK) erased bytes, without a new object when n is a whole chunk."""
+    return _BLANK if n == _CHUNK else _BLANK[:n]
+
+
 def _fits(old, data):
     """True when NOR can program `data` over `old` (programming only clears bits)."""
     # Big-int AND runs in C on both interpreters; a chunk keeps the ints small.
@@ -126,7 +131,7 @@ class _NorDevice:
             self.erase_counts[addr // self.block_size] += 1
             for at in range(0, size, _CHUNK):
                 n = min(_CHUNK, size - at)
-                self._write(addr + at, _BLANK if n == _CHUNK else _BLANK[:n])
+                self._write(addr + at, _blank(n))
             return
         size = len(data) * tear // TEAR_FULL
         view = memoryview(data)
@@ -177,7 +182,7 @@ class RamBlockDevice(_NorDevice):
         if image is None:
             for at in range(0, size, _CHUNK):
                 n = min(_CHUNK, size - at)
-                self.mem[at : at + n] = _BLANK if n == _CHUNK else _BLANK[:n]
+                self.mem[at : at + n] = _blank(n)
         else:
             self.mem[0:size] = image
 
@@ -212,7 +217,7 @@ class FileBlockDevice(_NorDevice):
         if have < size:  # new flash is erased: pad with 0xFF
             while have < size:
                 n = min(_CHUNK, size - have)
-                self._file.write(_BLANK if n == _CHUNK else _BLANK[:n])
+                self._file.write(_blank(n))
                 have += n
             self._file.flush()
 

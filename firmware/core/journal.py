@@ -71,6 +71,7 @@ class Ring:
         self.valid = 0
         self.invalid = 0  # written (not blank) but not a valid record: torn or corrupt
         self._next_slot = 0
+        self.scanned = False  # where to write next is known only after a scan
 
     def capacity(self):
         """Largest payload one record can hold."""
@@ -112,6 +113,7 @@ class Ring:
                     visit(seq, slot, view[off + _HEADER : end])
         self.next_seq = newest + 1
         self._next_slot = 0 if self.newest_slot < 0 else self.newest_slot + 1
+        self.scanned = True
 
     def payload(self, slot):
         """The payload of the record in `slot` (which `scan` found valid), as bytes."""
@@ -137,6 +139,8 @@ class Ring:
         n = len(payload)
         if n > self.capacity():
             raise ValueError("record payload of %d bytes > %d" % (n, self.capacity()))
+        if not self.scanned:  # e.g. the event ring, whose boot-time read is iter_events'
+            self.scan(bytearray(self.block_size))
         head = struct.pack("<BBIH", _MAGIC, self.tag, self.next_seq, n)
         crc = struct.pack("<I", crc32(payload, crc32(head, size)))
         body = -(-(_HEADER + n) // _UNIT) * _UNIT  # header + payload, in whole units
@@ -246,7 +250,9 @@ class Journal:
         else:
             self.status = BLANK
         self._boot_config(buf)
-        self.event_ring.scan(buf)  # where the next event goes (iter_events reads them)
+        # The event ring is scanned once, by iter_events (a restored meter reads its events)
+        # or else by its first append: not here as well.
+        self.event_ring.scanned = False
         return self.status
 
     def _boot_config(self, buf):

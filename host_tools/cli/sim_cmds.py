@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from host_tools.sim.supervisor import DEFAULT_WATCHDOG_S
+
 DEFAULT_STATE = Path.home() / ".prepay" / "sim"
 
 
@@ -39,7 +41,7 @@ def _announce_json(info):
 @click.option(
     "--watchdog",
     type=click.FloatRange(min=0, max=3600),
-    default=8.0,
+    default=DEFAULT_WATCHDOG_S,
     show_default=True,
     help="Real seconds without a watchdog feed before the firmware is reset (0: no watchdog).",
 )

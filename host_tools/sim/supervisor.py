@@ -98,7 +98,6 @@ class Supervisor:
         self._heartbeat = Path(self.state_dir, WATCHDOG_FILE)
         self._started_at = 0.0
         self._watchdog_reset = False
-        self.watchdog_resets = 0
         # Run mpy-cross output like a board does; a small heap needs it (compiling source
         # takes far more memory than running bytecode).
         self.mpy = bool(heap) if mpy is None else mpy
@@ -179,7 +178,6 @@ class Supervisor:
         if code == POWER_CUT_EXIT:
             self.log("power cut: restarting the firmware on %s" % self.state_dir)
         elif self._watchdog_reset:
-            self.watchdog_resets += 1
             self.log("watchdog reset: restarting the firmware on %s" % self.state_dir)
         else:
             now = time.monotonic()
