@@ -4,6 +4,7 @@ Pure: built from the status dict. Page 0 is the normal view; the B key cycles th
 """
 
 from token_spec.compat import const
+from token_spec.units import units_text
 
 PAGES = const(4)
 _ZONE_TEXT = {
@@ -15,30 +16,10 @@ _ZONE_TEXT = {
 }
 
 
-def format_amount(value, scale):
-    """Register units as a decimal string: 1234 at scale 100 -> "12.34"; -5 -> "-0.05".
-
-    Scales that are not a power of ten show the whole units and the remainder as "/scale".
-    """
-    sign = "-" if value < 0 else ""
-    value = -value if value < 0 else value
-    whole, frac = divmod(value, scale)
-    digits = 0
-    s = 1
-    while s < scale:
-        s *= 10
-        digits += 1
-    if s != scale:
-        return "%s%d+%d/%d" % (sign, whole, frac, scale) if frac else sign + str(whole)
-    if digits == 0:
-        return sign + str(whole)
-    return "%s%d.%s" % (sign, whole, ("%0" + str(digits) + "d") % frac)
-
-
 def lines(status, page=0, typing="", last_result=None):
     """The display lines for a provisioned meter's status."""
     unit = "kWh" if status["unit"] == "kwh" else ""
-    credit = format_amount(status["credit"], status["scale"])
+    credit = units_text(status["credit"], status["scale"])
     relay = "ON" if status["relay"] == "closed" else "OFF"
     top = ("CR %s %s" % (credit, unit)).strip()
     if typing:
@@ -58,7 +39,7 @@ def lines(status, page=0, typing="", last_result=None):
             "DAYS LEFT",
             "-" if days is None else str(days),
             "DEBT",
-            format_amount(status["debt"], status["scale"]),
+            units_text(status["debt"], status["scale"]),
         ]
     third = "TOKEN " + last_result.upper() if last_result else ""
     return [top, _ZONE_TEXT.get(status["zone"], status["zone"]), third, "SUPPLY " + relay]

@@ -11,6 +11,7 @@ from firmware.app.keypad import EMERGENCY, ENTER, LAST_RESULT, NEXT_PAGE, Keypad
 from firmware.core import events as ev
 from firmware.core.journal import MeterStore
 from token_spec.compat import const
+from token_spec.units import units_text
 
 ADVANCE_STEP_S = const(60)
 
@@ -199,7 +200,7 @@ class MeterApp:
         s = self.meter.status(now)
         s["provisioned"] = True
         s["relay"] = "closed" if s["relay"] else "open"
-        s["credit_text"] = display.format_amount(s["credit"], s["scale"])
+        s["credit_text"] = units_text(s["credit"], s["scale"])
         return s
 
     def refresh_display(self):

@@ -8,6 +8,7 @@ compiled object only after it was built. The schema is documented in docs/core.m
 
 from firmware.core import calendar
 from token_spec.compat import const
+from token_spec.units import MAX_SCALE
 
 # Bounds that keep every value on the pulse path below 2**30 (docs/core.md, "Exactness").
 SMALL = const(0x3FFFFFFF)  # 2**30 - 1
@@ -102,7 +103,7 @@ def check_settings(settings):
     if unit not in ("currency", "kwh"):
         raise ConfigError("unit must be 'currency' or 'kwh', got %r" % (unit,))
     out["unit"] = unit
-    out["scale"] = _get(settings, "scale", 100, "scale", 1, 1000000)
+    out["scale"] = _get(settings, "scale", 100, "scale", 1, MAX_SCALE)
     out["pulses_per_kwh"] = _get(
         settings, "pulses_per_kwh", 1000, "pulses_per_kwh", 1, MAX_PULSES_PER_KWH
     )

@@ -20,8 +20,8 @@ from host_tools.vending import StationError, registry
 from host_tools.vending.money import fmt_price
 from host_tools.vending.station import Station
 from token_spec.epoch import meter_time
+from token_spec.units import PRICE_PER_UNIT, register_units
 
-PRICE_DENOMINATOR = 10_000  # station prices are in 1/10,000 currency units per kWh
 DEFAULTS = {"unit": "currency", "scale": 100, "imp_per_kwh": 1000}
 DEFAULT_KEY_REVISION = 1
 
@@ -34,8 +34,8 @@ def meter_tariff(tariff, scale):
     """The station tariff as the meter's tariff dict (register units per kWh)."""
 
     def register_price(price):
-        units, rest = divmod(price * scale, PRICE_DENOMINATOR)
-        if rest:
+        units = register_units(price, scale, PRICE_PER_UNIT)
+        if units is None:
             raise ProvisionError(
                 f"tariff {tariff['name']!r}: price {fmt_price(price)} per kWh is not a "
                 f"whole number of register units at scale {scale}"

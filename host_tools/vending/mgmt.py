@@ -28,6 +28,7 @@ from token_spec import (
     nearest_representable,
 )
 from token_spec.config_blob import sign_config
+from token_spec.units import MINOR_PER_UNIT, PRICE_PER_UNIT, register_units
 
 # verb -> (token type, what the value means)
 MANAGEMENT = {
@@ -45,13 +46,12 @@ def _register_value(meter_row, minor_or_price, what, per_kwh=False):
     """Money (minor units) or a price (1/10,000 per kWh) in the currency meter's register units."""
     if meter_row.unit != "currency":
         raise StationError(f"{what} tokens are for currency meters; {meter_row.number} counts kWh")
-    denominator = 10_000 if per_kwh else 100
-    numerator = minor_or_price * meter_row.scale
-    if numerator % denominator:
+    per_unit = PRICE_PER_UNIT if per_kwh else MINOR_PER_UNIT
+    value = register_units(minor_or_price, meter_row.scale, per_unit)
+    if value is None:
         raise StationError(
             f"{what}: the meter's register (scale {meter_row.scale}) cannot hold it"
         )
-    value = numerator // denominator
     if not is_representable(value):
         below, above = nearest_representable(value)
         raise StationError(

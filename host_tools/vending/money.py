@@ -3,10 +3,10 @@
 import re
 
 from host_tools.vending import StationError
+from token_spec.units import PRICE_DECIMALS  # tariff prices: 1/10,000 currency units per kWh
 
 _AMOUNT = re.compile(r"^\s*([0-9]{1,12})(?:\.([0-9]{1,2}))?\s*$")
 _PRICE = re.compile(r"^\s*([0-9]{1,9})(?:\.([0-9]{1,4}))?\s*$")
-PRICE_DECIMALS = 4  # tariff prices per kWh are stored in 1/10,000 of the currency unit
 
 
 def parse_amount(text, what="amount"):
@@ -49,13 +49,3 @@ def fmt_price(value):
     """18573 -> "1.8573"."""
     scale = 10**PRICE_DECIMALS
     return f"{value // scale}.{value % scale:0{PRICE_DECIMALS}d}"
-
-
-def fmt_units(units, scale):
-    """Register units at `scale` units per kWh -> a kWh string with exact decimals."""
-    digits = len(str(scale)) - 1 if str(scale).strip("0") == "1" else None
-    if digits is None:  # a scale that is not a power of ten: show the fraction
-        return f"{units}/{scale}"
-    if digits == 0:
-        return str(units)
-    return f"{units // scale}.{units % scale:0{digits}d}"

@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, func, select
 
 from host_tools.vending import StationError, db, direct
 from host_tools.vending.money import fmt, fmt_price, is_whole
+from token_spec.units import MAX_SCALE
 
 UNITS = ("currency", "kwh")
 TARIFF_KINDS = ("flat", "block")
@@ -140,8 +141,10 @@ def add_meter(
     number = check_meter(number)
     if unit not in UNITS:
         raise StationError(f"--unit must be one of {', '.join(UNITS)}")
-    if not 1 <= scale <= 1_000_000:
-        raise StationError("--scale must be 1..1000000 register units per currency unit or kWh")
+    if not 1 <= scale <= MAX_SCALE:
+        raise StationError(
+            f"--scale must be 1..{MAX_SCALE} register units per currency unit or kWh"
+        )
     if not 1 <= imp_per_kwh <= 1_000_000:
         raise StationError("--imp-per-kwh must be 1..1000000")
     if not 0 <= key_revision <= 255:

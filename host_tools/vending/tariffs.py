@@ -7,8 +7,9 @@ price P costs exactly P fine units and one minor unit (1/100) is 100 * scale fin
 """
 
 from host_tools.vending import StationError
-from host_tools.vending.money import fmt, fmt_units
+from host_tools.vending.money import fmt
 from token_spec import MAX_AMOUNT, is_representable, nearest_representable
+from token_spec.units import register_units, units_text
 
 
 def _block_walk(blocks, scale, used, budget_fine=None, units=None):
@@ -45,7 +46,7 @@ def energy_for(budget_minor, blocks, scale, used):
     if raw > MAX_AMOUNT:
         raise StationError(
             f"this amount buys more than one token can carry "
-            f"({fmt_units(MAX_AMOUNT, scale)} kWh): split the purchase"
+            f"({units_text(MAX_AMOUNT, scale)} kWh): split the purchase"
         )
     units = nearest_representable(raw)[0] or 0
     _, cost_fine = _block_walk(blocks, scale, used, units=units)
@@ -72,9 +73,7 @@ def debt_split(amount, arrears, percent, cap):
 
 def currency_value(net_minor, scale):
     """Register units for `net_minor` on a currency meter, or None if not a whole number."""
-    if (net_minor * scale) % 100:
-        return None
-    return net_minor * scale // 100
+    return register_units(net_minor, scale)
 
 
 def _ok_credit(net_minor, scale):

@@ -18,8 +18,9 @@ from sqlalchemy import bindparam, func, select
 
 from host_tools.vending import StationError, db, direct, ledger, registry, tariffs
 from host_tools.vending.faults import crash_points
-from host_tools.vending.money import fmt, fmt_units, is_whole, parse_amount
+from host_tools.vending.money import fmt, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
+from token_spec.units import units_text
 
 CHANNELS = ("cash", "card", "transfer", "mobile")
 REF_MAX = 64
@@ -291,7 +292,7 @@ def receipt_from(row, reversed_by=None):
             out[field] = fmt(out[field])
     if row["kind"] == "sale":
         what = " kWh" if body["unit"] == "kwh" else " credit"
-        out["units_text"] = fmt_units(body["units"], body["scale"]) + what
+        out["units_text"] = units_text(body["units"], body["scale"]) + what
     if "token" in out:
         out["token_grouped"] = format_token(out["token"])
     out["reversed_by"] = reversed_by

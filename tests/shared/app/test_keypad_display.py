@@ -47,11 +47,8 @@ def test_inter_digit_timeout_drops_a_half_typed_token():
     assert pad.press("#", 6 * INTER_DIGIT_MS) is None  # the 3 timed out before #
 
 
-def test_format_amount():
-    assert display.format_amount(1234, 100) == "12.34"
-    assert display.format_amount(-5, 100) == "-0.05"
-    assert display.format_amount(7, 1) == "7"
-    assert display.format_amount(1500, 1000) == "1.500"
-    assert display.format_amount(-1200, 1) == "-1200"
-    assert display.format_amount(13, 8) == "1+5/8"
-    assert display.format_amount(16, 8) == "2"
+def test_display_shows_register_units_as_token_spec_writes_them():
+    status = {"unit": "currency", "credit": 13, "scale": 8, "relay": "closed", "zone": "normal"}
+    assert display.lines(status)[0] == "CR 1+5/8"
+    status.update(unit="kwh", credit=-5, scale=100)
+    assert display.lines(status)[0] == "CR -0.05 kWh"
