@@ -4,7 +4,9 @@ Runs the real app (sim HAL, journal file, compiled .mpy like a board) in `microp
 prints: heap after imports, after boot and provisioning, the live high-water, boot time
 (restore journal + relay + boot event, from a journal whose event ring is full), the cost of
 one loop iteration (idle and with pulses) and of one protocol request (status) and one token.
-The same run is measured again with the code in a ROMFS image (see ROMFS_PRELUDE).
+The same run is measured again with the code in a ROMFS image (see ROMFS_PRELUDE). Heap after
+imports is also measured for the tree before issue 12 (BASELINE, taken from git) beside this
+one, so the smaller import graph shows as a figure.
 
     .venv/bin/python bench/firmware.py
 """
@@ -16,6 +18,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# The tree before issue 12 (the light token_spec package, firmware importing submodules only).
+BASELINE = "053e4d134cdada84aebf3a8d8a9932ec3c1ccc27"
+
+# The app's imports alone: heap and the number of modules they load.
+IMPORTS_ONLY = r"""
+import gc, sys
+gc.collect()
+base = gc.mem_alloc()
+from firmware.hal import sim
+from firmware.app.meter_app import MeterApp
+from firmware.app import commands
+from firmware.app.runner import Runner
+gc.collect()
+print(gc.mem_alloc() - base, len(sys.modules))
+"""
 
 INNER = r"""
 import gc, json, os, time
@@ -133,13 +151,47 @@ def _smallest_heap(run, state):
     return None
 
 
+def _compile_tree(root, build):
+    from host_tools.build.mpy import compile_file, source_files
+
+    for src in source_files([root / "firmware", root / "token_spec"]):
+        compile_file(src, Path(build, src.relative_to(root).with_suffix(".mpy")))
+
+
+def _imports_heap(build, scripts, root=ROOT):
+    """(heap bytes, modules) after the app's imports, for the compiled tree in `build`."""
+    from host_tools.sim import find_micropython
+
+    script = Path(scripts, "imports_only.py")
+    script.write_text(IMPORTS_ONLY)
+    env = {"MICROPYPATH": ".frozen:" + str(build), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [find_micropython(), str(script)], capture_output=True, text=True, env=env, check=True
+    )
+    heap, modules = proc.stdout.split()
+    return int(heap), int(modules)
+
+
+def _baseline_heap(scripts):
+    """Heap after imports of the BASELINE tree, or a sentence saying why it is not there."""
+    with tempfile.TemporaryDirectory() as src, tempfile.TemporaryDirectory() as build:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", BASELINE, "firmware", "token_spec"],
+            capture_output=True,
+        )
+        if archive.returncode != 0:
+            return "baseline %s not in this checkout's git history" % BASELINE[:7]
+        subprocess.run(["tar", "-x", "-C", src], input=archive.stdout, check=True)
+        _compile_tree(Path(src), build)
+        return _imports_heap(build, scripts)
+
+
 def _wipe(state):
     for f in Path(state).iterdir():
         f.unlink()
 
 
 def main():
-    from host_tools.build.mpy import compile_file, source_files
     from host_tools.sim import find_micropython
     from token_spec import encode_token
 
@@ -150,8 +202,9 @@ def main():
         tempfile.TemporaryDirectory() as state,
         tempfile.TemporaryDirectory() as scripts,
     ):
-        for src in source_files([ROOT / "firmware", ROOT / "token_spec"]):
-            compile_file(src, Path(build, src.relative_to(ROOT).with_suffix(".mpy")))
+        _compile_tree(ROOT, build)
+        imports_now = _imports_heap(build, scripts)
+        imports_before = _baseline_heap(scripts)
         image = Path(scripts, "app.romfs")
         image_size = _romfs_image(build, image)
         inner = INNER.replace("STATE", repr(state)).replace("TOKENS", repr(tokens))
@@ -187,6 +240,14 @@ def main():
     rom = json.loads(proc_rom.stdout.strip().splitlines()[-1])
     print("firmware under micropython (unix port, .mpy as on a board, sim HAL):")
     print("  heap after imports         %7d bytes" % r["after_imports"])
+    print(
+        "app imports alone (sim HAL, meter_app, commands, runner), this tree vs before issue 12:"
+    )
+    print("  now                        %7d bytes, %d modules" % imports_now)
+    if isinstance(imports_before, str):
+        print("  before (%s)           %s" % (BASELINE[:7], imports_before))
+    else:
+        print("  before (%s)           %7d bytes, %d modules" % ((BASELINE[:7],) + imports_before))
     print("  heap after boot+provision  %7d bytes (after gc.collect)" % r["provisioned"])
     print("  smallest -X heapsize       %7s KiB for boot, provision, tokens, loops" % smallest)
     print(

@@ -1,191 +1,21 @@
 """Token format v1: the one implementation shared by the meter and the host (see SPEC.md).
 
-Everything public is importable from here; `token_spec.config_blob` and `token_spec.ff1` are
-separate modules (the meter loads the blob code only when a config arrives).
+Kept empty on purpose: importing any `token_spec.x` runs this file, and on the meter every byte
+loaded here stays in the heap. The meter imports the submodules it uses (`import
+token_spec.errors as te`, `from token_spec.tid import extend_tid`) and never a name from the
+package itself.
+
+The host's names (`token_spec.encode_token`, `from token_spec import TokenError`) live in
+token_spec/api.py and are looked up on first use by the module `__getattr__` below (PEP 562;
+MicroPython has it too, and asks it before importing a submodule named in `from token_spec
+import x`, so a submodule is tried first).
 """
 
-from token_spec.acceptance import (
-    LOCKOUT_FREE_TRIES,
-    LOCKOUT_MAX_SECONDS,
-    lockout_remaining,
-    lockout_seconds,
-)
-from token_spec.amount import (
-    MAX_AMOUNT,
-    decode_amount,
-    encode_amount,
-    is_representable,
-    nearest_representable,
-)
-from token_spec.codec import (
-    PUBLIC_TEST_KEY,
-    TOKEN_DIGITS,
-    decode_token,
-    encode_token,
-    format_token,
-    normalize_token,
-)
-from token_spec.errors import (
-    RESULT_ACCEPTED,
-    RESULT_CODES,
-    RESULT_KEY_PART_STORED,
-    RESULT_LOCKED,
-    RESULT_OLD,
-    RESULT_OVERFLOW,
-    RESULT_REJECT,
-    RESULT_UNSUPPORTED,
-    RESULT_USED,
-    MeterNumberError,
-    TokenError,
-    TokenFormatError,
-    TokenLocked,
-    TokenOld,
-    TokenOverflow,
-    TokenRejected,
-    TokenUnsupported,
-    TokenUsed,
-)
-from token_spec.key_change import (
-    KEY_PARTS,
-    add_key_part,
-    empty_key_parts,
-    key_change_payloads,
-    key_change_tokens,
-    pack_key_parts,
-    unpack_key_parts,
-)
-from token_spec.keys import derive_decoder_key, key_check_value
-from token_spec.meter_number import (
-    PUBLIC_METER_NUMBER,
-    check_meter_number,
-    luhn_digit,
-    make_meter_number,
-)
-from token_spec.tid import (
-    TID_AHEAD,
-    TID_MEMORY_SIZE,
-    TID_MODULUS,
-    extend_tid,
-    remember_tid,
-    tid_from_time,
-    tid_reference,
-    tid_status,
-)
-from token_spec.types import (
-    AMOUNT_TYPES,
-    DEBT_RECOVERY_MAX,
-    DISPLAY_TESTS,
-    KEY_CHANGE_TYPES,
-    METER_TESTS,
-    RESERVED_TYPES,
-    TEST_DISPLAY,
-    TEST_RELAY,
-    TEST_SHOW_METER,
-    TEST_SHOW_REGISTERS,
-    TEST_SHOW_VERSION,
-    TID_FREE_TYPES,
-    TYPE_ADD_DEBT,
-    TYPE_CLEAR_CREDIT,
-    TYPE_CLEAR_TAMPER,
-    TYPE_CREDIT,
-    TYPE_DEBT_RECOVERY,
-    TYPE_KEY_CHANGE_1,
-    TYPE_KEY_CHANGE_2,
-    TYPE_KEY_CHANGE_3,
-    TYPE_KEY_CHANGE_4,
-    TYPE_LOW_CREDIT,
-    TYPE_NAMES,
-    TYPE_POWER_LIMIT,
-    TYPE_PUBLIC_TEST,
-    TYPE_SET_PRICE,
-    TYPE_TEST,
-    type_from_name,
-)
 
-FORMAT_VERSION = 1
-
-__all__ = [
-    "LOCKOUT_FREE_TRIES",
-    "LOCKOUT_MAX_SECONDS",
-    "lockout_remaining",
-    "lockout_seconds",
-    "MAX_AMOUNT",
-    "decode_amount",
-    "encode_amount",
-    "is_representable",
-    "nearest_representable",
-    "PUBLIC_TEST_KEY",
-    "TOKEN_DIGITS",
-    "decode_token",
-    "encode_token",
-    "format_token",
-    "normalize_token",
-    "RESULT_ACCEPTED",
-    "RESULT_CODES",
-    "RESULT_KEY_PART_STORED",
-    "RESULT_LOCKED",
-    "RESULT_OLD",
-    "RESULT_OVERFLOW",
-    "RESULT_REJECT",
-    "RESULT_UNSUPPORTED",
-    "RESULT_USED",
-    "MeterNumberError",
-    "TokenError",
-    "TokenFormatError",
-    "TokenLocked",
-    "TokenOld",
-    "TokenOverflow",
-    "TokenRejected",
-    "TokenUnsupported",
-    "TokenUsed",
-    "KEY_PARTS",
-    "add_key_part",
-    "empty_key_parts",
-    "key_change_payloads",
-    "key_change_tokens",
-    "pack_key_parts",
-    "unpack_key_parts",
-    "PUBLIC_METER_NUMBER",
-    "check_meter_number",
-    "luhn_digit",
-    "make_meter_number",
-    "TID_AHEAD",
-    "TID_MEMORY_SIZE",
-    "TID_MODULUS",
-    "extend_tid",
-    "remember_tid",
-    "tid_from_time",
-    "tid_reference",
-    "tid_status",
-    "AMOUNT_TYPES",
-    "DEBT_RECOVERY_MAX",
-    "DISPLAY_TESTS",
-    "KEY_CHANGE_TYPES",
-    "METER_TESTS",
-    "RESERVED_TYPES",
-    "TEST_DISPLAY",
-    "TEST_RELAY",
-    "TEST_SHOW_METER",
-    "TEST_SHOW_REGISTERS",
-    "TEST_SHOW_VERSION",
-    "TID_FREE_TYPES",
-    "TYPE_ADD_DEBT",
-    "TYPE_CLEAR_CREDIT",
-    "TYPE_CLEAR_TAMPER",
-    "TYPE_CREDIT",
-    "TYPE_DEBT_RECOVERY",
-    "TYPE_KEY_CHANGE_1",
-    "TYPE_KEY_CHANGE_2",
-    "TYPE_KEY_CHANGE_3",
-    "TYPE_KEY_CHANGE_4",
-    "TYPE_LOW_CREDIT",
-    "TYPE_NAMES",
-    "TYPE_POWER_LIMIT",
-    "TYPE_PUBLIC_TEST",
-    "TYPE_SET_PRICE",
-    "TYPE_TEST",
-    "type_from_name",
-    "derive_decoder_key",
-    "key_check_value",
-    "FORMAT_VERSION",
-]
+def __getattr__(name):
+    try:
+        value = __import__("token_spec." + name, None, None, ("_",))
+    except ImportError:
+        value = getattr(__import__("token_spec.api", None, None, ("_",)), name)
+    globals()[name] = value
+    return value

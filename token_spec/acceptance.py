@@ -7,7 +7,7 @@ says how long a lockout lasts, so the keypad, the serial port and the tests shar
 from token_spec.compat import const
 
 LOCKOUT_FREE_TRIES = const(3)  # consecutive rejects without any lockout
-LOCKOUT_BASE_SECONDS = const(10)  # lockout after the first reject past the free tries
+_LOCKOUT_BASE_SECONDS = const(10)  # lockout after the first reject past the free tries
 LOCKOUT_MAX_SECONDS = const(1280)  # cap: about 21 minutes
 
 
@@ -20,7 +20,7 @@ def lockout_seconds(consecutive_rejects):
         return 0
     if excess > 8:
         return LOCKOUT_MAX_SECONDS
-    return min(LOCKOUT_BASE_SECONDS << (excess - 1), LOCKOUT_MAX_SECONDS)
+    return min(_LOCKOUT_BASE_SECONDS << (excess - 1), LOCKOUT_MAX_SECONDS)
 
 
 def lockout_remaining(locked_until, now):

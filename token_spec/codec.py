@@ -2,7 +2,7 @@
 
 import binascii
 
-from token_spec import ff1
+import token_spec.ff1 as ff1
 from token_spec.amount import decode_amount, encode_amount
 from token_spec.compat import const
 from token_spec.errors import TokenFormatError, TokenRejected, TokenUnsupported
@@ -23,8 +23,8 @@ from token_spec.types import (
 
 TOKEN_DIGITS = const(20)
 PLAINTEXT_LIMIT = 1 << 66  # plaintexts are below 2**66; the rest of 10**20 is invalid
-CHECK_MASK = const(0x3FFFFF)  # 22 bits
-KEY_PART_BITS = const(40)
+_CHECK_MASK = const(0x3FFFFF)  # 22 bits
+_KEY_PART_BITS = const(40)
 # Public test tokens are enciphered under this published key and the public meter number.
 PUBLIC_TEST_KEY = bytes(16)
 
@@ -50,7 +50,7 @@ def _context(decoder_key, meter_number):
 
 
 def _check_field(fields44):
-    return binascii.crc32(fields44.to_bytes(6, "big")) & CHECK_MASK
+    return binascii.crc32(fields44.to_bytes(6, "big")) & _CHECK_MASK
 
 
 def _pack(token_type, tid24, value16):
@@ -65,7 +65,7 @@ def _field_value(token_type, value, tid):
     if token_type in KEY_CHANGE_TYPES:
         if tid not in (None, 0):
             raise ValueError("key-change parts carry no TID (pass tid=0)")
-        if not 0 <= value < (1 << KEY_PART_BITS):
+        if not 0 <= value < (1 << _KEY_PART_BITS):
             raise ValueError("key-change payload must be 40 bits")
         return value >> 16, value & 0xFFFF
     if token_type == TYPE_PUBLIC_TEST and tid is None:
@@ -141,7 +141,7 @@ def _open(ctx, number):
     if plain >= PLAINTEXT_LIMIT:
         return None
     fields = plain >> 22
-    if plain & CHECK_MASK != _check_field(fields):
+    if plain & _CHECK_MASK != _check_field(fields):
         return None
     return fields >> 40, (fields >> 16) & 0xFFFFFF, fields & 0xFFFF
 

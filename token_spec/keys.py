@@ -1,8 +1,6 @@
 """Decoder keys: derivation from the vending key, and the key-check value (SPEC.md §4)."""
 
 from token_spec.aes import block_cipher
-from token_spec.hmac_sha256 import hmac_sha256
-from token_spec.meter_number import check_meter_number
 
 DERIVATION_LABEL = b"prepay-decoder-v1"
 VENDING_KEY_BYTES = 32
@@ -11,6 +9,10 @@ DECODER_KEY_BYTES = 16
 
 def derive_decoder_key(vending_key, meter_number, key_revision):
     """Decoder key = HMAC-SHA256(vending key, label || meter number || revision byte)[:16]."""
+    # Imported here: only the host derives keys; the meter needs key_check_value alone.
+    from token_spec.hmac_sha256 import hmac_sha256
+    from token_spec.meter_number import check_meter_number
+
     if not isinstance(vending_key, (bytes, bytearray)) or len(vending_key) != VENDING_KEY_BYTES:
         raise ValueError("vending key must be 32 bytes")
     if not isinstance(key_revision, int) or not 0 <= key_revision <= 255:

@@ -6,7 +6,7 @@ Also the one definition of the meter's TID memory rules (used / old), SPEC.md §
 from token_spec.compat import const
 from token_spec.errors import RESULT_OLD, RESULT_USED
 
-TID_BITS = const(24)
+_TID_BITS = const(24)
 TID_MODULUS = const(0x1000000)  # 2**24 minutes, about 31.9 years
 # How far ahead of the meter's reference a token's TID may lie: about 2 years, for clock
 # and vending skew. Anything further is read as a past token (SPEC.md §7.2).

@@ -12,10 +12,10 @@ from firmware.app.keypad import VALID_KEYS
 from firmware.version import PROTOCOL, VERSION
 from token_spec.compat import const
 
-EVENTS_PER_PAGE = const(8)  # keeps an `events` response below 1 KiB
-CONFIG_CHUNK = const(512)  # characters of config JSON per `config.get` page
-MAX_CONFIG_BLOB = const(4000)  # a signed blob may arrive in several `config.set` parts
-MAX_SIM_SECONDS = const(31 * 86400)
+_EVENTS_PER_PAGE = const(8)  # keeps an `events` response below 1 KiB
+_CONFIG_CHUNK = const(512)  # characters of config JSON per `config.get` page
+_MAX_CONFIG_BLOB = const(4000)  # a signed blob may arrive in several `config.set` parts
+_MAX_SIM_SECONDS = const(31 * 86400)
 
 
 def _need_meter(app):
@@ -47,7 +47,8 @@ def cmd_status(app, req):
 
 
 def cmd_token(app, req):
-    from token_spec import TokenError, normalize_token
+    from token_spec.codec import normalize_token
+    from token_spec.errors import TokenError
 
     _need_meter(app)
     try:
@@ -68,10 +69,10 @@ def cmd_events(app, req):
     from firmware.app.meter_app import describe_event
 
     found = app.meter.events.since(since)
-    page = [describe_event(e) for e in found[:EVENTS_PER_PAGE]]
+    page = [describe_event(e) for e in found[:_EVENTS_PER_PAGE]]
     return {
         "events": page,
-        "more": len(found) > EVENTS_PER_PAGE,
+        "more": len(found) > _EVENTS_PER_PAGE,
         "last": app.meter.events.next_seq - 1,
     }
 
@@ -128,7 +129,7 @@ def cmd_config_get(app, req):
         "key_revision": meter.key_revision,
         "size": len(text),
         "offset": offset,
-        "text": text[offset : offset + CONFIG_CHUNK],
+        "text": text[offset : offset + _CONFIG_CHUNK],
     }
 
 
@@ -140,10 +141,10 @@ def cmd_config_set(app, req):
     more = req.get("more", False)
     if more is not True and more is not False:
         raise p.CommandError(p.BAD_ARGUMENT, "more must be true or false")
-    if len(app.config_parts) + len(part) > MAX_CONFIG_BLOB:
+    if len(app.config_parts) + len(part) > _MAX_CONFIG_BLOB:
         app.config_parts = ""
         raise p.CommandError(
-            p.BAD_ARGUMENT, "config blob longer than %d characters" % MAX_CONFIG_BLOB
+            p.BAD_ARGUMENT, "config blob longer than %d characters" % _MAX_CONFIG_BLOB
         )
     app.config_parts += part
     if more:
@@ -199,7 +200,7 @@ def cmd_sim_pulses(app, req):
 
 
 def cmd_sim_advance(app, req):
-    app.advance(p.arg_int(req, "seconds", 0, MAX_SIM_SECONDS))
+    app.advance(p.arg_int(req, "seconds", 0, _MAX_SIM_SECONDS))
     return {"time": app.hal.now()}
 
 

@@ -13,7 +13,7 @@ from firmware.core.journal import MeterStore
 from token_spec.compat import const
 from token_spec.units import units_text
 
-ADVANCE_STEP_S = const(60)
+_ADVANCE_STEP_S = const(60)
 
 
 class MeterApp:
@@ -124,7 +124,7 @@ class MeterApp:
         the relay, zones and power limit react as they would in real time."""
         hal = self.hal
         while seconds > 0:
-            step = seconds if seconds < ADVANCE_STEP_S else ADVANCE_STEP_S
+            step = seconds if seconds < _ADVANCE_STEP_S else _ADVANCE_STEP_S
             hal.advance(step)
             self.step()
             # Each step is a loop iteration that completed: fed as the runner would feed it,

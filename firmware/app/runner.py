@@ -1,7 +1,7 @@
 """The firmware's asyncio tasks: the ~250 ms meter loop and the serial protocol.
 
 The watchdog is fed by the meter loop only after an iteration that completed without an
-exception within LOOP_HEALTHY_MS; a stuck or failing loop lets the board reset.
+exception within _LOOP_HEALTHY_MS; a stuck or failing loop lets the board reset.
 """
 
 import asyncio
@@ -12,8 +12,8 @@ from firmware.app import commands
 from firmware.app.protocol import LineFramer
 from token_spec.compat import const
 
-LOOP_MS = const(250)
-LOOP_HEALTHY_MS = const(2000)
+_LOOP_MS = const(250)
+_LOOP_HEALTHY_MS = const(2000)
 _SERIAL_IDLE_MS = const(10)
 _BATCH = const(1024)
 
@@ -62,7 +62,7 @@ class Runner:
         self.last_loop_ms = took
         if took > self.max_loop_ms:
             self.max_loop_ms = took
-        if took > LOOP_HEALTHY_MS:
+        if took > _LOOP_HEALTHY_MS:
             return False
         hal.feed_watchdog()
         return True
@@ -103,7 +103,7 @@ class Runner:
         while True:
             start = self.app.hal.ticks_ms()
             self.loop_once()
-            wait = LOOP_MS - _ticks_diff(self.app.hal, start)
+            wait = _LOOP_MS - _ticks_diff(self.app.hal, start)
             await asyncio.sleep_ms(wait if wait > 0 else 0)
 
     async def serial_loop(self):

@@ -12,17 +12,17 @@ from token_spec.units import MAX_SCALE
 
 # Bounds that keep every value on the pulse path below 2**30 (docs/core.md, "Exactness").
 SMALL = const(0x3FFFFFFF)  # 2**30 - 1
-MAX_PULSES_PER_KWH = const(100000)
+_MAX_PULSES_PER_KWH = const(100000)
 MAX_PRICE = const(0x100000)  # 2**20 register units per kWh
-MAX_BATCH = const(8192)  # pulses handled in one pro-rata step
+_MAX_BATCH = const(8192)  # pulses handled in one pro-rata step
 MAX_SPAN = const(86400)  # seconds one batch may be spread over (< 2**17, see meter._share)
-MAX_STANDING = const(0x100000)  # register units per day
+_MAX_STANDING = const(0x100000)  # register units per day
 MAX_AMOUNT = const(0x10000000)  # 2**28: thresholds, limits, floors
-MAX_SWITCH_POINTS = const(24)
-MAX_BLOCKS = const(8)
-MAX_HOLIDAYS = const(64)
-MAX_WINDOWS = const(16)
-UNLIMITED = const(0x3FFFFFFF)  # "no further block" marker for block lengths
+_MAX_SWITCH_POINTS = const(24)
+_MAX_BLOCKS = const(8)
+_MAX_HOLIDAYS = const(64)
+_MAX_WINDOWS = const(16)
+_UNLIMITED = const(0x3FFFFFFF)  # "no further block" marker for block lengths
 
 DAY_TYPES = ("weekday", "weekend", "holiday")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -105,7 +105,7 @@ def check_settings(settings):
     out["unit"] = unit
     out["scale"] = _get(settings, "scale", 100, "scale", 1, MAX_SCALE)
     out["pulses_per_kwh"] = _get(
-        settings, "pulses_per_kwh", 1000, "pulses_per_kwh", 1, MAX_PULSES_PER_KWH
+        settings, "pulses_per_kwh", 1000, "pulses_per_kwh", 1, _MAX_PULSES_PER_KWH
     )
     if unit == "kwh" and out["scale"] > MAX_PRICE:
         raise ConfigError("scale of a kWh meter must be at most %d" % MAX_PRICE)
@@ -128,7 +128,7 @@ class Config:
         self.kwh_meter = settings["unit"] == "kwh"
         self._tariff(source.get("tariff", settings["tariff"]), settings)
         self.standing_charge = _get(
-            source, "standing_charge", 0, "standing_charge", 0, MAX_STANDING
+            source, "standing_charge", 0, "standing_charge", 0, _MAX_STANDING
         )
         if self.kwh_meter and self.standing_charge:
             raise ConfigError("a kWh meter has no standing charge (tariffs apply at vending)")
@@ -154,15 +154,15 @@ class Config:
         self.debt_percent = _get(debt, "percent", 0, "debt.percent", 0, 100)
         self.debt_cap = _get(debt, "cap", 0, "debt.cap", 0, MAX_AMOUNT)
         # Pulses handled per pro-rata step so that remainder + n * price < 2**30.
-        batch = (SMALL - MAX_PULSES_PER_KWH) // self.max_price
-        self.batch = MAX_BATCH if batch > MAX_BATCH else batch
+        batch = (SMALL - _MAX_PULSES_PER_KWH) // self.max_price
+        self.batch = _MAX_BATCH if batch > _MAX_BATCH else batch
 
     def _tariff(self, tariff, settings):
         self.tariff_kind = "flat"
         self.flat_price = 0
         self.tou_minutes = ((0,), (0,), (0,))
         self.tou_prices = ((0,), (0,), (0,))
-        self.block_ends = (UNLIMITED,)
+        self.block_ends = (_UNLIMITED,)
         self.block_prices = (0,)
         self.weekend_mask = (1 << 5) | (1 << 6)
         if self.kwh_meter:
@@ -194,7 +194,7 @@ class Config:
             points = tariff.get(name, previous)
             previous = points
             what = "tariff." + name
-            points = _list(points, what, MAX_SWITCH_POINTS)
+            points = _list(points, what, _MAX_SWITCH_POINTS)
             if not points:
                 raise ConfigError(what + " needs at least one switch point")
             mins, pris = [], []
@@ -215,7 +215,7 @@ class Config:
         self.max_price = top
 
     def _blocks(self, tariff, ppk):
-        blocks = _list(tariff.get("blocks"), "tariff.blocks", MAX_BLOCKS)
+        blocks = _list(tariff.get("blocks"), "tariff.blocks", _MAX_BLOCKS)
         if not blocks:
             raise ConfigError("tariff.blocks needs at least one block")
         ends, prices = [], []
@@ -226,22 +226,22 @@ class Config:
             size, price = block
             last = i == len(blocks) - 1
             if last and size in (None, 0):
-                ends.append(UNLIMITED)
+                ends.append(_UNLIMITED)
             else:
                 end_kwh += _int(size, "tariff.blocks size (kWh)", 1, SMALL)
-                if end_kwh * ppk >= UNLIMITED:
+                if end_kwh * ppk >= _UNLIMITED:
                     raise ConfigError("tariff.blocks reach too far for pulses_per_kwh")
                 ends.append(end_kwh * ppk)
             prices.append(_int(price, "tariff.blocks price", 0, MAX_PRICE))
-        if ends[-1] != UNLIMITED:
-            ends[-1] = UNLIMITED  # the last block has no end
+        if ends[-1] != _UNLIMITED:
+            ends[-1] = _UNLIMITED  # the last block has no end
         self.block_ends = tuple(ends)
         self.block_prices = tuple(prices)
         self.max_price = max(prices)
 
     def _calendar(self, source):
         holidays = []
-        for text in _list(source.get("holidays", []), "holidays", MAX_HOLIDAYS):
+        for text in _list(source.get("holidays", []), "holidays", _MAX_HOLIDAYS):
             try:
                 holidays.append(calendar.parse_date(text))
             except ValueError as exc:
@@ -249,7 +249,7 @@ class Config:
         self.holidays = tuple(sorted(holidays))
         friendly = source.get("friendly", {})
         windows = []
-        for w in _list(friendly.get("windows", []), "friendly.windows", MAX_WINDOWS):
+        for w in _list(friendly.get("windows", []), "friendly.windows", _MAX_WINDOWS):
             if not isinstance(w, dict):
                 raise ConfigError("friendly.windows entries are {days, start, end}")
             start = _minute(w.get("start", 0), "friendly window start")

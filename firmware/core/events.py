@@ -47,10 +47,10 @@ KIND_NAMES = {
     POWER_RESTORE: "power_restore",
 }
 
-RECORD_SIZE = const(16)
+_RECORD_SIZE = const(16)
 # seq u32, time i32, kind u16, a i16, b i32 = 16 bytes, little-endian.
 _FORMAT = "<IiHhi"
-CAPACITY = const(256)
+_CAPACITY = const(256)
 
 
 def pack_event(event):
@@ -61,7 +61,7 @@ def pack_event(event):
 
 def unpack_event(record):
     """The event tuple stored in a 16-byte record."""
-    return struct.unpack(_FORMAT, bytes(record[:RECORD_SIZE]))
+    return struct.unpack(_FORMAT, bytes(record[:_RECORD_SIZE]))
 
 
 def clamp16(value):
@@ -77,7 +77,7 @@ def clamp32(value):
 class EventRing:
     """The newest `capacity` events; `seq` numbers every event ever recorded (1, 2, ...)."""
 
-    def __init__(self, capacity=CAPACITY, next_seq=1):
+    def __init__(self, capacity=_CAPACITY, next_seq=1):
         self.capacity = capacity
         self.next_seq = next_seq
         self._count = 0

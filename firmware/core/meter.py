@@ -11,11 +11,11 @@ from firmware.core.config import MAX_SPAN, SMALL, check_settings, compile_config
 from token_spec.compat import const
 
 MAX_CREDIT = const(0x3FFFFFFF)  # credit and debt registers stay below 2**30
-HISTORY_DAYS = const(7)
-UNKNOWN_TIME = const(-1)
+_HISTORY_DAYS = const(7)
+_UNKNOWN_TIME = const(-1)
 
 
-MAX_COUNT = const(0x1000000)  # pulses per pro-rata step (2**24; see _share)
+_MAX_COUNT = const(0x1000000)  # pulses per pro-rata step (2**24; see _share)
 
 
 def _share(n, d, span):
@@ -53,15 +53,15 @@ class Meter:
         self._wh_rem = 0  # numerator of the Wh not yet counted, 0 <= _wh_rem < ppk
         self.month_pulses = 0
         # Price cache for the pulse path (recomputed at every price boundary / midnight).
-        self._day = UNKNOWN_TIME
+        self._day = _UNKNOWN_TIME
         self._month_next = 0
         self._price = 0
-        self._price_until = UNKNOWN_TIME
+        self._price_until = _UNKNOWN_TIME
         self._block = 0
         self._block_left = 0
         # 7-day spend history for days-remaining.
         self._today = 0
-        self._hist = [0] * HISTORY_DAYS
+        self._hist = [0] * _HISTORY_DAYS
         self._hist_i = 0
         self._hist_days = 0
         # Standing charge accrual.
@@ -81,7 +81,7 @@ class Meter:
         self._last_trip = 0
         self._win_start = now
         self._win_pulses = 0
-        self._over_since = UNKNOWN_TIME
+        self._over_since = _UNKNOWN_TIME
         self.test_until = 0
         self.last_test = -1
         # Token acceptance.
@@ -114,7 +114,7 @@ class Meter:
         elif now - t0 > MAX_SPAN:
             t0 = now - MAX_SPAN
         while count > 0:
-            n = count if count <= MAX_COUNT else MAX_COUNT
+            n = count if count <= _MAX_COUNT else _MAX_COUNT
             count -= n
             self._consume(n, t0, now)
         self._pulse_time = now
@@ -122,7 +122,7 @@ class Meter:
             self._refresh(now)  # keeps the day / month registers current without pulses
 
     def _consume(self, n, t0, t1):
-        # n <= MAX_COUNT pulses spread evenly over (t0, t1].
+        # n <= _MAX_COUNT pulses spread evenly over (t0, t1].
         span = t1 - t0
         if self._price_until <= t0:
             self._refresh(t0)
@@ -192,21 +192,21 @@ class Meter:
 
     def _new_day(self, day):
         # Close the day's spend into the 7-day history; reset block energy on the 1st.
-        if self._day != UNKNOWN_TIME and day > self._day:
+        if self._day != _UNKNOWN_TIME and day > self._day:
             gap = day - self._day
-            if gap > HISTORY_DAYS:
-                gap = HISTORY_DAYS
+            if gap > _HISTORY_DAYS:
+                gap = _HISTORY_DAYS
             spent = self._today
             while gap > 0:
                 self._hist[self._hist_i] = spent
-                self._hist_i = (self._hist_i + 1) % HISTORY_DAYS
-                if self._hist_days < HISTORY_DAYS:
+                self._hist_i = (self._hist_i + 1) % _HISTORY_DAYS
+                if self._hist_days < _HISTORY_DAYS:
                     self._hist_days += 1
                 spent = 0
                 gap -= 1
             self._today = 0
-        if day >= self._month_next or self._day == UNKNOWN_TIME:
-            if self._day != UNKNOWN_TIME:
+        if day >= self._month_next or self._day == _UNKNOWN_TIME:
+            if self._day != _UNKNOWN_TIME:
                 self.month_pulses = 0
             self._month_next = next_month_start(day)
         self._day = day
@@ -397,7 +397,7 @@ class Meter:
             source = json.loads(bytes(config))
             meter.config = compile_config(source, meter.settings)
         unpack(meter, blob)
-        meter._price_until = UNKNOWN_TIME
+        meter._price_until = _UNKNOWN_TIME
         meter._refresh(meter._pulse_time)
         meter.urgent = False
         meter.boot_status = ev.BOOT_RESTORED

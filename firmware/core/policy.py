@@ -19,10 +19,10 @@ ZONE_NAMES = ("normal", "low", "zero", "emergency", "disconnected")
 CREDIT = const(0)  # closed: credit available
 EMERGENCY_CREDIT = const(1)  # closed: running on emergency credit
 FRIENDLY = const(2)  # closed: out of credit, friendly period
-NEVER_DISCONNECT = const(3)  # closed: out of credit, never-disconnect meter
+_NEVER_DISCONNECT = const(3)  # closed: out of credit, never-disconnect meter
 OPEN = const(16)
 NO_CREDIT = const(16)  # open: credit (and emergency credit) exhausted
-FLOOR = const(17)  # open: friendly period, but the friendly-credit floor is reached
+_FLOOR = const(17)  # open: friendly period, but the friendly-credit floor is reached
 POWER = const(18)  # open: maximum power trip, waiting for the retry time
 TAMPER = const(19)  # open: tamper latched, waiting for a clear-tamper token
 TEST = const(20)  # open: meter-specific relay test token
@@ -30,9 +30,9 @@ REASON_NAMES = {
     CREDIT: "credit",
     EMERGENCY_CREDIT: "emergency_credit",
     FRIENDLY: "friendly",
-    NEVER_DISCONNECT: "never_disconnect",
+    _NEVER_DISCONNECT: "never_disconnect",
     NO_CREDIT: "no_credit",
-    FLOOR: "friendly_floor",
+    _FLOOR: "friendly_floor",
     POWER: "power_limit",
     TAMPER: "tamper",
     TEST: "test",
@@ -95,7 +95,7 @@ def relay_reason(m, now):
     if m.credit > -allowed:
         return EMERGENCY_CREDIT if allowed else CREDIT
     if cfg.never_disconnect:
-        return NEVER_DISCONNECT
+        return _NEVER_DISCONNECT
     if in_friendly(cfg, now):
-        return FRIENDLY if m.credit > -(allowed + cfg.friendly_floor) else FLOOR
+        return FRIENDLY if m.credit > -(allowed + cfg.friendly_floor) else _FLOOR
     return NO_CREDIT

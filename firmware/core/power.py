@@ -6,7 +6,7 @@ Called from Meter.tick; reads and writes the meter's power registers only.
 from firmware.core import events as ev
 from token_spec.compat import const
 
-NONE = const(-1)
+_NONE = const(-1)
 
 
 def step(m, now):
@@ -14,7 +14,7 @@ def step(m, now):
     cfg = m.config
     if cfg.power_limit == 0:
         m.power_retry_at = 0
-        m._over_since = NONE
+        m._over_since = _NONE
         m._win_start, m._win_pulses = now, 0
         return
     if m.power_retry_at:
@@ -32,11 +32,11 @@ def step(m, now):
     m.power_w = watts
     m._win_start, m._win_pulses = now, 0
     if watts <= cfg.power_limit:
-        m._over_since = NONE
+        m._over_since = _NONE
         if m.power_trips and now - m._last_trip >= cfg.power_reset:
             m.power_trips = 0
         return
-    if m._over_since == NONE:
+    if m._over_since == _NONE:
         m._over_since = now - elapsed
     if now - m._over_since >= cfg.power_trip_time:
         trips = m.power_trips + 1 if m.power_trips < 255 else 255
@@ -44,6 +44,6 @@ def step(m, now):
         m.power_trips = trips
         m.power_retry_at = now + (cfg.power_retry << backoff)
         m._last_trip = now
-        m._over_since = NONE
+        m._over_since = _NONE
         m.events.record(now, ev.POWER_TRIP, trips, watts)
         m.urgent = True

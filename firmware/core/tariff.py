@@ -7,18 +7,18 @@ Prices are register units per kWh; `cfg` is a compiled `config.Config`.
 from firmware.core.calendar import DAY, weekday
 from token_spec.compat import const
 
-WEEKDAY = const(0)
-WEEKEND = const(1)
-HOLIDAY = const(2)
+_WEEKDAY = const(0)
+_WEEKEND = const(1)
+_HOLIDAY = const(2)
 
 
 def day_type(cfg, day):
-    """WEEKDAY, WEEKEND or HOLIDAY for a local day number (a holiday wins over a weekend)."""
+    """_WEEKDAY, _WEEKEND or _HOLIDAY for a local day number (a holiday wins over a weekend)."""
     if day in cfg.holidays:
-        return HOLIDAY
+        return _HOLIDAY
     if (cfg.weekend_mask >> weekday(day)) & 1:
-        return WEEKEND
-    return WEEKDAY
+        return _WEEKEND
+    return _WEEKDAY
 
 
 def _tou_slot(minutes, minute):

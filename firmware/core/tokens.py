@@ -6,10 +6,10 @@ only orders the checks, keeps the lockout registers (`fail_count`, `lock_until`)
 each type's effect to the meter (docs/core.md, Tokens; SPEC.md section 8).
 """
 
+import token_spec.errors as te
+import token_spec.types as tt
 from firmware.core import events as ev
 from firmware.core.config import MAX_PRICE
-from token_spec import errors as te
-from token_spec import types as tt
 from token_spec.acceptance import LOCKOUT_MAX_SECONDS, lockout_remaining, lockout_seconds
 from token_spec.codec import decode_token
 from token_spec.compat import const
@@ -18,7 +18,7 @@ from token_spec.tid import extend_tid, remember_tid, tid_reference, tid_status
 
 # The longest lock token_spec allows (kept under this name for tests/shared/journal_faults.py).
 LOCK_MAX = LOCKOUT_MAX_SECONDS
-TEST_RELAY_SECONDS = const(5)
+_TEST_RELAY_SECONDS = const(5)
 _RESULT_INDEX = {code: i for i, code in enumerate(te.RESULT_CODES)}
 
 
@@ -134,7 +134,7 @@ def _apply(m, token_type, value, now):
         m.override("debt", "percent", value)
     elif token_type == tt.TYPE_TEST:
         if value == tt.TEST_RELAY:
-            m.test_until = now + TEST_RELAY_SECONDS
+            m.test_until = now + _TEST_RELAY_SECONDS
         m.last_test = value
     else:
         return te.RESULT_UNSUPPORTED

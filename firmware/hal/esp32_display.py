@@ -22,8 +22,8 @@ _SET_PAGE_ADDR = const(0x22)
 _DISPLAY_OFF = const(0xAE)
 _DISPLAY_ON = const(0xAF)
 
-LINE_HEIGHT = const(16)  # 8-pixel font, 4 lines on 64 rows, with room between them
-MAX_LINES = const(4)
+_LINE_HEIGHT = const(16)  # 8-pixel font, 4 lines on 64 rows, with room between them
+_MAX_LINES = const(4)
 
 
 def init_sequence(width, height, external_vcc=False):
@@ -104,7 +104,7 @@ class TextPanel:
 
         `now_ms` (time.ticks_ms) paces the re-probing of a missing panel.
         """
-        lines = tuple(str(line)[: self.columns] for line in lines[:MAX_LINES])
+        lines = tuple(str(line)[: self.columns] for line in lines[:_MAX_LINES])
         panel = self.panel or self._reprobe(now_ms)
         if panel is None:
             return False
@@ -113,7 +113,7 @@ class TextPanel:
         fb = panel.fb
         fb.fill(0)
         for row, text in enumerate(lines):
-            fb.text(text, 0, row * LINE_HEIGHT + (LINE_HEIGHT - 8) // 2, 1)
+            fb.text(text, 0, row * _LINE_HEIGHT + (_LINE_HEIGHT - 8) // 2, 1)
         try:
             panel.flush()
         except OSError:  # unplugged or bus stuck: carry on without a display

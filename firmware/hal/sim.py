@@ -30,7 +30,7 @@ POWER_CUT_EXIT = const(75)  # exit status that tells `prepay sim` to restart the
 _WMS_PER_KWH = 3600000000
 # Journal flash: 16 sectors of 4 KiB, like a small data partition on the board.
 BLOCK_SIZE = const(4096)
-BLOCK_COUNT = const(16)
+_BLOCK_COUNT = const(16)
 
 _STATE_FILE = "/sim.json"
 _JOURNAL_FILE = "/journal.bin"
@@ -218,7 +218,7 @@ class SimHal:
     def block_device(self):
         from firmware.core.blockdev import FileBlockDevice
 
-        return FileBlockDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, BLOCK_COUNT)
+        return FileBlockDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, _BLOCK_COUNT)
 
     def power_cut(self):
         """Lose power now: nothing else is written; the process ends."""
