@@ -5,14 +5,13 @@ exactness rule and the relay policy; docs/interfaces.md fixes the API).
 """
 
 from firmware.core import events as ev
-from firmware.core import policy, power, tariff
+from firmware.core import policy, power, registers, tariff
 from firmware.core.calendar import DAY, next_month_start
 from firmware.core.config import MAX_SPAN, SMALL, check_settings, compile_config
+from firmware.core.registers import HISTORY_DAYS, UNKNOWN_TIME
 from token_spec.compat import const
 
 MAX_CREDIT = const(0x3FFFFFFF)  # credit and debt registers stay below 2**30
-_HISTORY_DAYS = const(7)
-_UNKNOWN_TIME = const(-1)
 
 
 _MAX_COUNT = const(0x1000000)  # pulses per pro-rata step (2**24; see _share)
@@ -40,60 +39,15 @@ class Meter:
         self.events = ev.EventRing()
         # How the registers came up, for the BOOT event (not a register: each boot finds out).
         self.boot_status = ev.BOOT_UNKNOWN
-        self._reset_registers(now)
-
-    def _reset_registers(self, now):
-        # Money registers (register units; credit is signed).
-        self.credit = 0
-        self.debt = 0
-        self.ec_granted = 0  # emergency credit granted at activation, 0 when not in use
-        # Exact consumption: numerator of the unit not yet debited, 0 <= _cost_rem < ppk.
-        self._cost_rem = 0
-        self.energy_wh = 0
-        self._wh_rem = 0  # numerator of the Wh not yet counted, 0 <= _wh_rem < ppk
-        self.month_pulses = 0
+        registers.reset(self, now)  # every register: registers.py is their one list
         # Price cache for the pulse path (recomputed at every price boundary / midnight).
-        self._day = _UNKNOWN_TIME
-        self._month_next = 0
-        self._price = 0
-        self._price_until = _UNKNOWN_TIME
+        self._price_until = UNKNOWN_TIME
         self._block = 0
         self._block_left = 0
-        # 7-day spend history for days-remaining.
-        self._today = 0
-        self._hist = [0] * _HISTORY_DAYS
-        self._hist_i = 0
-        self._hist_days = 0
-        # Standing charge accrual.
-        self._sc_rem = 0
-        self._sc_time = now
-        self._pulse_time = now
-        # Zone / relay as last evaluated by tick().
-        self.zone = policy.NORMAL
-        self.relay_reason_code = policy.NO_CREDIT
-        self.relay = False
-        # Tamper and power limit.
-        self.tamper_open = False
-        self.tamper_latched = False
-        self.power_trips = 0
-        self.power_retry_at = 0
-        self.power_w = 0
-        self._last_trip = 0
-        self._win_start = now
-        self._win_pulses = 0
-        self._over_since = _UNKNOWN_TIME
-        self.test_until = 0
-        self.last_test = -1
-        # Token acceptance.
-        self.fail_count = 0
-        self.lock_until = 0
-        self.tids = []
-        self.tid_high_water = now // 60 if now > 0 else 0  # TIDs extend near provisioning
-        self.key_parts = [None, None, None, None]
+        self.power_window = power.Window(now)  # power.py's measuring window (not persisted)
         # Journal write policy hooks.
         self.urgent = False
         self.saved_time = now
-        self.saved_wh = 0
         self._refresh(now)
         self.zone = policy.zone(self)
         self.relay_reason_code = policy.relay_reason(self, now)
@@ -108,7 +62,7 @@ class Meter:
         that a tariff boundary inside the interval splits the batch exactly. Small ints only,
         no allocation. Call it regularly, also with count 0, so the interval stays short.
         """
-        t0 = self._pulse_time
+        t0 = self.pulse_time
         if t0 > now:
             t0 = now  # clock went back: price the batch at `now`
         elif now - t0 > MAX_SPAN:
@@ -117,7 +71,7 @@ class Meter:
             n = count if count <= _MAX_COUNT else _MAX_COUNT
             count -= n
             self._consume(n, t0, now)
-        self._pulse_time = now
+        self.pulse_time = now
         if self._price_until <= now:
             self._refresh(now)  # keeps the day / month registers current without pulses
 
@@ -147,12 +101,12 @@ class Meter:
             take = n if n < cfg.batch else cfg.batch
             if self._block_left < take:
                 take = self._block_left
-            self._charge(take, self._price)
-            e = self._wh_rem + take * 1000
+            self._charge(take, self.price)
+            e = self.wh_rem + take * 1000
             wh = e // ppk
-            self._wh_rem = e - wh * ppk
+            self.wh_rem = e - wh * ppk
             self.energy_wh += wh
-            self._win_pulses += take
+            self.power_window.pulses += take
             n -= take
             if cfg.tariff_kind == "blocks":
                 self.month_pulses += take
@@ -163,23 +117,23 @@ class Meter:
     def _charge(self, n, price):
         # The exact step: debit floor((remainder + n * price) / ppk), carry the rest.
         ppk = self.config.pulses_per_kwh
-        num = self._cost_rem + n * price
+        num = self.cost_rem + n * price
         units = num // ppk
-        self._cost_rem = num - units * ppk
+        self.cost_rem = num - units * ppk
         self.credit -= units
-        self._today += units
+        self.spent_today += units
 
     def _refresh(self, t):
         # Recompute the price cache for meter time t (and roll day / month registers).
         cfg = self.config
         local = t + cfg.utc_offset
         day = local // DAY
-        if day != self._day:
+        if day != self.local_day:
             self._new_day(day)
         if cfg.tariff_kind == "blocks":
             self._set_block()
         else:
-            self._price = tariff.time_price(cfg, local)
+            self.price = tariff.time_price(cfg, local)
             self._block_left = SMALL
         self._price_until = tariff.price_until(cfg, local) - cfg.utc_offset
 
@@ -187,40 +141,40 @@ class Meter:
         cfg = self.config
         i = tariff.block_index(cfg, self.month_pulses)
         self._block = i
-        self._price = cfg.block_prices[i]
+        self.price = cfg.block_prices[i]
         self._block_left = cfg.block_ends[i] - self.month_pulses
 
     def _new_day(self, day):
         # Close the day's spend into the 7-day history; reset block energy on the 1st.
-        if self._day != _UNKNOWN_TIME and day > self._day:
-            gap = day - self._day
-            if gap > _HISTORY_DAYS:
-                gap = _HISTORY_DAYS
-            spent = self._today
+        if self.local_day != UNKNOWN_TIME and day > self.local_day:
+            gap = day - self.local_day
+            if gap > HISTORY_DAYS:
+                gap = HISTORY_DAYS
+            spent = self.spent_today
             while gap > 0:
-                self._hist[self._hist_i] = spent
-                self._hist_i = (self._hist_i + 1) % _HISTORY_DAYS
-                if self._hist_days < _HISTORY_DAYS:
-                    self._hist_days += 1
+                self.spend_hist[self.spend_hist_i] = spent
+                self.spend_hist_i = (self.spend_hist_i + 1) % HISTORY_DAYS
+                if self.spend_hist_days < HISTORY_DAYS:
+                    self.spend_hist_days += 1
                 spent = 0
                 gap -= 1
-            self._today = 0
-        if day >= self._month_next or self._day == _UNKNOWN_TIME:
-            if self._day != _UNKNOWN_TIME:
+            self.spent_today = 0
+        if day >= self.month_next or self.local_day == UNKNOWN_TIME:
+            if self.local_day != UNKNOWN_TIME:
                 self.month_pulses = 0
-            self._month_next = next_month_start(day)
-        self._day = day
+            self.month_next = next_month_start(day)
+        self.local_day = day
 
     def days_remaining(self):
         """Days the credit lasts at the average spend of the last (up to 7) full days, or None
         if there is no history or nothing was spent."""
         spent = 0
-        for amount in self._hist:
+        for amount in self.spend_hist:
             spent += amount
-        if self._hist_days == 0 or spent <= 0:
+        if self.spend_hist_days == 0 or spent <= 0:
             return None
         credit = self.credit if self.credit > 0 else 0
-        return credit * self._hist_days // spent
+        return credit * self.spend_hist_days // spent
 
     # ----------------------------------------------------------------- time-driven policy
 
@@ -233,18 +187,18 @@ class Meter:
     def _accrue_standing(self, now):
         # Exact like the pulse path: remainder of (charge per day * seconds) mod 86400 carried.
         sc = self.config.standing_charge
-        dt = now - self._sc_time
+        dt = now - self.sc_time
         if sc and dt > 0:
             step = (SMALL - DAY) // sc
             while dt > 0:
                 s = dt if dt < step else step
-                num = self._sc_rem + sc * s
+                num = self.sc_rem + sc * s
                 units = num // DAY
-                self._sc_rem = num - units * DAY
+                self.sc_rem = num - units * DAY
                 self.credit -= units
-                self._today += units
+                self.spent_today += units
                 dt -= s
-        self._sc_time = now
+        self.sc_time = now
 
     def _evaluate(self, now):
         # Record zone and relay changes (the decision itself is policy.relay_reason).
@@ -356,7 +310,7 @@ class Meter:
         self.config = config
         self.config_version += 1
         self.urgent = True
-        self._refresh(self._pulse_time)
+        self._refresh(self.pulse_time)
 
     def override(self, section, key, value):
         """Change one config value (a management token's effect); keeps the config counter."""
@@ -379,9 +333,7 @@ class Meter:
 
     def snapshot(self):
         """Every register as a fixed-layout blob (docs/core.md, Snapshot layout)."""
-        from firmware.core.registers import pack
-
-        return pack(self)
+        return registers.pack(self)
 
     @classmethod
     def restore(cls, settings, blob, config=None):
@@ -390,15 +342,13 @@ class Meter:
         ValueError if the snapshot is damaged or of an unknown format version."""
         import json
 
-        from firmware.core.registers import unpack
-
         meter = cls(settings)
         if config is not None:
             source = json.loads(bytes(config))
             meter.config = compile_config(source, meter.settings)
-        unpack(meter, blob)
-        meter._price_until = _UNKNOWN_TIME
-        meter._refresh(meter._pulse_time)
+        registers.unpack(meter, blob)
+        meter._price_until = UNKNOWN_TIME
+        meter._refresh(meter.pulse_time)
         meter.urgent = False
         meter.boot_status = ev.BOOT_RESTORED
         return meter
@@ -410,11 +360,9 @@ class Meter:
         BLANK, CORRUPT) or an events.BOOT_* code; it goes into the event's `b`. Without it the
         meter uses `boot_status`: BOOT_RESTORED after `restore`,
         else BOOT_UNKNOWN. ValueError (nothing recorded) for an unknown status."""
-        from firmware.core.registers import VERSION
-
         code = self.boot_status if status is None else ev.boot_status_code(status)
         self.boot_status = code
-        self.events.record(now, ev.BOOT, VERSION, code)
+        self.events.record(now, ev.BOOT, registers.VERSION, code)
         self._evaluate(now)
 
     def saved(self, now):
@@ -427,7 +375,7 @@ class Meter:
 
     def lifetime_pulses(self):
         """Every pulse counted, recovered exactly from the Wh register and its remainder."""
-        return (self.energy_wh * self.config.pulses_per_kwh + self._wh_rem) // 1000
+        return (self.energy_wh * self.config.pulses_per_kwh + self.wh_rem) // 1000
 
     def status(self, now):
         """What the `status` protocol command returns (plain JSON-able dict, no secrets)."""

@@ -1,16 +1,73 @@
-"""The snapshot: every register of a Meter in one fixed struct layout (docs/core.md).
+"""The registers of a Meter: the one list of them, their provisioning values and the snapshot.
 
-Byte 0 is the format version. The layout only ever grows by a new version; `unpack` refuses
-versions it does not know rather than guessing.
+`reset` gives every register its value at provisioning; `pack` / `unpack` write and read them
+all in one fixed struct layout (docs/core.md, Registers). A new register is added here, in
+`reset` and in the snapshot, and nowhere else; meter.py and the modules it calls (power.py,
+policy.py, tokens.py, report.py) use the attributes.
+
+Byte 0 of the snapshot is the format version. The layout only ever grows by a new version;
+`unpack` refuses versions it does not know rather than guessing.
 """
 
 import struct
 
+from firmware.core import policy
 from token_spec.compat import const
 from token_spec.key_change import pack_key_parts, unpack_key_parts
 from token_spec.tid import TID_MEMORY_SIZE
 
 VERSION = const(1)
+UNKNOWN_TIME = const(-1)  # `local_day` before the first day starts
+HISTORY_DAYS = const(7)  # days of spend kept for days-remaining
+
+
+def reset(m, now):
+    """Every register of meter m at its provisioning value (`now` = provisioning time)."""
+    # Money (register units; credit is signed).
+    m.credit = 0
+    m.debt = 0
+    m.ec_granted = 0  # emergency credit granted at activation, 0 when not in use
+    # Exact consumption: numerator of the unit not yet debited, 0 <= cost_rem < ppk.
+    m.cost_rem = 0
+    m.energy_wh = 0
+    m.wh_rem = 0  # numerator of the Wh not yet counted, 0 <= wh_rem < ppk
+    m.month_pulses = 0  # inclining blocks: pulses this calendar month
+    m.local_day = UNKNOWN_TIME  # local day number of the last pulse / tick
+    m.month_next = 0  # first local day of the next month (month_pulses resets)
+    m.price = 0  # current price, register units per kWh (cached, recomputed, not persisted)
+    # 7-day spend history for days-remaining.
+    m.spent_today = 0
+    m.spend_hist = [0] * HISTORY_DAYS
+    m.spend_hist_i = 0
+    m.spend_hist_days = 0
+    # Standing charge accrual, and the time the pulse path last charged up to.
+    m.sc_rem = 0
+    m.sc_time = now
+    m.pulse_time = now
+    # Zone / relay as last evaluated by tick().
+    m.zone = policy.NORMAL
+    m.relay_reason_code = policy.NO_CREDIT
+    m.relay = False
+    # Tamper and power limit (power.py).
+    m.tamper_open = False
+    m.tamper_latched = False
+    m.power_trips = 0
+    m.power_retry_at = 0
+    m.power_w = 0  # last measured power (not persisted)
+    m.power_last_trip = 0
+    # Test tokens.
+    m.test_until = 0
+    m.last_test = -1  # not persisted
+    # Token acceptance.
+    m.fail_count = 0
+    m.lock_until = 0
+    m.tids = []
+    m.tid_high_water = now // 60 if now > 0 else 0  # TIDs extend near provisioning
+    m.key_parts = [None, None, None, None]
+    # Energy at the last journal save (write policy).
+    m.saved_wh = 0
+
+
 _HEAD = (
     "<10B"  # version, flags, zone, reason, trips, failures, hist days, hist index, key rev, tids
 )
@@ -30,21 +87,21 @@ _INTS_BEFORE_SEQ = (
     "credit",
     "debt",
     "ec_granted",
-    "_cost_rem",
+    "cost_rem",
     "energy_wh",
-    "_wh_rem",
+    "wh_rem",
     "month_pulses",
-    "_today",
-    "_day",
-    "_month_next",
+    "spent_today",
+    "local_day",
+    "month_next",
 )
 _INTS_AFTER_HIST = (
-    "_sc_rem",
+    "sc_rem",
     "tid_high_water",
-    "_sc_time",
-    "_pulse_time",
+    "sc_time",
+    "pulse_time",
     "power_retry_at",
-    "_last_trip",
+    "power_last_trip",
     "lock_until",
     "test_until",
 )
@@ -80,15 +137,15 @@ def pack(m):
         m.relay_reason_code,
         m.power_trips,
         m.fail_count,
-        m._hist_days,
-        m._hist_i,
+        m.spend_hist_days,
+        m.spend_hist_i,
         m.key_revision,
         len(m.tids),
     )
     ints = (
         _get(m, _INTS_BEFORE_SEQ)
         + [m.events.next_seq]
-        + list(m._hist)
+        + list(m.spend_hist)
         + _get(m, _INTS_AFTER_HIST)
         + [m.config.counter]
         + _get(m, _INTS_AFTER_COUNTER)
@@ -122,11 +179,11 @@ def unpack(m, blob):
     m.tamper_latched = bool(flags & _TAMPER_LATCHED)
     m.relay = bool(flags & _RELAY)
     m.zone, m.relay_reason_code, m.power_trips, m.fail_count = head[2], head[3], head[4], head[5]
-    m._hist_days, m._hist_i, m.key_revision = head[6], head[7], head[8]
+    m.spend_hist_days, m.spend_hist_i, m.key_revision = head[6], head[7], head[8]
     m.tids = list(tids[: head[9]])
     _set(m, _INTS_BEFORE_SEQ, ints, 0)
     m.events.next_seq = max(m.events.next_seq, ints[_SEQ_AT])
-    m._hist = list(ints[_HIST_AT:_AFTER_HIST_AT])
+    m.spend_hist = list(ints[_HIST_AT:_AFTER_HIST_AT])
     _set(m, _INTS_AFTER_HIST, ints, _AFTER_HIST_AT)
     _set(m, _INTS_AFTER_COUNTER, ints, _COUNTER_AT + 1)
     m.decoder_key = bytes(key)

@@ -32,7 +32,7 @@ def status(m, now):
         "pulses": m.lifetime_pulses(),
         "month_pulses": m.month_pulses,
         "tariff": cfg.tariff_kind,
-        "price": m._price,
+        "price": m.price,
         "days_remaining": m.days_remaining(),
         "power_w": m.power_w,
         "power_limit_w": cfg.power_limit,

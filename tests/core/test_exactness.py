@@ -114,7 +114,7 @@ def test_tou_credit_is_exact(table, weekend, ppk, offset, ops):
             assert m.top_up(topup, t)
             topups += topup
         assert m.credit == topups - floor(exact)
-        assert Fraction(m._cost_rem, ppk) == exact - floor(exact)
+        assert Fraction(m.cost_rem, ppk) == exact - floor(exact)
 
 
 @settings(max_examples=1200, deadline=None)

@@ -63,7 +63,7 @@ def test_invariants_hold_after_any_sequence(steps):
         copy = Meter.restore(SETTINGS, blob, m.snapshot_config())
         assert copy.snapshot() == blob
         # Register invariants.
-        assert 0 <= m._cost_rem < 1000 and 0 <= m.debt < 1 << 30
+        assert 0 <= m.cost_rem < 1000 and 0 <= m.debt < 1 << 30
         assert m.ec_granted in (0, 50)
         if m.ec_granted == 0 and m.credit > 0 and not m.tamper_latched:
             assert closed

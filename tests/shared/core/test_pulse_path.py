@@ -14,7 +14,7 @@ def test_flat_debit_carries_remainder_exactly():
         total += n
         # 15 register units per kWh, 1000 pulses per kWh: debit floor(15 * pulses / 1000).
         assert m.credit == 1000 - (15 * total) // 1000
-        assert m._cost_rem == (15 * total) % 1000
+        assert m.cost_rem == (15 * total) % 1000
     assert m.energy_wh == total
 
 
@@ -24,7 +24,7 @@ def test_tou_boundary_inside_batch_is_split_by_time():
     # 600 pulses spread over 05:50-06:10: 300 before 06:00 at 10, 300 after at 20.
     m.add_pulses(600, MONDAY + 6 * HOUR + 10 * 60)
     assert m.credit == 10000 - (300 * 10 + 300 * 20) // 1000
-    assert m._cost_rem == (300 * 10 + 300 * 20) % 1000
+    assert m.cost_rem == (300 * 10 + 300 * 20) % 1000
 
 
 def test_batch_over_two_boundaries():
@@ -34,7 +34,7 @@ def test_batch_over_two_boundaries():
     m.add_pulses(5000, MONDAY + 9 * HOUR + 30 * 60)
     cost = 1000 * 20 + 3000 * 25 + 1000 * 18
     assert m.credit == 10000 - cost // 1000
-    assert m._cost_rem == cost % 1000
+    assert m.cost_rem == cost % 1000
 
 
 def test_share_before_boundary_rounds_down():
@@ -42,13 +42,13 @@ def test_share_before_boundary_rounds_down():
     m.add_pulses(0, MONDAY + 6 * HOUR - 2)
     # A batch ending exactly at 06:00 is wholly before the switch: 2 pulses at 10.
     m.add_pulses(2, MONDAY + 6 * HOUR)
-    assert m._cost_rem == 20
+    assert m.cost_rem == 20
     # 5 pulses over 06:00-06:00:03 cross nothing; 3 over 07:29:59-07:30:01: 1 at 20, 2 at 25.
     m.add_pulses(5, MONDAY + 6 * HOUR + 3)
-    assert m._cost_rem == 20 + 100
+    assert m.cost_rem == 20 + 100
     m.add_pulses(0, MONDAY + 7 * HOUR + 30 * 60 - 1)
     m.add_pulses(3, MONDAY + 7 * HOUR + 30 * 60 + 1)
-    assert m._cost_rem == 20 + 100 + 20 + 50
+    assert m.cost_rem == 20 + 100 + 20 + 50
 
 
 def test_weekend_and_midnight_day_type():
@@ -58,7 +58,7 @@ def test_weekend_and_midnight_day_type():
     # Friday 23:00-Saturday 01:00: 1000 pulses at weekday 12, 1000 at weekend 9.
     m.add_pulses(2000, friday + 25 * HOUR)
     assert m.credit == 10000 - (1000 * 12 + 1000 * 9) // 1000
-    assert m._cost_rem == (1000 * 12 + 1000 * 9) % 1000
+    assert m.cost_rem == (1000 * 12 + 1000 * 9) % 1000
 
 
 def test_holiday_prices_use_holiday_table():
@@ -104,7 +104,7 @@ def test_long_gap_and_huge_batch_stay_exact():
     m.add_pulses(50000, MONDAY + 30 * DAY)  # split into batch-size steps
     assert m.config.batch * (1 << 20) + 100000 < 1 << 30
     assert m.credit == (1 << 29) - (50000 << 20) // 100000
-    assert m._cost_rem == (50000 << 20) % 100000
+    assert m.cost_rem == (50000 << 20) % 100000
 
 
 def test_heap_locked_pulse_path_near_2_30():
@@ -127,7 +127,7 @@ def test_heap_locked_pulse_path_near_2_30():
         micropython.heap_unlock()
     assert m.credit < start_credit
     assert m.credit > 0
-    assert m._day == (t // DAY)
+    assert m.local_day == (t // DAY)
 
 
 def test_heap_locked_block_tariff_across_month_start():
