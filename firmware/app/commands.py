@@ -97,7 +97,7 @@ def cmd_provision(app, req):
             p.ALREADY_PROVISIONED, "the meter is provisioned; settings change only by token"
         )
     if app.store.damaged:
-        from firmware.core.journal import DAMAGED_MESSAGE
+        from firmware.core.meter_store import DAMAGED_MESSAGE
 
         raise p.CommandError(p.STORAGE_DAMAGED, DAMAGED_MESSAGE)
     p.arg_str(req, "meter_number", 20)

@@ -9,7 +9,7 @@ The serial protocol reaches the meter through `firmware.app.commands`.
 from firmware.app import display
 from firmware.app.keypad import EMERGENCY, ENTER, LAST_RESULT, NEXT_PAGE, Keypad
 from firmware.core import events as ev
-from firmware.core.journal import MeterStore
+from firmware.core.meter_store import MeterStore
 from token_spec.compat import const
 from token_spec.units import units_text
 

@@ -15,7 +15,8 @@ interpreters.
 from firmware.core.blockdev import TEAR_FULL, RamBlockDevice
 from firmware.core.config import check_settings
 from firmware.core.events import BOOT_BLANK, BOOT_CORRUPT, unpack_event
-from firmware.core.journal import BLANK, CORRUPT, RESTORED, MeterStore
+from firmware.core.journal import BLANK, CORRUPT, RESTORED
+from firmware.core.meter_store import MeterStore
 from firmware.core.tokens import LOCK_MAX
 from firmware.core.write_policy import WritePolicy
 from token_spec import encode_token, make_meter_number, tid_from_time

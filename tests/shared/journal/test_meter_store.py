@@ -14,7 +14,8 @@ from firmware.core.events import (
     TOKEN,
     ZONE,
 )
-from firmware.core.journal import BLANK, CORRUPT, RESTORED, MeterStore
+from firmware.core.journal import BLANK, CORRUPT, RESTORED
+from firmware.core.meter_store import MeterStore
 from token_spec import encode_token
 from token_spec.config_blob import sign_config
 from token_spec.types import TYPE_CREDIT
