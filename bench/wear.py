@@ -17,9 +17,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from firmware.core.blockdev import RamBlockDevice  # noqa: E402
 from firmware.core.meter_store import MeterStore  # noqa: E402
 from firmware.core.write_policy import WritePolicy  # noqa: E402
+from firmware.hal.sim_flash import RamBlockDevice  # noqa: E402
 from token_spec import encode_token, make_meter_number, tid_from_time  # noqa: E402
 from token_spec.types import TYPE_CREDIT  # noqa: E402
 

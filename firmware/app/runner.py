@@ -6,22 +6,16 @@ exception within _LOOP_HEALTHY_MS; a stuck or failing loop lets the board reset.
 
 import asyncio
 import sys
-import time
 
 from firmware.app import commands
 from firmware.app.protocol import LineFramer
+from firmware.core.ticks import ticks_diff
 from token_spec.compat import const
 
 _LOOP_MS = const(250)
 _LOOP_HEALTHY_MS = const(2000)
 _SERIAL_IDLE_MS = const(10)
 _BATCH = const(1024)
-
-
-def _ticks_diff(hal, start):
-    diff = getattr(time, "ticks_diff", None)  # ticks wrap on MicroPython
-    now = hal.ticks_ms()
-    return diff(now, start) if diff is not None else now - start
 
 
 def _log_exception(exc):
@@ -58,7 +52,7 @@ class Runner:
             self.loop_errors += 1
             self.log_exception(exc)
             return False
-        took = _ticks_diff(hal, start)
+        took = ticks_diff(hal.ticks_ms(), start)
         self.last_loop_ms = took
         if took > self.max_loop_ms:
             self.max_loop_ms = took
@@ -103,7 +97,7 @@ class Runner:
         while True:
             start = self.app.hal.ticks_ms()
             self.loop_once()
-            wait = _LOOP_MS - _ticks_diff(self.app.hal, start)
+            wait = _LOOP_MS - ticks_diff(self.app.hal.ticks_ms(), start)
             await asyncio.sleep_ms(wait if wait > 0 else 0)
 
     async def serial_loop(self):

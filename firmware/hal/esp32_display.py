@@ -12,7 +12,7 @@ probes again every `retry_ms`.
 
 import framebuf
 
-from firmware.hal.esp32_ticks import ticks_diff
+from firmware.core.ticks import ticks_diff
 from token_spec.compat import const
 
 _CMD = const(0x00)  # control byte: a stream of commands follows

@@ -10,7 +10,7 @@ Every value here stays a small int (< 2**30) and `accept` allocates nothing: it 
 loop tick on the meter.
 """
 
-from firmware.hal.esp32_ticks import ticks_add, ticks_diff
+from firmware.core.ticks import ticks_add, ticks_diff
 from token_spec.compat import const
 
 # S0 (IEC 62053-31): a pulse is at least 30 ms long and pulses are at least 30 ms apart, so

@@ -22,6 +22,7 @@ import json
 import os
 import time
 
+from firmware.core.ticks import ticks_diff
 from token_spec.compat import const
 from token_spec.epoch import meter_time
 
@@ -43,11 +44,6 @@ def _real_ms():
     if ticks is not None:
         return ticks()
     return int(time.monotonic() * 1000)
-
-
-def _ticks_diff(new, old):
-    diff = getattr(time, "ticks_diff", None)
-    return diff(new, old) if diff is not None else new - old
 
 
 def _sleep_ms(ms):
@@ -109,7 +105,7 @@ class SimHal:
 
     def now_ms(self):
         """Virtual milliseconds since the token epoch."""
-        elapsed = _ticks_diff(_real_ms(), self._base_real)
+        elapsed = ticks_diff(_real_ms(), self._base_real)
         return self._base_virtual + elapsed * self.speed_milli // 1000
 
     def now(self):
@@ -204,7 +200,7 @@ class SimHal:
     def feed_watchdog(self):
         self.watchdog_feeds += 1
         real = _real_ms()
-        if self._fed_real is None or _ticks_diff(real, self._fed_real) >= _HEARTBEAT_MS:
+        if self._fed_real is None or ticks_diff(real, self._fed_real) >= _HEARTBEAT_MS:
             self._fed_real = real
             with open(self.state_dir + WATCHDOG_FILE, "w") as f:
                 f.write(str(self.watchdog_feeds))
@@ -216,9 +212,10 @@ class SimHal:
 
     # ---- storage and power -----------------------------------------------------------------
     def block_device(self):
-        from firmware.core.blockdev import FileBlockDevice
+        # NOR rules, so a journal that writes over unerased flash fails here, not on a board.
+        from firmware.hal.sim_flash import NorFileDevice
 
-        return FileBlockDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, _BLOCK_COUNT)
+        return NorFileDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, _BLOCK_COUNT)
 
     def power_cut(self):
         """Lose power now: nothing else is written; the process ends."""
@@ -240,7 +237,7 @@ class SimHal:
         # The clock is saved about once a real second, so a killed process restarts close to
         # where it was (a power cut saves it exactly).
         real = _real_ms()
-        if self._saved_real is None or _ticks_diff(real, self._saved_real) >= 1000:
+        if self._saved_real is None or ticks_diff(real, self._saved_real) >= 1000:
             self.save_state()
 
     def save_state(self):

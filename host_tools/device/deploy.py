@@ -30,7 +30,7 @@ PACKAGES = ("firmware", "token_spec")
 MAIN_SOURCE = "firmware/main.py"
 BOARDS_DIR = "firmware/boards"
 # Sources that never go to a board (relative to the repo root).
-HOST_ONLY = {"firmware/hal/sim.py"}
+HOST_ONLY = {"firmware/hal/sim.py", "firmware/hal/sim_flash.py"}
 # A meter's state (identity, decoder key, registers, events) is its journal (docs/firmware.md,
 # docs/hal_esp32.md "Journal storage"): the `journal` data partition if the partition table has
 # one, else this littlefs file. `--wipe` erases exactly that; /board.json (the bench's own pin

@@ -9,8 +9,8 @@ events. Small 512-byte blocks make every ring wrap within a few dozen commits.
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.core.blockdev import TEAR_FULL, PowerCut, RamBlockDevice
 from firmware.core.journal import BLANK, CORRUPT, RESTORED, Journal
+from firmware.hal.sim_flash import TEAR_FULL, PowerCut, RamBlockDevice
 
 BS = 512
 BLOCKS = 9  # 2 config (512-byte records), 3 events (16 per block), 4 registers (4 per block)

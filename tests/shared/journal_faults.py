@@ -12,13 +12,13 @@ cut cost a boot, not a rerun of the scenario, so thousands of cuts stay fast on 
 interpreters.
 """
 
-from firmware.core.blockdev import TEAR_FULL, RamBlockDevice
 from firmware.core.config import check_settings
 from firmware.core.events import BOOT_BLANK, BOOT_CORRUPT, unpack_event
 from firmware.core.journal import BLANK, CORRUPT, RESTORED
 from firmware.core.meter_store import MeterStore
 from firmware.core.tokens import LOCK_MAX
 from firmware.core.write_policy import WritePolicy
+from firmware.hal.sim_flash import TEAR_FULL, RamBlockDevice
 from token_spec import encode_token, make_meter_number, tid_from_time
 from token_spec.config_blob import sign_config
 from token_spec.types import TYPE_CREDIT

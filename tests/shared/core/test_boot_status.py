@@ -4,11 +4,11 @@ import support
 from core_fixtures import MONDAY, kinds, settings
 
 from firmware.core import events as ev
-from firmware.core.blockdev import RamBlockDevice
 from firmware.core.journal import BLANK, CORRUPT, RESTORED
 from firmware.core.meter import Meter
 from firmware.core.meter_store import MeterStore
 from firmware.core.registers import VERSION
+from firmware.hal.sim_flash import RamBlockDevice
 
 BLOCK_SIZE = 4096
 BLOCKS = 8

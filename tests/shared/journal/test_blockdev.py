@@ -1,4 +1,6 @@
-"""The NOR-flash block devices: protocol, erase-before-write, power cuts, replay."""
+"""The block devices: the board's plain file device (firmware/core/blockdev.py) and the NOR-flash
+ones of the simulator and the tests (firmware/hal/sim_flash.py): protocol, erase-before-write,
+power cuts, replay."""
 
 import os
 from binascii import hexlify
@@ -6,12 +8,12 @@ from binascii import hexlify
 import support
 
 from firmware.core.blockdev import (
-    TEAR_FULL,
+    IOCTL_BLOCK_COUNT,
+    IOCTL_BLOCK_SIZE,
+    IOCTL_ERASE,
     FileBlockDevice,
-    FlashError,
-    PowerCut,
-    RamBlockDevice,
 )
+from firmware.hal.sim_flash import TEAR_FULL, FlashError, NorFileDevice, PowerCut, RamBlockDevice
 
 
 def _read(dev, block, offset, size):
@@ -108,16 +110,40 @@ def _tmp_path(name):
     return base + "/prepay-journal-" + name + "-" + hexlify(os.urandom(6)).decode()
 
 
-def test_file_device_starts_blank_and_keeps_contents_across_reopen():
-    path = _tmp_path("file")
+def test_board_file_device_is_plain_storage_behind_the_block_protocol():
+    path = _tmp_path("plain")
     try:
         dev = FileBlockDevice(path, 512, 4)
+        assert dev.ioctl(IOCTL_BLOCK_COUNT, 0) == 4 and dev.ioctl(IOCTL_BLOCK_SIZE, 0) == 512
+        assert _read(dev, 3, 0, 512) == b"\xff" * 512
+        dev.writeblocks(1, b"\x0f\xf0", 3)
+        dev.writeblocks(1, b"\xff", 3)  # a file has no NOR rule: the byte is simply stored
+        assert _read(dev, 1, 3, 2) == b"\xff\xf0"
+        dev.writeblocks(2, b"ab" * 256)  # no offset: the simple protocol erases first
+        assert _read(dev, 2, 0, 4) == b"abab" and _read(dev, 2, 512 - 1, 1) == b"b"
+        dev.ioctl(IOCTL_ERASE, 2)
+        assert _read(dev, 2, 0, 512) == b"\xff" * 512
+        support.raises(ValueError, dev.ioctl, IOCTL_ERASE, 4)
+        support.raises(ValueError, dev.writeblocks, 3, b"xy", 511)
+        dev.close()
+        again = FileBlockDevice(path, 512, 4)
+        assert _read(again, 1, 3, 2) == b"\xff\xf0"
+        again.close()
+        assert os.stat(path)[6] == 2048
+    finally:
+        os.remove(path)
+
+
+def test_nor_file_device_starts_blank_and_keeps_contents_across_reopen():
+    path = _tmp_path("file")
+    try:
+        dev = NorFileDevice(path, 512, 4)
         assert _read(dev, 3, 0, 512) == b"\xff" * 512
         dev.writeblocks(2, b"hello", 7)
         dev.arm(0, tear=400)
         support.raises(PowerCut, dev.writeblocks, 2, b"world", 20)
         dev.close()
-        again = FileBlockDevice(path, 512, 4)
+        again = NorFileDevice(path, 512, 4)
         assert _read(again, 2, 7, 5) == b"hello"
         assert _read(again, 2, 20, 5) == b"wo\xff\xff\xff"
         support.raises(FlashError, again.writeblocks, 2, b"\xff", 7)

@@ -2,8 +2,8 @@
 
 import support
 
-from firmware.core.blockdev import TEAR_FULL, FlashError, PowerCut, RamBlockDevice
 from firmware.core.journal import BLANK, CORRUPT, RESTORED, Journal
+from firmware.hal.sim_flash import TEAR_FULL, FlashError, PowerCut, RamBlockDevice
 
 BS = 4096
 
@@ -197,7 +197,7 @@ def test_journal_never_programs_over_unerased_flash():
 def test_every_write_covers_whole_16_byte_units_that_no_other_write_touched():
     # What an encrypted ESP32 partition demands: aligned 16-byte units, each programmed once
     # between erases. Payload sizes cover both ways a record goes out (one write or two).
-    from firmware.core.blockdev import OP_ERASE
+    from firmware.hal.sim_flash import OP_ERASE
 
     dev = _device()
     log = dev.record()

@@ -2,7 +2,6 @@
 
 import journal_faults as jf
 
-from firmware.core.blockdev import RamBlockDevice
 from firmware.core.config import ConfigError
 from firmware.core.events import (
     BOOT,
@@ -16,6 +15,7 @@ from firmware.core.events import (
 )
 from firmware.core.journal import BLANK, CORRUPT, RESTORED
 from firmware.core.meter_store import MeterStore
+from firmware.hal.sim_flash import RamBlockDevice
 from token_spec import encode_token
 from token_spec.config_blob import sign_config
 from token_spec.types import TYPE_CREDIT
