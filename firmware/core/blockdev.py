@@ -12,9 +12,9 @@ in firmware/hal/sim_flash.py; a board never loads them.
 
 from token_spec.compat import const
 
-IOCTL_INIT = const(1)
-IOCTL_DEINIT = const(2)
-IOCTL_SYNC = const(3)
+_IOCTL_INIT = const(1)
+_IOCTL_DEINIT = const(2)
+_IOCTL_SYNC = const(3)
 IOCTL_BLOCK_COUNT = const(4)
 IOCTL_BLOCK_SIZE = const(5)
 IOCTL_ERASE = const(6)
@@ -60,7 +60,7 @@ class BlockDevice:
                 raise ValueError("erase outside the device: block %d" % arg)
             self._erase(arg)
             return 0
-        if op in (IOCTL_INIT, IOCTL_DEINIT, IOCTL_SYNC):
+        if op in (_IOCTL_INIT, _IOCTL_DEINIT, _IOCTL_SYNC):
             return 0
         return None
 

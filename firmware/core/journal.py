@@ -38,9 +38,9 @@ _PROBE = const(32)  # bytes read at a time when checking that flash is erased
 _UNIT = const(16)  # flash encryption's write unit: every record write covers whole units
 _ERASED = b"\xff" * _PROBE
 
-TAG_CONFIG = const(0x11)
-TAG_EVENTS = const(0x21)
-TAG_REGISTERS = const(0x31)
+_TAG_CONFIG = const(0x11)
+_TAG_EVENTS = const(0x21)
+_TAG_REGISTERS = const(0x31)
 
 # Boot outcomes (the app logs one as a boot event).
 RESTORED = "restored"  # a valid register record was found
@@ -48,7 +48,7 @@ BLANK = "blank"  # the register region was erased flash: a new meter
 CORRUPT = "corrupt"  # something was written there but no record is valid: started fresh
 
 DEFAULT_EVENT_BLOCKS = const(4)
-DEFAULT_REGISTER_RECORD = const(512)
+_DEFAULT_REGISTER_RECORD = const(512)
 
 
 class Ring:
@@ -196,7 +196,7 @@ class Journal:
     """The meter's persistent state on one block device: registers, config blob, events."""
 
     def __init__(
-        self, dev, event_blocks=DEFAULT_EVENT_BLOCKS, register_record=DEFAULT_REGISTER_RECORD
+        self, dev, event_blocks=DEFAULT_EVENT_BLOCKS, register_record=_DEFAULT_REGISTER_RECORD
     ):
         block_size = dev.ioctl(IOCTL_BLOCK_SIZE, 0)
         count = dev.ioctl(IOCTL_BLOCK_COUNT, 0)
@@ -207,16 +207,16 @@ class Journal:
             raise ValueError("block size %d does not hold whole records" % block_size)
         if register_record % _UNIT:
             raise ValueError("register record size %d is not a multiple of 16" % register_record)
-        self.config_ring = Ring(dev, 0, _CONFIG_BLOCKS, block_size, TAG_CONFIG, block_size)
+        self.config_ring = Ring(dev, 0, _CONFIG_BLOCKS, block_size, _TAG_CONFIG, block_size)
         self.event_ring = Ring(
-            dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, TAG_EVENTS, block_size
+            dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, _TAG_EVENTS, block_size
         )
         self.register_ring = Ring(
             dev,
             _CONFIG_BLOCKS + event_blocks,
             register_blocks,
             register_record,
-            TAG_REGISTERS,
+            _TAG_REGISTERS,
             block_size,
         )
         self.status = BLANK

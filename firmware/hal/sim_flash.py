@@ -17,7 +17,7 @@ cut points cheaply.
 from firmware.core.blockdev import CHUNK, BlockDevice, FileBlockDevice
 from token_spec.compat import const
 
-OP_WRITE = const(0)
+_OP_WRITE = const(0)
 OP_ERASE = const(1)
 TEAR_FULL = const(1000)
 
@@ -80,7 +80,7 @@ class _NorDevice(BlockDevice):
 
     def _program(self, addr, data):
         # A logged op outlives the caller's buffer; an unlogged one is done before we return.
-        self._do((OP_WRITE, addr, bytes(data) if self.log is not None else data))
+        self._do((_OP_WRITE, addr, bytes(data) if self.log is not None else data))
 
     def _erase(self, block):
         self._do((OP_ERASE, block * self.block_size, None))
