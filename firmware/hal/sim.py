@@ -23,12 +23,11 @@ import os
 import time
 
 from token_spec.compat import const
+from token_spec.epoch import meter_time
 
 POWER_CUT_EXIT = const(75)  # exit status that tells `prepay sim` to restart the firmware
 # 1 kWh in watt-milliseconds: pulses = W x ms x imp/kWh / 3.6e9.
 _WMS_PER_KWH = 3600000000
-# Token epoch (2020-01-01T00:00:00Z) in Unix seconds.
-UNIX_AT_EPOCH = const(1577836800)
 # Journal flash: 16 sectors of 4 KiB, like a small data partition on the board.
 BLOCK_SIZE = const(4096)
 BLOCK_COUNT = const(16)
@@ -96,7 +95,7 @@ class SimHal:
         self._stall_ms = 0
         virtual_ms = self._load_state()
         if virtual_ms is None:
-            now = start if start is not None else int(time.time()) - UNIX_AT_EPOCH
+            now = start if start is not None else meter_time()
             virtual_ms = now * 1000
         self._rebase(virtual_ms)
         self._accrued_ms = virtual_ms

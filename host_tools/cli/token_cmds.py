@@ -5,15 +5,12 @@ management verbs to it. Key material is read from a file and never echoed, not e
 """
 
 import json
-import time
 
 import click
 
 import token_spec
+from token_spec.epoch import meter_time
 from token_spec.types import KEY_CHANGE_TYPES, TID_FREE_TYPES, TYPE_NAMES, type_from_name
-
-# Seconds between the Unix epoch and the token epoch 2020-01-01T00:00:00Z.
-_TOKEN_EPOCH_UNIX = 1577836800
 
 
 def read_key_file(path):
@@ -82,7 +79,7 @@ def encode(key_file, meter, type_name, value, tid, as_json):
         if token_type in TID_FREE_TYPES:
             tid = 0
         else:
-            tid = token_spec.tid_from_time(int(time.time()) - _TOKEN_EPOCH_UNIX)
+            tid = token_spec.tid_from_time(meter_time())
     try:
         digits = token_spec.encode_token(key, meter, token_type, value, tid)
     except ValueError as exc:

@@ -16,12 +16,10 @@ inclining blocks in register units per kWh), because they apply it themselves; k
 charged at the vend and get none.
 """
 
-import time
-
 from host_tools.vending import StationError, registry
-from host_tools.vending.clock import TOKEN_EPOCH
 from host_tools.vending.money import fmt_price
 from host_tools.vending.station import Station
+from token_spec.epoch import meter_time
 
 PRICE_DENOMINATOR = 10_000  # station prices are in 1/10,000 currency units per kWh
 DEFAULTS = {"unit": "currency", "scale": 100, "imp_per_kwh": 1000}
@@ -30,11 +28,6 @@ DEFAULT_KEY_REVISION = 1
 
 class ProvisionError(Exception):
     """Provisioning cannot go ahead or failed; one line saying why."""
-
-
-def meter_time(now=None):
-    """Meter time (seconds since 2020-01-01 UTC, docs/interfaces.md) for a Unix time."""
-    return int((time.time() if now is None else now) - TOKEN_EPOCH.timestamp())
 
 
 def meter_tariff(tariff, scale):

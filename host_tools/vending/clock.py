@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from host_tools.vending import StationError
-from token_spec import tid_from_time
+from token_spec.epoch import EPOCH_UNIX, meter_time
+from token_spec.tid import tid_from_time
 
-TOKEN_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+TOKEN_EPOCH = datetime.fromtimestamp(EPOCH_UNIX, UTC)  # token_spec.epoch as a datetime
 
 
 def zone(name):
@@ -28,4 +29,4 @@ class Stamp:
         self.utc_iso = now.astimezone(UTC).isoformat(timespec="seconds")
         self.local_date = local.date().isoformat()
         self.month = self.local_date[:7]
-        self.tid = tid_from_time(int((now - TOKEN_EPOCH).total_seconds()))
+        self.tid = tid_from_time(meter_time(now))
