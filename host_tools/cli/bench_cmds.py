@@ -156,7 +156,7 @@ def _provision_command():
         port, number, home_dir, unit, scale, imp_per_kwh, tariff, customer, phone, as_json
     ):
         """Give the meter its number and decoder key from this station; register it."""
-        from host_tools.device.provision import ProvisionError, provision_meter
+        from host_tools.provisioning import ProvisionError, provision_meter
         from host_tools.vending.station import PASSPHRASE_ENV
 
         options = {"unit": unit, "scale": scale, "imp_per_kwh": imp_per_kwh, "tariff": tariff}
