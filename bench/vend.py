@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from host_tools.vending import registry, vend  # noqa: E402
-from host_tools.vending.loadgen import run_clients  # noqa: E402
-from host_tools.vending.scratch_pg import ScratchPostgres, ScratchUnavailable  # noqa: E402
 from host_tools.vending.station import Station, init_station  # noqa: E402
+from tests.support.loadgen import run_clients  # noqa: E402
+from tests.support.scratch_pg import ScratchPostgres, ScratchUnavailable  # noqa: E402
 from token_spec import make_meter_number  # noqa: E402
 
 METERS = [make_meter_number(f"{7_000_000_000 + i:010d}") for i in range(64)]

@@ -24,9 +24,9 @@ import time
 import pytest
 
 from host_tools.device.client import DeviceClient, DeviceError, DeviceTimeout
-from host_tools.device.provision import meter_time
 from token_spec import derive_decoder_key, encode_token
 from token_spec.config_blob import sign_config
+from token_spec.epoch import meter_time
 from token_spec.types import TYPE_CLEAR_CREDIT, TYPE_CREDIT
 
 METER = "12345678903"

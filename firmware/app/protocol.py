@@ -8,9 +8,7 @@ return. The commands themselves live in `firmware.app.commands`. Reference: docs
 import json
 
 from token_spec.compat import const
-
-# A line is at most 1 KiB including its terminating newline, both ways.
-MAX_LINE = const(1024)
+from token_spec.meter_link import MAX_LINE  # 1 KiB a line, newline included, both ways
 
 # Error codes (the `error` field of a failed response); docs/firmware.md explains each.
 BAD_JSON = "bad_json"

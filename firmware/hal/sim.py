@@ -25,8 +25,8 @@ import time
 from firmware.core.ticks import ticks_diff
 from token_spec.compat import const
 from token_spec.epoch import meter_time
+from token_spec.meter_link import POWER_CUT_EXIT, WATCHDOG_FILE  # `prepay sim` reads them
 
-POWER_CUT_EXIT = const(75)  # exit status that tells `prepay sim` to restart the firmware
 # 1 kWh in watt-milliseconds: pulses = W x ms x imp/kWh / 3.6e9.
 _WMS_PER_KWH = 3600000000
 # Journal flash: 16 sectors of 4 KiB, like a small data partition on the board.
@@ -35,7 +35,6 @@ _BLOCK_COUNT = const(16)
 
 _STATE_FILE = "/sim.json"
 _JOURNAL_FILE = "/journal.bin"
-WATCHDOG_FILE = "/watchdog"  # host_tools/sim/supervisor.py watches it
 _HEARTBEAT_MS = const(200)  # a feed comes every loop (250 ms): one file write per feed is waste
 
 
@@ -202,7 +201,7 @@ class SimHal:
         real = _real_ms()
         if self._fed_real is None or ticks_diff(real, self._fed_real) >= _HEARTBEAT_MS:
             self._fed_real = real
-            with open(self.state_dir + WATCHDOG_FILE, "w") as f:
+            with open(self.state_dir + "/" + WATCHDOG_FILE, "w") as f:
                 f.write(str(self.watchdog_feeds))
 
     def stall(self, seconds):

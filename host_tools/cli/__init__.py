@@ -1,10 +1,22 @@
-"""The `prepay` command line: one click group, one module of verbs per concern.
+"""The `prepay` command line: one click group, one module per command group.
 
-token_cmds    prepay token encode|decode            (engineers, test benches)
-station_cmds  prepay station|meter|tariff|vend|...  (vending station, back office)
-device_cmds   prepay device ...                     (talk to a meter over serial)
-sim_cmds      prepay sim                            (the simulated meter)
-bench_cmds    prepay device flash|deploy|provision|monitor, prepay hil, prepay demo
+token_cmds    prepay token ...            encode|decode, and the station's management tokens
+station_cmds  prepay station ...          init, cashiers
+tariff_cmds   prepay tariff ...           the station's tariffs
+meter_cmds    prepay meter ...            the station's meter registry
+vend_cmds     prepay vend|reprint|reverse sales and receipts
+config_cmds   prepay config sign          signed config blobs
+report_cmds   prepay report day           the batch close
+audit_cmds    prepay audit verify         the ledger's hash chain
+device_cmds   prepay device ...           one meter over serial: protocol, flash, deploy,
+                                          provision, monitor
+sim_cmds      prepay sim                  the simulated meter
+hil_cmds      prepay hil                  the hardware-in-the-loop suite
+demo_cmds     prepay demo                 what `make demo` runs
+
+Shared by the verbs: output.py (--json, printing, one-line errors, progress bars) and
+station_access.py (--home, opening the station). Each module's `register(main)` attaches its
+own group and nothing else, so the order below does not matter.
 """
 
 import click
@@ -19,11 +31,35 @@ def main():
 
 
 def _register():
-    # Imported here so each module can attach its verbs to `main` (or to a group defined in an
-    # earlier module) without circular imports.
-    from host_tools.cli import bench_cmds, device_cmds, sim_cmds, station_cmds, token_cmds
+    from host_tools.cli import (
+        audit_cmds,
+        config_cmds,
+        demo_cmds,
+        device_cmds,
+        hil_cmds,
+        meter_cmds,
+        report_cmds,
+        sim_cmds,
+        station_cmds,
+        tariff_cmds,
+        token_cmds,
+        vend_cmds,
+    )
 
-    for module in (token_cmds, station_cmds, device_cmds, sim_cmds, bench_cmds):
+    for module in (
+        token_cmds,
+        station_cmds,
+        tariff_cmds,
+        meter_cmds,
+        vend_cmds,
+        config_cmds,
+        report_cmds,
+        audit_cmds,
+        device_cmds,
+        sim_cmds,
+        hil_cmds,
+        demo_cmds,
+    ):
         module.register(main)
 
 

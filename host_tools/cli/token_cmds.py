@@ -1,14 +1,16 @@
-"""`prepay` verbs for the token concern: `prepay token encode|decode` (engineers, test benches).
+"""`prepay token ...`: every token verb.
 
-The `token` group is importable as `host_tools.cli.token_cmds.token` so other modules can attach
-management verbs to it. Key material is read from a file and never echoed, not even in errors.
+encode|decode          any token from a decoder key file (engineers, test benches); key material
+                       is read from a file and never echoed, not even in errors.
+power-limit, set-price, management tokens sold by the vending station for a registered meter,
+key-change, ...        with receipts in its ledger (docs/station.md).
 """
-
-import json
 
 import click
 
 import token_spec
+from host_tools.cli.output import emit, json_option
+from host_tools.cli.station_access import home_option, print_receipt, station_command
 from token_spec.epoch import meter_time
 from token_spec.types import KEY_CHANGE_TYPES, TID_FREE_TYPES, TYPE_NAMES, type_from_name
 
@@ -49,12 +51,14 @@ def _type(text):
 
 
 def _print(result, as_json):
-    if as_json:
-        click.echo(json.dumps(result, sort_keys=True))
-    else:
-        tid = "-" if result["tid"] is None else result["tid"]
-        click.echo(token_spec.format_token(result["token"]))
-        click.echo("type %s  value %s  tid %s" % (result["type"], result["value"], tid))
+    tid = "-" if result["tid"] is None else result["tid"]
+    text = "%s\ntype %s  value %s  tid %s" % (
+        token_spec.format_token(result["token"]),
+        result["type"],
+        result["value"],
+        tid,
+    )
+    emit(result, as_json, text)
 
 
 @click.group("token")
@@ -106,6 +110,63 @@ def decode(key_file, meter, as_json, digits):
         raise click.ClickException("%s (result: %s)" % (exc, exc.code)) from None
     result = {"token": normalized, "type": TYPE_NAMES[token_type], "value": value, "tid": tid24}
     _print(result, as_json)
+
+
+# ---- management tokens, sold by the station -----------------------------------------------
+
+_ref_option = click.option(
+    "--ref", default=None, help="Request reference (a retry is idempotent)."
+)
+_cashier_option = click.option("--cashier", default="")
+
+MANAGEMENT_VERBS = (
+    ("power-limit", "WATTS", "Set the meter's maximum power (W)."),
+    ("clear-tamper", None, "Clear the tamper state."),
+    ("clear-credit", None, "Clear the credit register."),
+    ("set-price", "PRICE", "Set a currency meter's flat price per kWh (up to 4 decimals)."),
+    ("low-credit", "AMOUNT", "Set a currency meter's low-credit alarm threshold."),
+    ("add-debt", "AMOUNT", "Add debt to a currency meter (the meter recovers it)."),
+    ("debt-recovery", "PERCENT", "Set the meter's debt-recovery percentage."),
+)
+
+
+def _management_command(verb, value_name, help_text):
+    params = [click.Argument(["meter_number"])]
+    if value_name:
+        params.append(click.Argument(["value"]))
+
+    @station_command
+    def run(station, meter_number, value=None, ref=None, cashier="", as_json=False):
+        from host_tools.vending import mgmt
+
+        print_receipt(mgmt.issue(station, meter_number, verb, value, ref, cashier), as_json)
+
+    command = click.Command(verb, callback=run, params=params, help=help_text)
+    for option in (_ref_option, _cashier_option, json_option, home_option):
+        option(command)
+    return command
+
+
+def _add_management_verbs():
+    for verb, value_name, help_text in MANAGEMENT_VERBS:
+        token.add_command(_management_command(verb, value_name, help_text))
+
+
+_add_management_verbs()
+
+
+@token.command("key-change")
+@click.argument("meter_number")
+@click.option("--revision", type=int, default=None, help="New key revision (default: next).")
+@_ref_option
+@_cashier_option
+@json_option
+@station_command
+def key_change_cmd(station, meter_number, revision, ref, cashier, as_json):
+    """Issue the four key-change tokens and move the meter to the new key revision."""
+    from host_tools.vending import mgmt
+
+    print_receipt(mgmt.key_change(station, meter_number, revision, ref, cashier), as_json)
 
 
 def register(main):

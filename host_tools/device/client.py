@@ -16,8 +16,9 @@ import time
 
 import serial
 
+from token_spec.meter_link import MAX_LINE
+
 BAUDRATE = 115200
-MAX_LINE = 1024
 # A board takes its USB serial input into MicroPython's 260-byte stdin ring, and the firmware
 # empties it only between loop iterations; a flash erase can hold an iteration for ~50 ms,
 # while at 115200 baud 260 bytes arrive in 23 ms. So to a real serial port a line goes out in

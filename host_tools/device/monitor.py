@@ -9,19 +9,19 @@ after N seconds. The event list starts with the meter's most recent logged event
 
 import collections
 import time
-from datetime import timedelta
+from datetime import UTC, datetime
 
 from rich.console import Group
 from rich.table import Table
 
-from host_tools.vending.clock import TOKEN_EPOCH
+from token_spec.epoch import EPOCH_UNIX
 
 SHOWN_EVENTS = 12
 
 
 def meter_clock(seconds, form="%Y-%m-%d %H:%M:%S"):
     """Meter time (seconds since 2020-01-01 UTC) as text in UTC."""
-    return (TOKEN_EPOCH + timedelta(seconds=seconds)).strftime(form)
+    return datetime.fromtimestamp(EPOCH_UNIX + seconds, UTC).strftime(form)
 
 
 def status_rows(status):

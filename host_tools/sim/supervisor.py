@@ -28,11 +28,10 @@ import tty
 from pathlib import Path
 
 import host_tools
+from token_spec.meter_link import POWER_CUT_EXIT, WATCHDOG_FILE, WATCHDOG_MS
 
 ROOT = Path(host_tools.__file__).resolve().parent.parent
-POWER_CUT_EXIT = 75  # firmware/hal/sim.py: the firmware exits with this after a power cut
-WATCHDOG_FILE = "watchdog"  # firmware/hal/sim.py writes the feed count here
-DEFAULT_WATCHDOG_S = 8.0  # the boards' watchdog_ms (firmware/boards/*.json)
+DEFAULT_WATCHDOG_S = WATCHDOG_MS / 1000  # the boards' default, in the seconds `--watchdog` takes
 # Output waiting for a client is capped: with nobody reading, old lines are dropped.
 MAX_CLIENT_BACKLOG = 256 * 1024
 # After forwarding a `sim.power_cut` request, hold further input until the firmware has exited

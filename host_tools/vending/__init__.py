@@ -17,8 +17,8 @@ Modules (one concern each):
     audit      hash-chain and cross-table verification
     render     rich tables and receipts for the terminal
     faults     numbered crash points for the kill test (inert in production)
-    loadgen    many vending client processes (concurrency test, bench/vend.py)
-    scratch_pg a throw-away PostgreSQL cluster for tests and benchmarks
+
+Test and bench tooling (many vending clients, a throw-away PostgreSQL) is in tests/support/.
 """
 
 

@@ -3,8 +3,8 @@
 import pytest
 from click.testing import CliRunner
 
+from host_tools import provisioning as pv
 from host_tools.cli import main
-from host_tools.device import provision as pv
 from host_tools.device.client import DeviceClient
 from host_tools.device.monitor import MeterWatch, render, status_rows
 from host_tools.sim.meter import SimMeter

@@ -1,14 +1,26 @@
 """The simulated watchdog: a healthy loop keeps feeding it; a stalled one is reset and resumes
 from the journal with the exact registers (over the pty, against `prepay sim`)."""
 
+import json
 import time
+from pathlib import Path
 
 from firmware.core.events import BOOT_RESTORED
+from firmware.hal.esp32_board import DEFAULTS
 from host_tools.device.client import DeviceClient, DeviceError
 from host_tools.sim import SimMeter
 from tests.sim.sim_scenario_helpers import provision, token
+from token_spec.meter_link import WATCHDOG_FILE, WATCHDOG_MS
 
 STALL_S = 30  # far beyond the watchdog and the waits below: only a reset ends it early
+BOARDS = Path(__file__).resolve().parents[2] / "firmware" / "boards"
+
+
+def test_the_sim_watchdog_default_is_the_boards_default():
+    """`prepay sim` takes its default from token_spec.meter_link; the boards must agree."""
+    timeouts = {p.name: json.loads(p.read_text())["watchdog_ms"] for p in BOARDS.glob("*.json")}
+    assert timeouts and set(timeouts.values()) == {WATCHDOG_MS}, timeouts
+    assert DEFAULTS["watchdog_ms"] == WATCHDOG_MS
 
 
 def test_a_healthy_loop_is_never_reset(tmp_path):
@@ -20,7 +32,7 @@ def test_a_healthy_loop_is_never_reset(tmp_path):
             time.sleep(0.2)
         boots = [e for e in meter.all_events() if e["event"] == "boot"]
         assert len(boots) == 1  # provisioning's, and no reset since
-    assert int((tmp_path / "watchdog").read_text()) > 0  # it was fed, so the timer was running
+    assert int((tmp_path / WATCHDOG_FILE).read_text()) > 0  # it was fed, so the timer was running
 
 
 def test_a_stalled_loop_is_reset_and_resumes_the_committed_registers(tmp_path):

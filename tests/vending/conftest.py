@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from host_tools.vending import keystore
-from host_tools.vending.scratch_pg import ScratchPostgres, ScratchUnavailable
+from tests.support.scratch_pg import ScratchPostgres, ScratchUnavailable
 
 PASSPHRASE = "correct horse battery staple"
 _db_numbers = itertools.count(1)

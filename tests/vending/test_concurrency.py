@@ -5,8 +5,8 @@ import random
 from sqlalchemy import func, select
 
 from host_tools.vending import audit, db, reports
-from host_tools.vending.loadgen import run_clients
 from host_tools.vending.station import Station
+from tests.support.loadgen import run_clients
 from tests.vending.conftest import new_pg_database
 from tests.vending.vending_setup import METERS, make_station
 

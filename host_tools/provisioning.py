@@ -1,5 +1,8 @@
 """Provision a meter (a board or `prepay sim`) from a vending station.
 
+Host level: this module composes the station (host_tools.vending) and the serial client
+(host_tools.device.client), which never import each other (docs/architecture.md).
+
     prepay device provision --port P --meter 12345678903 [--home DIR] [--tariff home ...]
 
 1. Registry: the meter's entry, or — for a meter not registered yet — a new entry from the

@@ -1,0 +1,20 @@
+"""`prepay demo` (what `make demo` runs); the demo itself is host_tools/demo.py."""
+
+import click
+
+from host_tools.cli.output import one_line
+
+
+@click.command("demo")
+@click.option("--pause", type=click.FloatRange(min=0), default=None, hidden=True)
+def demo(pause):
+    """Sell a token to a simulated meter and watch it spent (no setup, under a minute)."""
+    from host_tools.demo import STEP_PAUSE_S, DemoError, run_demo
+
+    with one_line(DemoError):
+        run_demo(pause=STEP_PAUSE_S if pause is None else pause)
+
+
+def register(main):
+    """Attach this module's commands to the top-level group."""
+    main.add_command(demo)
