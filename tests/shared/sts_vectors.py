@@ -103,3 +103,33 @@ AMOUNT_BOUNDARIES = [
     (1818624, 1818624),
     (18201624, 18201624),
 ]
+
+
+# The STA constants copied from STS.md §2.1 on purpose, independently of the generator
+# (host_tools/sts/gen_tables.py), so the tables are checked against the document itself.
+S1 = (14, 10, 7, 9, 12, 3, 2, 5, 13, 0, 15, 1, 4, 8, 6, 11)
+S2 = (12, 8, 2, 13, 7, 6, 1, 3, 11, 5, 9, 15, 0, 4, 10, 14)
+P = (
+    55, 42, 10, 18, 24, 21, 44, 35, 2, 22, 56, 43, 27, 58, 9, 50,
+    6, 36, 12, 61, 37, 38, 53, 16, 62, 3, 7, 4, 32, 20, 63, 25,
+    51, 52, 54, 33, 49, 19, 46, 29, 48, 31, 23, 30, 41, 28, 13, 5,
+    40, 60, 39, 11, 15, 17, 1, 0, 57, 34, 59, 8, 47, 14, 45, 26,
+)  # fmt: skip
+
+
+def sta_by_definition(key, block):
+    """STS.md §2.1 literally: the 64-step bit loop the tables replace (test reference only)."""
+    m = (1 << 64) - 1
+    k = ~key & m
+    k = ((k >> 12) | (k << 52)) & m
+    d = block
+    for _ in range(16):
+        s = 0
+        for i in range(16):
+            box = S2 if (k >> (4 * i + 3)) & 1 else S1
+            s |= box[(d >> (4 * i)) & 15] << (4 * i)
+        d = 0
+        for j in range(64):
+            d |= ((s >> j) & 1) << P[j]
+        k = ((k << 1) | (k >> 63)) & m
+    return d

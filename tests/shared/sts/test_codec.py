@@ -10,35 +10,6 @@ from token_spec.sts.sta_decrypt_tables import INV_PERM
 from token_spec.sts.sta_encrypt_tables import PERM
 from token_spec.sts.tid import ken_allows, tid_from_time, time_from_tid
 
-# The STA constants copied from STS.md §2.1 on purpose, independently of the generator
-# (host_tools/sts/gen_tables.py), so the tables are checked against the document itself.
-S1 = (14, 10, 7, 9, 12, 3, 2, 5, 13, 0, 15, 1, 4, 8, 6, 11)
-S2 = (12, 8, 2, 13, 7, 6, 1, 3, 11, 5, 9, 15, 0, 4, 10, 14)
-P = (
-    55, 42, 10, 18, 24, 21, 44, 35, 2, 22, 56, 43, 27, 58, 9, 50,
-    6, 36, 12, 61, 37, 38, 53, 16, 62, 3, 7, 4, 32, 20, 63, 25,
-    51, 52, 54, 33, 49, 19, 46, 29, 48, 31, 23, 30, 41, 28, 13, 5,
-    40, 60, 39, 11, 15, 17, 1, 0, 57, 34, 59, 8, 47, 14, 45, 26,
-)  # fmt: skip
-
-
-def _sta_by_definition(key, block):
-    """STS.md §2.1 literally: the 64-step bit loop the tables replace (test reference only)."""
-    m = (1 << 64) - 1
-    k = ~key & m
-    k = ((k >> 12) | (k << 52)) & m
-    d = block
-    for _ in range(16):
-        s = 0
-        for i in range(16):
-            box = S2 if (k >> (4 * i + 3)) & 1 else S1
-            s |= box[(d >> (4 * i)) & 15] << (4 * i)
-        d = 0
-        for j in range(64):
-            d |= ((s >> j) & 1) << P[j]
-        k = ((k << 1) | (k >> 63)) & m
-    return d
-
 
 def test_crc_published_checks():
     for data, expected in v.CRC_CHECKS:
@@ -52,7 +23,7 @@ def test_table_driven_sta_matches_the_bit_loop():
     for k in keys:
         for b in blocks:
             c = sta.encrypt(k.to_bytes(8, "big"), b.to_bytes(8, "big"))
-            assert int.from_bytes(c, "big") == _sta_by_definition(k, b)
+            assert int.from_bytes(c, "big") == v.sta_by_definition(k, b)
             assert int.from_bytes(sta.decrypt(k.to_bytes(8, "big"), c), "big") == b
 
 
@@ -61,8 +32,8 @@ def test_permutation_tables_move_each_bit_where_p_says():
         byte, bit = 7 - j // 8, j % 8
         entry = ((byte << 8) | (1 << bit)) * 8
         out = int.from_bytes(PERM[entry : entry + 8], "big")
-        assert out == 1 << P[j]
-        back = ((7 - P[j] // 8) << 8 | (1 << (P[j] % 8))) * 8
+        assert out == 1 << v.P[j]
+        back = ((7 - v.P[j] // 8) << 8 | (1 << (v.P[j] % 8))) * 8
         assert int.from_bytes(INV_PERM[back : back + 8], "big") == 1 << j
 
 
