@@ -46,12 +46,11 @@ def _fail(message):
     raise click.ClickException(message)
 
 
-def _number(option, text, low, high, width=None):
-    """An int from decimal text in low..high; `width` demands exactly that many digits."""
+def _number(option, text, low, high):
+    """An int from decimal text in low..high."""
     text = (text or "").strip()
-    if not text.isdigit() or (width is not None and len(text) != width):
-        shape = "%d digits" % width if width else "a number"
-        _fail("%s must be %s (got %r)" % (option, shape, text))
+    if not text.isdigit():
+        _fail("%s must be a number (got %r)" % (option, text))
     value = int(text)
     if not low <= value <= high:
         _fail("%s must be %d..%d (got %d)" % (option, low, high, value))
@@ -118,7 +117,7 @@ class _Meter:
         self.vk = _hex_key("--vk", vk, (8,) if self.dkga == keys.DKGA02 else (20,))
         self.pan = _pan(pan)
         self.sgc = _sgc(sgc)
-        self.ti = _number("--ti", ti, 0, 99, width=2)
+        self.ti = _number("--ti", ti, 0, 99)  # "01" or "1"
         self.kt = _number("--kt", kt, 0, 3)
         self.krn = _number("--krn", krn, 1, 9)
         self.base = _base("--base", base)
@@ -407,7 +406,7 @@ def keychange(
     ea = _ea(ea)
     meter = _Meter(vk, dkga, pan, sgc, ti, kt, krn, base)
     changes = {
-        "ti": _number("--new-ti", new_ti, 0, 99, width=2),
+        "ti": _number("--new-ti", new_ti, 0, 99),
         "krn": _number("--new-krn", new_krn, 1, 9),
         "kt": _number("--new-kt", new_kt, 0, 3),
         "base": _base("--new-base", new_base) if new_base else meter.base,

@@ -78,6 +78,8 @@ def test_key_prints_the_natural_hex_key():
     result = _run("key", *KEY02, "--pan", v.PAN_A, "--ea", "07")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"dk": v.DK_A}
+    one_digit_ti = [("1" if a == "01" else a) for a in KEY02]
+    assert _json("key", *one_digit_ti, "--pan", v.PAN_A, "--ea", "7") == {"dk": v.DK_A}
 
 
 def test_keychange_vector_and_four_tokens_for_misty1():
@@ -200,7 +202,8 @@ def test_crc_failure_still_prints_the_json_with_crc_ok_false():
 def test_keychange_bad_input():
     base = ["keychange", *KEY02, "--pan", v.PAN_A, "--ea", "07", "--new-krn", "2",
             "--new-kt", "2", "--ken", "255"]  # fmt: skip
-    _fails(_run(*base, "--new-ti", "1", "--ro", "0"), "--new-ti", "2 digits")
+    _fails(_run(*base, "--new-ti", "100", "--ro", "0"), "--new-ti", "0..99")
+    _fails(_run(*base, "--new-ti", "x1", "--ro", "0"), "--new-ti", "number")
     _fails(_run(*base, "--new-ti", "01", "--ro", "2"), "--ro")
     _fails(_run(*base, "--new-ti", "01", "--ro", "0", "--new-base", "2014"), "--ro 1")
 
