@@ -42,40 +42,33 @@ def _schedule(key):
     return _last_schedule
 
 
-def _permute(table, b):
-    """The byte-wise table lookup of one permutation: 8 entries ORed together."""
-    o0 = o1 = o2 = o3 = o4 = o5 = o6 = o7 = 0
-    for j in range(8):
-        t = ((j << 8) | b[j]) << 3
-        o0 |= table[t]
-        o1 |= table[t + 1]
-        o2 |= table[t + 2]
-        o3 |= table[t + 3]
-        o4 |= table[t + 4]
-        o5 |= table[t + 5]
-        o6 |= table[t + 6]
-        o7 |= table[t + 7]
-    b[0] = o0
-    b[1] = o1
-    b[2] = o2
-    b[3] = o3
-    b[4] = o4
-    b[5] = o5
-    b[6] = o6
-    b[7] = o7
-
-
 def encrypt(key, block):
     """The 8-byte ciphertext (bytearray) of an 8-byte block, most significant byte first."""
     from token_spec.sts.sta_encrypt_tables import PERM, SUB
 
     sched = _schedule(key)
     b = bytearray(block)
-    for r in range(_ROUNDS):
-        base = r * 8
+    for base in range(0, _ROUNDS * 8, 8):
+        # Substitute byte j, then OR in where the permutation sends its 8 bits.
+        o0 = o1 = o2 = o3 = o4 = o5 = o6 = o7 = 0
         for j in range(8):
-            b[j] = SUB[(sched[base + j] << 8) | b[j]]
-        _permute(PERM, b)
+            t = ((j << 8) | SUB[(sched[base + j] << 8) | b[j]]) << 3
+            o0 |= PERM[t]
+            o1 |= PERM[t + 1]
+            o2 |= PERM[t + 2]
+            o3 |= PERM[t + 3]
+            o4 |= PERM[t + 4]
+            o5 |= PERM[t + 5]
+            o6 |= PERM[t + 6]
+            o7 |= PERM[t + 7]
+        b[0] = o0
+        b[1] = o1
+        b[2] = o2
+        b[3] = o3
+        b[4] = o4
+        b[5] = o5
+        b[6] = o6
+        b[7] = o7
     return b
 
 
@@ -85,9 +78,24 @@ def decrypt(key, block):
 
     sched = _schedule(key)
     b = bytearray(block)
-    for r in range(_ROUNDS - 1, -1, -1):
-        _permute(INV_PERM, b)
-        base = r * 8
+    for base in range((_ROUNDS - 1) * 8, -1, -8):
+        o0 = o1 = o2 = o3 = o4 = o5 = o6 = o7 = 0
         for j in range(8):
-            b[j] = INV_SUB[(sched[base + j] << 8) | b[j]]
+            t = ((j << 8) | b[j]) << 3
+            o0 |= INV_PERM[t]
+            o1 |= INV_PERM[t + 1]
+            o2 |= INV_PERM[t + 2]
+            o3 |= INV_PERM[t + 3]
+            o4 |= INV_PERM[t + 4]
+            o5 |= INV_PERM[t + 5]
+            o6 |= INV_PERM[t + 6]
+            o7 |= INV_PERM[t + 7]
+        b[0] = INV_SUB[(sched[base] << 8) | o0]
+        b[1] = INV_SUB[(sched[base + 1] << 8) | o1]
+        b[2] = INV_SUB[(sched[base + 2] << 8) | o2]
+        b[3] = INV_SUB[(sched[base + 3] << 8) | o3]
+        b[4] = INV_SUB[(sched[base + 4] << 8) | o4]
+        b[5] = INV_SUB[(sched[base + 5] << 8) | o5]
+        b[6] = INV_SUB[(sched[base + 6] << 8) | o6]
+        b[7] = INV_SUB[(sched[base + 7] << 8) | o7]
     return b
