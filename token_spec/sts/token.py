@@ -77,14 +77,16 @@ def _int(name, value, low, high):
     return value
 
 
+def _uses_units(cls, subclass):
+    """Credit in 0.1 units and the power limits: the 2-bit-exponent amount encoding."""
+    if cls == CLASS_CREDIT:
+        return subclass <= 3
+    return cls == CLASS_MANAGEMENT and subclass in _AMOUNT_MANAGEMENT
+
+
 def value_field(cls, subclass, value):
     """(16-bit field, S&E nibble or None) for a transfer value in the token's base unit."""
-    if (
-        cls == CLASS_CREDIT
-        and subclass <= 3
-        or cls == CLASS_MANAGEMENT
-        and (subclass in _AMOUNT_MANAGEMENT)
-    ):
+    if _uses_units(cls, subclass):
         return amount.encode_units(value), None
     if is_currency(cls, subclass):
         return amount.encode_currency(value)
@@ -169,12 +171,7 @@ def fields(cls, block):
     field = (block >> 16) & 0xFFFF
     tid = (block >> 32) & 0xFFFFFF
     rnd = (block >> 56) & 15
-    if (
-        cls == CLASS_CREDIT
-        and subclass <= 3
-        or cls == CLASS_MANAGEMENT
-        and (subclass in _AMOUNT_MANAGEMENT)
-    ):
+    if _uses_units(cls, subclass):
         return subclass, tid, amount.decode_units(field), rnd, ok
     if is_currency(cls, subclass):
         return subclass, tid, amount.decode_currency(field, rnd), None, ok
