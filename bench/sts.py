@@ -13,13 +13,13 @@ heap the first decode leaves allocated. Figures are printed, never asserted.
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import token_spec as ts  # noqa: E402
+from bench.tokens import _once  # noqa: E402  (one timing loop for every token bench)
 from token_spec.sts import token as sts  # noqa: E402
 
 V1_KEY = bytes(range(16))
@@ -30,13 +30,6 @@ STS_KEYS = {
 }
 ROUNDS = 5
 N = 2000
-
-
-def _once(func, calls):
-    start = time.perf_counter()
-    for args in calls:
-        func(*args)
-    return (time.perf_counter() - start) / len(calls)
 
 
 def best_alternating(jobs):

@@ -132,21 +132,29 @@ class _Meter:
             _fail(str(exc))
 
 
-def _key_options(func):
-    options = [
-        click.option("--dk", help="decoder key, natural MSB-first hex (instead of deriving)"),
-        click.option("--vk", help="vending key, hex: 8 bytes (DKGA02) or 20 bytes (DKGA04)"),
-        click.option("--dkga", help="decoder key generation algorithm: 02 or 04"),
-        click.option("--pan", help="18-digit meter PAN (IIN + IAIN + Luhn digit)"),
-        click.option("--sgc", help="6-digit supply group code"),
-        click.option("--ti", help="2-digit tariff index"),
-        click.option("--kt", help="key type 0-3 (2 = DUTK, unique)"),
-        click.option("--krn", help="key revision number 1-9"),
-        click.option("--base", help="base date: 1993, 2014 or 2035"),
-    ]
-    for option in reversed(options):
+_DK_OPTION = click.option("--dk", help="decoder key, natural MSB-first hex (instead of deriving)")
+_DERIVE_OPTIONS = [
+    click.option("--vk", help="vending key, hex: 8 bytes (DKGA02) or 20 bytes (DKGA04)"),
+    click.option("--dkga", help="decoder key generation algorithm: 02 or 04"),
+    click.option("--pan", help="18-digit meter PAN (IIN + IAIN + Luhn digit)"),
+    click.option("--sgc", help="6-digit supply group code"),
+    click.option("--ti", help="tariff index 0-99 (01 or 1)"),
+    click.option("--kt", help="key type 0-3 (2 = DUTK, unique)"),
+    click.option("--krn", help="key revision number 1-9"),
+    click.option("--base", help="base date: 1993, 2014 or 2035"),
+]
+
+
+def _derive_options(func):
+    """The options a decoder key is derived from (keychange: those of the current key)."""
+    for option in reversed(_DERIVE_OPTIONS):
         func = option(func)
     return func
+
+
+def _key_options(func):
+    """--dk, or the derivation options."""
+    return _DK_OPTION(_derive_options(func))
 
 
 def _decoder_key(ea, dk, vk, dkga, pan, sgc, ti, kt, krn, base, required=True):
@@ -359,14 +367,7 @@ def _describe(doc, cls, sub, block, base):
 
 
 @sts.command("key")
-@click.option("--vk", help="vending key, hex: 8 bytes (DKGA02) or 20 bytes (DKGA04)")
-@click.option("--dkga", help="decoder key generation algorithm: 02 or 04")
-@click.option("--pan", help="18-digit meter PAN (IIN + IAIN + Luhn digit)")
-@click.option("--sgc", help="6-digit supply group code")
-@click.option("--ti", help="2-digit tariff index")
-@click.option("--kt", help="key type 0-3")
-@click.option("--krn", help="key revision number 1-9")
-@click.option("--base", help="base date: 1993, 2014 or 2035")
+@_derive_options
 @click.option("--ea", required=True, help="encryption algorithm: 07 (STA) or 11 (MISTY1)")
 @click.option("--json", "as_json", is_flag=True, help="accepted; the output is always JSON")
 def key_cmd(vk, dkga, pan, sgc, ti, kt, krn, base, ea, as_json):
@@ -377,14 +378,7 @@ def key_cmd(vk, dkga, pan, sgc, ti, kt, krn, base, ea, as_json):
 
 
 @sts.command("keychange")
-@click.option("--vk", help="vending key, hex: 8 bytes (DKGA02) or 20 bytes (DKGA04)")
-@click.option("--dkga", help="the current key's DKGA: 02 or 04")
-@click.option("--pan", help="18-digit meter PAN")
-@click.option("--sgc", help="6-digit supply group code")
-@click.option("--ti", help="the current tariff index")
-@click.option("--kt", help="the current key type")
-@click.option("--krn", help="the current key revision number")
-@click.option("--base", help="the current base date")
+@_derive_options
 @click.option("--ea", required=True, help="encryption algorithm: 07 (STA) or 11 (MISTY1)")
 @click.option("--new-ti", "new_ti", required=True, help="the new key's tariff index")
 @click.option("--new-krn", "new_krn", required=True, help="the new key revision number")
@@ -399,7 +393,8 @@ def keychange(
     vk, dkga, pan, sgc, ti, kt, krn, base, ea, new_ti, new_krn, new_kt, new_base, new_dkga,
     new_vk, ken, ro, as_json,
 ):  # fmt: skip
-    """Print the key change tokens (2 for EA07, 4 for EA11), enciphered under the old key.
+    """Print the key change tokens (2 for EA07, 4 for EA11), enciphered under the old key
+    (derived from --vk --dkga --pan --sgc --ti --kt --krn --base, the current key).
 
     Changing the base date needs --ro 1: the meter must clear its TID memory, or every token
     on the new base would look OLD."""
