@@ -13,6 +13,7 @@ device_cmds   prepay device ...           one meter over serial: protocol, flash
 sim_cmds      prepay sim                  the simulated meter
 hil_cmds      prepay hil                  the hardware-in-the-loop suite
 demo_cmds     prepay demo                 what `make demo` runs
+sts_cmds      prepay sts ...              STS-compatible tokens: encode|decode|key|keychange
 
 Shared by the verbs: output.py (--json, printing, one-line errors, progress bars) and
 station_access.py (--home, opening the station). Each module's `register(main)` attaches its
@@ -30,37 +31,29 @@ def main():
     """prepay — open prepaid electricity metering: vend tokens, run and test meters."""
 
 
-def _register():
-    from host_tools.cli import (
-        audit_cmds,
-        config_cmds,
-        demo_cmds,
-        device_cmds,
-        hil_cmds,
-        meter_cmds,
-        report_cmds,
-        sim_cmds,
-        station_cmds,
-        tariff_cmds,
-        token_cmds,
-        vend_cmds,
-    )
+# One module per command group, each attaching only its own group (see the list above).
+_GROUP_MODULES = (
+    "token_cmds",
+    "station_cmds",
+    "tariff_cmds",
+    "meter_cmds",
+    "vend_cmds",
+    "config_cmds",
+    "report_cmds",
+    "audit_cmds",
+    "device_cmds",
+    "sim_cmds",
+    "hil_cmds",
+    "demo_cmds",
+    "sts_cmds",
+)
 
-    for module in (
-        token_cmds,
-        station_cmds,
-        tariff_cmds,
-        meter_cmds,
-        vend_cmds,
-        config_cmds,
-        report_cmds,
-        audit_cmds,
-        device_cmds,
-        sim_cmds,
-        hil_cmds,
-        demo_cmds,
-    ):
-        module.register(main)
+
+def _register():
+    import importlib
+
+    for name in _GROUP_MODULES:
+        importlib.import_module("host_tools.cli." + name).register(main)
 
 
 _register()
