@@ -115,9 +115,9 @@ def test_generated_tables_are_up_to_date():
 
 
 def test_the_meter_side_codec_imports_only_its_own_modules():
-    # Python runs token_spec/__init__.py first whatever we do; what token_spec.sts adds on top
-    # of that, decoding an EA07 token, must be token_spec.sts modules only (no DES, no HMAC,
-    # no EA11 tables, no encryption tables).
+    # token_spec/__init__.py imports nothing; what decoding an EA07 token adds on top of it must
+    # be token_spec.sts modules and the const shim only (no DES, no HMAC, no EA11 tables, no
+    # encryption tables, nothing of token format v1).
     code = (
         "import sys, token_spec; before = set(sys.modules); "
         "import token_spec.sts.token as t; "
@@ -128,6 +128,7 @@ def test_the_meter_side_codec_imports_only_its_own_modules():
     assert proc.returncode == 0, proc.stderr
     added = ast.literal_eval(proc.stdout)
     assert added == [
+        "token_spec.compat",
         "token_spec.sts",
         "token_spec.sts.amount",
         "token_spec.sts.crc",
