@@ -5,6 +5,7 @@ station_cmds  prepay station|meter|tariff|vend|...  (vending station, back offic
 device_cmds   prepay device ...                     (talk to a meter over serial)
 sim_cmds      prepay sim                            (the simulated meter)
 bench_cmds    prepay device flash|deploy|provision|monitor, prepay hil, prepay demo
+web_cmds      prepay user|apikey|serve                 (the station as a web app and HTTP API)
 """
 
 import click
@@ -25,6 +26,7 @@ def _register():
 
     for module in (token_cmds, station_cmds, device_cmds, sim_cmds, bench_cmds):
         module.register(main)
+    __import__("host_tools.cli.web_cmds", fromlist=["register"]).register(main)  # user, serve...
 
 
 _register()
