@@ -1,9 +1,10 @@
 """Closing the day (日清): the day report frozen when a supervisor closes it.
 
-Once closed, the stored totals are the day's totals. Every txn is dated when it is sealed, so a
-correction made after the close (a reversal) is dated the day it is made and lands in that
-day's report; the closed day's frozen figures never change. A day is closed once, and never in
-the future.
+Once closed, the stored totals are the day's totals and never change. Every txn is dated when
+it is sealed, so a correction made after the close (a reversal) is dated the day it is made; a
+day closed before it ended (today) can still get txns dated that day: they are counted and shown
+beside the frozen totals (`after_close`) and belong to the next close. A day is closed once,
+and never in the future.
 """
 
 import json
@@ -29,10 +30,18 @@ def closed(station, local_date):
             select(db.day_closes).where(db.day_closes.c.local_date == local_date)
         ).first()
 
+    def late(conn, row):
+        t = db.txns
+        return conn.execute(
+            select(func.count()).where(t.c.local_date == row.local_date, t.c.seq > row.last_seq)
+        ).scalar_one()
+
     row = station.read(work)
     if row is None:
         return None
     return {
+        # txns dated the closed day but sealed after the close: not in the frozen totals
+        "after_close": station.read(lambda conn: late(conn, row)),
         "date": row.local_date,
         "closed_by": row.closed_by,
         "closed_at": row.closed_at,

@@ -15,6 +15,7 @@ from host_tools.vending import StationError, closing, lookup, mgmt, registry, re
 from host_tools.web.auth import SUPERVISORS, Forbidden, action, page
 
 PAPERS = ("80", "58", "a4")
+PAPER_COOKIE = "prepay_paper"
 
 
 def render(request, name, status=200, **context):
@@ -94,8 +95,11 @@ async def sell(request, user):
 
 
 def _receipt_page(request, receipt, copy):
-    paper = request.query_params.get("paper", "80")
-    return render(
+    """The receipt on the counter's paper: chosen once (?paper=) and kept in a cookie, so the
+    next sale's receipt (the original, not a COPY) prints on it directly."""
+    chosen = request.query_params.get("paper")
+    paper = chosen if chosen in PAPERS else request.cookies.get(PAPER_COOKIE)
+    response = render(
         request,
         "receipt.html",
         receipt=receipt,
@@ -104,6 +108,11 @@ def _receipt_page(request, receipt, copy):
         papers=PAPERS,
         groups=(receipt.get("token_grouped") or "").split(),
     )
+    if chosen in PAPERS:
+        response.set_cookie(
+            PAPER_COOKIE, chosen, max_age=400 * 86400, httponly=True, samesite="strict"
+        )
+    return response
 
 
 @page()
