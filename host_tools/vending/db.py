@@ -441,6 +441,12 @@ def check_schema(conn):
         select(station_meta.c.value).where(station_meta.c.key == "schema_version")
     ).scalar()
     if found != str(SCHEMA_VERSION):
+        hint = (
+            "run `prepay station upgrade`"
+            if str(found).isdigit() and int(found) < SCHEMA_VERSION
+            else "install the prepay that made it"
+        )
         raise StationError(
-            f"the database has prepay schema version {found}, this prepay uses {SCHEMA_VERSION}"
+            f"the database has prepay schema version {found}, this prepay uses "
+            f"{SCHEMA_VERSION}: {hint}"
         )
