@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from host_tools.vending import apikeys  # noqa: E402
+from host_tools.vending.home import read_config, write_config  # noqa: E402
 from host_tools.vending.scratch_pg import ScratchPostgres, ScratchUnavailable  # noqa: E402
 from host_tools.vending.station import Station  # noqa: E402
 
@@ -92,6 +93,9 @@ def bench_http(home, meters, per_client):
     stamp = station.stamp()
     key = station.write(lambda conn: apikeys.add_key(conn, "mobile", "bench", stamp))[0]
     station.close()
+    config = read_config(home)
+    config["api_rate_per_minute"] = 10_000_000  # the bench's one key must not be throttled
+    write_config(home, config)
     proc, port = _serve(home)
     try:
         ctx = multiprocessing.get_context("fork")

@@ -7,6 +7,8 @@ its own references.
 """
 
 import json
+import threading
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
@@ -28,10 +30,42 @@ RECEIPT_FIELDS = (
 )
 
 
+DEFAULT_RATE = 600  # requests per minute per key (station.json "api_rate_per_minute")
+
+
 class ApiError(Exception):
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, headers=None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers
+
+
+class RateLimiter:
+    """A token bucket per API key: `per_minute` requests, refilled continuously, so a key may
+    burst up to a minute's worth and then gets one request per 60/per_minute seconds. In this
+    server process's memory (one `prepay serve` process per station database)."""
+
+    def __init__(self, per_minute, clock=time.monotonic):
+        self.per_minute, self.clock = per_minute, clock
+        self._buckets, self._lock = {}, threading.Lock()
+
+    def allow(self, key_id):
+        """0 when the request may go ahead, else the seconds to wait."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key_id, (self.per_minute, now))
+            tokens = min(self.per_minute, tokens + (now - last) * self.per_minute / 60)
+            if tokens >= 1:
+                self._buckets[key_id] = (tokens - 1, now)
+                return 0
+            self._buckets[key_id] = (tokens, now)
+            return (1 - tokens) * 60 / self.per_minute
+
+
+def rate_limiter(station):
+    config = station.config if station is not None else {}
+    per_minute = int(config.get("api_rate_per_minute", DEFAULT_RATE))
+    return RateLimiter(per_minute)
 
 
 def error_response(status, code, message):
@@ -53,9 +87,20 @@ def api(handler):
                 )
             if key is None:
                 raise ApiError(401, "unauthorized", "a valid API key is required (Bearer)")
+            wait = request.app.state.rate_limiter.allow(key.id)
+            if wait:
+                seconds = max(1, round(wait + 0.5))
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"too many requests for this key: retry in {seconds} s",
+                    {"retry-after": str(seconds)},
+                )
             return await handler(request, key)
         except ApiError as error:
-            return error_response(error.status, error.code, error.message)
+            response = error_response(error.status, error.code, error.message)
+            response.headers.update(error.headers or {})
+            return response
 
     run.__name__ = handler.__name__
     run.api = True
@@ -94,34 +139,35 @@ async def post_vend(request, key):
         minor = parse_amount(amount)
     except StationError as error:
         raise ApiError(400, "invalid", str(error)) from None
-    await _check_reuse(station, stored_ref, ref, meter, minor)
+    await _check_reuse(station, stored_ref, ref, meter, minor, channel)
     try:
         receipt = await run_in_threadpool(
             vend.sell, station, meter, amount, stored_ref, channel, apikeys.cashier_of(key)
         )
     except StationError as error:
         # A concurrent request with the same ref but another amount wins the race: 409.
-        await _check_reuse(station, stored_ref, ref, meter, minor)
+        await _check_reuse(station, stored_ref, ref, meter, minor, channel)
         code = 404 if "not registered" in str(error) else 422
         raise ApiError(code, "not_found" if code == 404 else "refused", str(error)) from None
     status = 200 if receipt.get("replayed") else 201
     return JSONResponse(_public_receipt(receipt, ref, receipt.get("replayed")), status)
 
 
-async def _check_reuse(station, stored_ref, ref, meter, minor):
+async def _check_reuse(station, stored_ref, ref, meter, minor, channel):
     found = await run_in_threadpool(lookup.sale_by_ref, station, stored_ref)
     if found is None:
         return
-    used_meter, used_amount, _channel, _receipt = found
+    used_meter, used_amount, used_channel, _receipt = found
     try:
         same_meter = used_meter == registry.check_meter(meter)
     except StationError:
         same_meter = False
-    if not same_meter or used_amount != minor:
+    if not same_meter or used_amount != minor or used_channel != channel:
         raise ApiError(
             409,
             "ref_conflict",
-            f"ref {ref!r} was already used for {fmt(used_amount)} on meter {used_meter}",
+            f"ref {ref!r} was already used for {fmt(used_amount)} on meter {used_meter}"
+            f" ({used_channel})",
         )
 
 

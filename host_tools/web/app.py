@@ -117,5 +117,6 @@ def create_app(station):
         exception_handlers={Forbidden: _forbidden, HTTPException: _http_error, 500: _crash},
     )
     app.state.station = station
+    app.state.rate_limiter = api.rate_limiter(station)
     app.state.templates = Jinja2Templates(env=env)
     return app

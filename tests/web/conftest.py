@@ -13,7 +13,7 @@ import warnings
 import pytest
 from argon2 import PasswordHasher
 
-from host_tools.vending import apikeys, users
+from host_tools.vending import apikeys, home, users
 
 with warnings.catch_warnings():  # Starlette's note that it will prefer httpx2 one day
     warnings.simplefilter("ignore")
@@ -107,7 +107,12 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
 
-    def start(self, timeout=60):
+    def start(self, timeout=60, rate_per_minute=1_000_000):
+        # The load tests send hundreds of requests a second with one key: no rate limit there
+        # (the limit itself is tested in test_security.py).
+        config = home.read_config(self.home)
+        config["api_rate_per_minute"] = rate_per_minute
+        home.write_config(self.home, config)
         env = dict(os.environ, PREPAY_PASSPHRASE=PASSPHRASE)
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(

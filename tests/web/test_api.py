@@ -38,7 +38,7 @@ def test_a_vend_its_replay_a_conflict_and_the_reads(live_server):
         assert clash.status_code == 409
         assert clash.json() == {
             "error": "ref_conflict",
-            "message": f"ref 'OP-1' was already used for 20.00 on meter {KWH_METER}",
+            "message": f"ref 'OP-1' was already used for 20.00 on meter {KWH_METER} (mobile)",
         }
         found = api.get("/api/v1/vends/OP-1").json()
         assert found["token"] == receipt["token"] and found["receipt"] == receipt["receipt"]

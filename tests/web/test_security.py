@@ -214,3 +214,21 @@ def test_a_session_cookie_does_not_open_the_api(client):
     response = client.post("/api/v1/vends", json={"meter": KWH_METER, "amount": "5",
                            "ref": "S", "channel": "cash"})  # fmt: skip
     assert response.status_code == 401
+
+
+def test_the_rate_limit_holds_per_key(client):
+    from host_tools.web.api import RateLimiter
+
+    now = [1000.0]
+    client.app.state.rate_limiter = RateLimiter(3, clock=lambda: now[0])
+    mobile = {"authorization": f"Bearer {client.keys['mobile']}"}
+    card = {"authorization": f"Bearer {client.keys['card']}"}
+    path = f"/api/v1/meters/{KWH_METER}"
+    assert [client.get(path, headers=mobile).status_code for _ in range(3)] == [200] * 3
+    limited = client.get(path, headers=mobile)
+    assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
+    assert limited.headers["retry-after"] == "20"
+    assert client.get(path, headers=card).status_code == 200  # another key: its own bucket
+    now[0] += 20  # a third of a minute refills one request
+    assert client.get(path, headers=mobile).status_code == 200
+    assert client.get(path, headers=mobile).status_code == 429
