@@ -21,12 +21,14 @@ def apikey():
               help="The only channel this key may sell as.")  # fmt: skip
 @click.option("--name", default=None, help="The operator (default: the channel); its sales are "
               "booked to cashier api:NAME.")  # fmt: skip
+@click.option("--supervisor", is_flag=True, help="May also reverse the operator's sales.")
 @json_option
 @station_command
-def apikey_add(station, channel, name, as_json):
+def apikey_add(station, channel, name, supervisor, as_json):
     """Create a key and print it once (store it now: it cannot be shown again)."""
     stamp = station.stamp()
-    key, row = station.write(lambda conn: apikeys.add_key(conn, channel, name, stamp))
+    role = "supervisor" if supervisor else "seller"
+    key, row = station.write(lambda conn: apikeys.add_key(conn, channel, name, stamp, role))
     if as_json:
         click.echo(json.dumps({"key": key, **row}, sort_keys=True))
     else:

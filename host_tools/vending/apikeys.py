@@ -5,6 +5,10 @@ only as its SHA-256 (it is 256 random bits, so a slow hash adds nothing). A key 
 operator name and sells as one channel only; its sales are booked to cashier `api:<name>` and
 its payment references live in their own namespace (`<name>:<ref>` in the ledger), so one
 operator can neither replay nor read another's sales.
+
+A `supervisor` key may also reverse its operator's sales (POST /api/v1/reversals); the reversal
+is approved by cashier `api:<name>/supervisor`, registered as a supervisor that cannot sell
+(limit 0) when the key is made, so the approver is never the seller.
 """
 
 import hashlib
@@ -22,23 +26,32 @@ def _hash(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def add_key(conn, channel, name, stamp):
+ROLES = ("seller", "supervisor")
+
+
+def add_key(conn, channel, name, stamp, role="seller"):
     """Create a key; returns (key text shown once, row dict)."""
     channel = vend.check_channel(channel)
     name = registry.check_name(name or channel, "key name")
-    if ":" in name:
-        raise StationError("a key name may not contain ':'")
+    if ":" in name or "/" in name:
+        raise StationError("a key name may not contain ':' or '/'")
+    if role not in ROLES:
+        raise StationError(f"an API key's role is one of {', '.join(ROLES)}")
+    if role == "supervisor" and registry.get_cashier(conn, supervisor_of(name)) is None:
+        registry.add_cashier(conn, supervisor_of(name), f"API supervisor {name}", 0, True)
     key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
     conn.execute(
         db.api_keys.insert().values(
             id=key_id,
             name=name,
             channel=channel,
+            role=role,
             secret_hash=_hash(secret),
             created_at=stamp.utc_iso,
         )
     )
-    return f"{PREFIX}{key_id}_{secret}", {"id": key_id, "name": name, "channel": channel}
+    row = {"id": key_id, "name": name, "channel": channel, "role": role}
+    return f"{PREFIX}{key_id}_{secret}", row
 
 
 def list_keys(conn):
@@ -49,6 +62,7 @@ def list_keys(conn):
             "id": r.id,
             "name": r.name,
             "channel": r.channel,
+            "role": r.role,
             "created_at": r.created_at,
             "revoked_at": r.revoked_at,
         }
@@ -89,3 +103,8 @@ def ledger_ref(key_row, ref):
 
 def cashier_of(key_row):
     return f"api:{key_row.name}"
+
+
+def supervisor_of(name):
+    """The cashier id that approves an operator's reversals (see the module's docstring)."""
+    return f"api:{name}/supervisor"

@@ -260,6 +260,7 @@ api_keys = Table(
     Column("id", Text, primary_key=True),  # public part of the key, shown in listings
     Column("name", Text, nullable=False),  # the payment operator; ledger cashier "api:NAME"
     Column("channel", Text, nullable=False),  # the only channel this key sells as
+    Column("role", Text, nullable=False, default="seller"),  # seller | supervisor (reverses)
     Column("secret_hash", Text, nullable=False),  # SHA-256 of the secret part
     Column("created_at", Text, nullable=False),
     Column("revoked_at", Text),

@@ -172,6 +172,55 @@ async def _check_reuse(station, stored_ref, ref, meter, minor, channel):
 
 
 @api
+async def post_reversal(request, key):
+    """Reverse one of this operator's sales by its ref (supervisor keys only)."""
+    if key.role != "supervisor":
+        raise ApiError(403, "forbidden", "only a supervisor key may reverse sales")
+    body = await _json_body(request)
+    missing = [f for f in ("ref", "reason") if body.get(f) in (None, "")]
+    if missing:
+        raise ApiError(400, "missing_field", f"missing: {', '.join(missing)}")
+    ref, reason = str(body["ref"]), str(body["reason"])
+    station = request.app.state.station
+    try:
+        stored_ref = apikeys.ledger_ref(key, ref)
+    except StationError as error:
+        raise ApiError(400, "invalid", str(error)) from None
+    found = await run_in_threadpool(lookup.sale_by_ref, station, stored_ref)
+    if found is None:
+        raise ApiError(404, "not_found", f"no sale with ref {ref!r} for this operator")
+    sale = found[3]
+    if sale["reversed_by"]:
+        raise ApiError(
+            409, "already_reversed", f"ref {ref!r} was reversed by receipt {sale['reversed_by']}"
+        )
+    try:
+        done = await run_in_threadpool(
+            vend.reverse,
+            station,
+            sale["receipt"],
+            reason,
+            apikeys.supervisor_of(key.name),
+            apikeys.cashier_of(key),
+        )
+    except StationError as error:
+        if "already reversed" in str(error):  # a concurrent reversal won
+            raise ApiError(409, "already_reversed", str(error)) from None
+        raise ApiError(400, "invalid", str(error)) from None
+    return JSONResponse(
+        {
+            "receipt": done["receipt"],
+            "reverses": done["reverses"],
+            "ref": ref,
+            "amount": done["amount"],
+            "reason": done["reason"],
+            "created_at": done["created_at"],
+        },
+        201,
+    )
+
+
+@api
 async def get_vend(request, key):
     ref = request.path_params["ref"]
     station = request.app.state.station
@@ -277,6 +326,27 @@ OPENAPI = {
                     409,
                     422,
                 ),
+            }
+        },
+        "/api/v1/reversals": {
+            "post": {
+                "summary": "Reverse one of this operator's sales by its ref (supervisor keys)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["ref", "reason"],
+                                "properties": {
+                                    "ref": {"type": "string"},
+                                    "reason": {"type": "string", "maxLength": 200},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": _responses(((201, "the reversal receipt"),), 400, 401, 403, 404, 409),
             }
         },
         "/api/v1/vends/{ref}": {

@@ -74,6 +74,7 @@ def routes():
         Route("/day/close", pages.close_day, methods=["POST"]),
         Route("/api/v1/vends", api.post_vend, methods=["POST"]),
         Route("/api/v1/vends/{ref}", api.get_vend, methods=["GET"]),
+        Route("/api/v1/reversals", api.post_reversal, methods=["POST"]),
         Route("/api/v1/meters/{number}", api.get_meter, methods=["GET"]),
         Route("/api/v1/openapi.json", api.openapi, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -35,7 +35,8 @@ def cheap_hashes(monkeypatch):
 
 
 def add_users_and_keys(station):
-    """The standard users (password PASSWORD) and one API key per channel: {channel: key}."""
+    """The standard users (password PASSWORD), one API key per channel ({channel: key}) and a
+    supervisor key of the mobile operator ("supervisor")."""
     stamp = station.stamp()
     keys = {}
 
@@ -44,6 +45,7 @@ def add_users_and_keys(station):
             users.add_user(conn, name, role, PASSWORD, stamp, 100_000_00)
         for channel in ("mobile", "card"):
             keys[channel] = apikeys.add_key(conn, channel, f"op-{channel}", stamp)[0]
+        keys["supervisor"] = apikeys.add_key(conn, "mobile", "op-mobile", stamp, "supervisor")[0]
 
     station.write(work)
     return keys

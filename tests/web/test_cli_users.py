@@ -98,3 +98,17 @@ def test_serve_refuses_a_station_that_does_not_exist(tmp_path):
     result = run("serve", "--home", str(tmp_path / "none"), code=1)
     assert "no station in" in result.output
     assert "65536" in run("serve", "--port", "65536", code=2).output
+
+
+def test_a_supervisor_key_registers_an_approver_that_cannot_sell(tmp_path):
+    home = str(tmp_path / "home")
+    run("station", "init", "--home", home)
+    made = json.loads(run("apikey", "add", "--channel", "mobile", "--name", "mpesa",
+                          "--supervisor", "--json", "--home", home).output)  # fmt: skip
+    assert made["role"] == "supervisor"
+    cashiers = {c["id"]: c for c in json.loads(run("station", "cashier", "list", "--home",
+                                                   home, "--json").output)}  # fmt: skip
+    approver = cashiers["api:mpesa/supervisor"]
+    assert approver["supervisor"] and approver["limit"] == "0.00"
+    assert "may not contain" in run("apikey", "add", "--channel", "card", "--name", "a/b",
+                                    "--home", home, code=1).output  # fmt: skip

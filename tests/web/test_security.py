@@ -232,3 +232,31 @@ def test_the_rate_limit_holds_per_key(client):
     now[0] += 20  # a third of a minute refills one request
     assert client.get(path, headers=mobile).status_code == 200
     assert client.get(path, headers=mobile).status_code == 429
+
+
+def test_only_a_supervisor_key_reverses_and_only_its_operators_sales(client):
+    def post(path, key, body):
+        return client.post(path, json=body, headers={"authorization": f"Bearer {key}"})
+
+    sale = {"meter": KWH_METER, "amount": "5", "ref": "REV-1", "channel": "mobile"}
+    sold = post("/api/v1/vends", client.keys["mobile"], sale).json()
+    card_sale = dict(sale, channel="card")
+    post("/api/v1/vends", client.keys["card"], card_sale)
+    reverse = {"ref": "REV-1", "reason": "customer cancelled"}
+    seller = post("/api/v1/reversals", client.keys["mobile"], reverse)
+    assert seller.status_code == 403 and seller.json()["error"] == "forbidden"
+    assert post("/api/v1/reversals", client.keys["supervisor"], {"ref": "REV-1"}).json()[
+        "error"] == "missing_field"  # fmt: skip
+    done = post("/api/v1/reversals", client.keys["supervisor"], reverse)
+    assert done.status_code == 201, done.text
+    assert done.json()["reverses"] == sold["receipt"] and done.json()["amount"] == "5.00"
+    again = post("/api/v1/reversals", client.keys["supervisor"], reverse)
+    assert again.status_code == 409 and again.json()["error"] == "already_reversed"
+    # the card operator's sale with the same ref is another operator's: not found, untouched
+    receipt = client.get(
+        "/api/v1/vends/REV-1", headers={"authorization": f"Bearer {client.keys['card']}"}
+    ).json()
+    assert receipt["reversed_by"] is None  # fmt: skip
+    from host_tools.vending import reports
+
+    assert reports.day(client.station)["books_balance"]

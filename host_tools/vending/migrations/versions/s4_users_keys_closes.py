@@ -39,6 +39,7 @@ def upgrade():
         sa.Column("id", sa.Text, primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("channel", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
         sa.Column("secret_hash", sa.Text, nullable=False),
         sa.Column("created_at", sa.Text, nullable=False),
         sa.Column("revoked_at", sa.Text),
