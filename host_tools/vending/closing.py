@@ -1,4 +1,5 @@
-"""Closing the day (日清): the day report frozen when a supervisor closes it.
+"""Closing the day (日清): the day report frozen when a supervisor closes it; and a cashier's
+cash-up (cash counted against the cash the ledger expects, the difference recorded).
 
 Once closed, the stored totals are the day's totals and never change. Every txn is dated when
 it is sealed, so a correction made after the close (a reversal) is dated the day it is made; a
@@ -8,6 +9,8 @@ and never in the future.
 """
 
 import json
+import re
+import secrets
 from datetime import date
 
 from sqlalchemy import func, select
@@ -78,3 +81,62 @@ def close_day(station, local_date, user_name, now=None):
 
     station.write(work)
     return closed(station, local_date)
+
+
+# ---- cash-up -----------------------------------------------------------------------------------
+
+
+def expected_cash(station, cashier, local_date):
+    """Net cash a cashier booked on a day (cash sales less the cash refunds they paid out)."""
+    e, t = db.entries, db.txns
+
+    def work(conn):
+        return conn.execute(
+            select(func.coalesce(func.sum(e.c.amount), 0))
+            .join(t, t.c.id == e.c.txn_id)
+            .where(
+                t.c.cashier == cashier, t.c.local_date == local_date, e.c.account == "cash:cash"
+            )
+        ).scalar_one()
+
+    return int(station.read(work))
+
+
+def cash_up(station, cashier, counted_text, note="", now=None):
+    """Record the cash counted against the cash expected; returns the cash-up as a dict."""
+    from host_tools.vending.money import parse_amount
+
+    text = str(counted_text or "").strip()
+    empty_drawer = re.fullmatch(r"0+(\.0{1,2})?", text)  # parse_amount takes positives only
+    counted = 0 if empty_drawer else parse_amount(text, "cash counted")
+    note = (note or "").strip()
+    if len(note) > 200 or not note.isprintable():
+        raise StationError("the note must be at most 200 printable characters")
+    stamp = station.stamp(now)
+    expected = expected_cash(station, cashier, stamp.local_date)
+    row = {
+        "id": secrets.token_hex(8),
+        "cashier": cashier,
+        "local_date": stamp.local_date,
+        "made_at": stamp.utc_iso,
+        "expected": expected,
+        "counted": counted,
+        "difference": counted - expected,
+        "note": note,
+    }
+    station.write(lambda conn: conn.execute(db.cashups.insert().values(**row)))
+    return row
+
+
+def cash_ups(station, cashier, local_date):
+    c = db.cashups
+
+    def work(conn):
+        rows = conn.execute(
+            select(c)
+            .where(c.c.cashier == cashier, c.c.local_date == local_date)
+            .order_by(c.c.made_at.desc())
+        )
+        return [dict(r._mapping) for r in rows]
+
+    return station.read(work)

@@ -33,7 +33,8 @@ from sqlalchemy.engine import make_url
 from host_tools.vending import StationError
 
 # 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version,
-# entries keyed by (txn_id, line); 4: users, sessions, login_failures, api_keys, day_closes
+# entries keyed by (txn_id, line); 4: users, sessions, login_failures, api_keys, day_closes,
+# cashups
 # (added tables only: the station as a web app, see host_tools/web)
 SCHEMA_VERSION = 4
 metadata = MetaData()
@@ -274,6 +275,20 @@ day_closes = Table(
     Column("closed_at", Text, nullable=False),
     Column("last_seq", BigInteger, nullable=False),  # newest receipt when the day was closed
     Column("totals", Text, nullable=False),  # the day report frozen at close (JSON)
+)
+
+# A cashier's cash-up: cash counted in the drawer against the cash the ledger expects.
+cashups = Table(
+    "cashups",
+    metadata,
+    Column("id", Text, primary_key=True),  # random
+    Column("cashier", Text, nullable=False),
+    Column("local_date", Text, nullable=False),
+    Column("made_at", Text, nullable=False),
+    Column("expected", BigInteger, nullable=False),  # minor units: net cash booked that day
+    Column("counted", BigInteger, nullable=False),
+    Column("difference", BigInteger, nullable=False),  # counted - expected (short < 0)
+    Column("note", Text, nullable=False, default=""),
 )
 
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}

@@ -70,6 +70,7 @@ def routes():
         Route("/receipts/{seq}/reverse", pages.reverse_form, methods=["GET"]),
         Route("/receipts/{seq}/reverse", pages.reverse, methods=["POST"]),
         Route("/shift", pages.shift, methods=["GET"]),
+        Route("/shift/cashup", pages.cash_up, methods=["POST"]),
         Route("/day", pages.day, methods=["GET"]),
         Route("/day/close", pages.close_day, methods=["POST"]),
         Route("/api/v1/vends", api.post_vend, methods=["POST"]),

@@ -2,8 +2,8 @@
 
 Cashier: find a meter (number, customer, phone), see it (customer, tariff, debt, last
 purchases), sell, receipt (print styles for 58/80 mm thermal and A4), reprint (marked COPY),
-own shift. Supervisor: reverse a sale (reason required, never one's own), the day report and
-closing the day.
+own shift and cash-up. Supervisor: reverse a sale (reason required, never one's own), the day
+report and closing the day.
 """
 
 import secrets
@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
 from host_tools.vending import StationError, closing, lookup, mgmt, registry, reports, vend
+from host_tools.vending.money import fmt
 from host_tools.web.auth import SUPERVISORS, Forbidden, action, page
 
 PAPERS = ("80", "58", "a4")
@@ -141,11 +142,48 @@ async def find_receipt(request, user):
 
 @page()
 async def shift(request, user):
+    return await _shift(request, user)
+
+
+async def _shift(request, user, status=200, **context):
     station = _station(request)
     today = station.stamp().local_date
     report = await _call(reports.day, station, today, user.name)
     sales = await _call(lookup.sales_by, station, today, user.name)
-    return render(request, "shift.html", report=report, sales=sales, today=today)
+    expected = await _call(closing.expected_cash, station, user.name, today)
+    cashups = await _call(closing.cash_ups, station, user.name, today)
+    return render(
+        request,
+        "shift.html",
+        report=report,
+        sales=sales,
+        today=today,
+        expected=fmt(expected),
+        cashups=[_fmt_cashup(c) for c in cashups],
+        status=status,
+        **context,
+    )
+
+
+def _fmt_cashup(row):
+    out = dict(row)
+    for field in ("expected", "counted", "difference"):
+        out[field + "_text"] = ("+" if field == "difference" and row[field] > 0 else "") + fmt(
+            row[field]
+        )
+    return out
+
+
+@action()
+async def cash_up(request, user):
+    form = request.state.form
+    try:
+        await _call(
+            closing.cash_up, _station(request), user.name, form.get("counted"), form.get("note")
+        )
+    except StationError as exc:
+        return await _shift(request, user, 400, error=str(exc))
+    return RedirectResponse("/shift", status_code=303)
 
 
 # ---- supervisor ------------------------------------------------------------------------------

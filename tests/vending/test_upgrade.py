@@ -11,7 +11,7 @@ from host_tools.vending import StationError, audit, db, vend
 from host_tools.vending.station import Station
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
 
-NEW_TABLES = ("sessions", "login_failures", "api_keys", "day_closes", "users")
+NEW_TABLES = ("sessions", "login_failures", "api_keys", "day_closes", "cashups", "users")
 
 
 def _as_schema_3(station):
@@ -76,7 +76,7 @@ def test_a_newer_schema_is_refused_and_nothing_changes(station):
 def test_a_failing_step_leaves_the_schema_3_database_as_it_was(station):
     _as_schema_3(station)
     with station.engine.begin() as conn:  # in the way of the last table the step creates
-        conn.execute(text("CREATE TABLE day_closes (x INTEGER)"))
+        conn.execute(text("CREATE TABLE cashups (x INTEGER)"))
     before = _tables(station)
     _upgrade(station.home, code=1)
     assert _tables(station) == before  # no users, sessions... half-made; no alembic_version

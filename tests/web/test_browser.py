@@ -104,6 +104,16 @@ def test_a_cashier_sells_prints_reprints_and_a_supervisor_reverses_and_closes(
     assert "security token" in browser.text("#message")
     assert len(lookup.recent_sales(station, KWH_METER)) == before
     browser.shot("forged-refused")
+
+    # cash-up: 20.00 expected, 19.50 counted -> 0.50 short, recorded
+    browser.get("/shift")
+    assert browser.text("#expected") == "20.00"
+    browser.fill("#counted", "19.50")
+    browser.fill("#note", "coins short")
+    browser.submit("#cash-up")
+    assert "-0.50" in browser.text("#cashups")
+    browser.shot("shift-cashup")
+    assert closing.cash_ups(station, "clerk", station.stamp().local_date)[0]["difference"] == -50
     log_out(browser)
 
     # the supervisor reverses the clerk's sale (a reason is required)

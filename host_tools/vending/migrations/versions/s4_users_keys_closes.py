@@ -1,4 +1,5 @@
-"""Schema 4: the station as a web app — users, sessions, login throttling, API keys, day closes.
+"""Schema 4: the station as a web app — users, sessions, login throttling, API keys, day closes,
+cash-ups.
 
 Tables as they were at schema 4 (written out here, not imported from db.py, so later changes to
 db.py do not change what this step does)."""
@@ -51,4 +52,15 @@ def upgrade():
         sa.Column("closed_at", sa.Text, nullable=False),
         sa.Column("last_seq", sa.BigInteger, nullable=False),
         sa.Column("totals", sa.Text, nullable=False),
+    )
+    op.create_table(
+        "cashups",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("cashier", sa.Text, nullable=False),
+        sa.Column("local_date", sa.Text, nullable=False),
+        sa.Column("made_at", sa.Text, nullable=False),
+        sa.Column("expected", sa.BigInteger, nullable=False),
+        sa.Column("counted", sa.BigInteger, nullable=False),
+        sa.Column("difference", sa.BigInteger, nullable=False),
+        sa.Column("note", sa.Text, nullable=False),
     )
