@@ -72,6 +72,7 @@ def routes():
         Route("/shift", pages.shift, methods=["GET"]),
         Route("/shift/cashup", pages.cash_up, methods=["POST"]),
         Route("/day", pages.day, methods=["GET"]),
+        Route("/day.csv", pages.day, methods=["GET"]),
         Route("/day/close", pages.close_day, methods=["POST"]),
         Route("/api/v1/vends", api.post_vend, methods=["POST"]),
         Route("/api/v1/vends/{ref}", api.get_vend, methods=["GET"]),

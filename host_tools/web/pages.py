@@ -6,13 +6,16 @@ own shift and cash-up. Supervisor: reverse a sale (reason required, never one's 
 report and closing the day.
 """
 
+import csv
+import io
 import secrets
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
 from host_tools.vending import StationError, closing, lookup, mgmt, registry, reports, vend
-from host_tools.vending.money import fmt
+from host_tools.vending.money import fmt, parse_amount
+from host_tools.web import charts
 from host_tools.web.auth import SUPERVISORS, Forbidden, action, page
 
 PAPERS = ("80", "58", "a4")
@@ -237,7 +240,41 @@ async def day(request, user):
         report = closed["totals"] if closed else await _call(reports.day, station, date)
     except StationError as exc:
         return render(request, "error.html", 400, message=str(exc))
-    return render(request, "day.html", report=report, closed=closed, date=date)
+    if request.url.path.endswith(".csv"):
+        return _day_csv(report)
+    net = [(name, _minor(row["net"])) for name, row in report["channels"].items()]
+    chart = charts.bars(f"Net sales per channel, {date}", net)
+    return render(request, "day.html", report=report, closed=closed, date=date, chart=chart)
+
+
+def _minor(text):
+    """A formatted amount ("-12.50") back to minor units, for charts of report rows."""
+    sign = -1 if text.startswith("-") else 1
+    return sign * parse_amount(text.lstrip("-")) if text.strip("-0.") else 0
+
+
+def _day_csv(report):
+    """The day's per-channel and per-cashier tables as one CSV (a `table` column says which)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["table", "name", "sales", "sold", "reversals", "reversed", "net"])
+    for table in ("channels", "cashiers"):
+        for name, row in report[table].items():
+            writer.writerow([table[:-1], _csv_safe(name)] + [row[k] for k in CSV_FIELDS])
+    filename = f"prepay-day-{report['date']}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+CSV_FIELDS = ("sales", "sold", "reversals", "reversed", "net")
+
+
+def _csv_safe(text):
+    """No formula injection when the CSV is opened in a spreadsheet (=, +, -, @ first)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @action(SUPERVISORS)

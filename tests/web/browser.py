@@ -105,9 +105,29 @@ class Browser:
         field.clear()
         field.send_keys(text)
 
-    def submit(self, css, status=None):
+    def submit(self, css, status=None, navigates=True):
+        """Click a button or link and wait for the next page (not for a form the browser
+        keeps, e.g. a `required` field left empty: navigates=False)."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.find("html")
         self.find(css).click()
+        if navigates:
+            wait = WebDriverWait(self.driver, 30)
+            wait.until(expected_conditions.staleness_of(page))
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
         self.check_console(status)
+
+    click = submit
+
+    def wait_for(self, css):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        located = expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+        return WebDriverWait(self.driver, 30).until(located)
 
     def text(self, css="body"):
         return self.find(css).text

@@ -48,7 +48,7 @@ def test_a_cashier_sells_prints_reprints_and_a_supervisor_reverses_and_closes(
     browser.fill("#q", "a. block")
     browser.submit("#search")
     browser.shot("find")
-    browser.find(f"#results a[href='/meters/{KWH_METER}']").click()
+    browser.click(f"#results a[href='/meters/{KWH_METER}']")
     assert browser.text("#customer") == "A. Block"
     assert browser.text("#debt") == "0.00"
 
@@ -99,7 +99,7 @@ def test_a_cashier_sells_prints_reprints_and_a_supervisor_reverses_and_closes(
         document.body.appendChild(f); f.submit();""",
         KWH_METER,
     )
-    browser.find("#message")
+    browser.wait_for("#message")
     browser.check_console(403)
     assert "security token" in browser.text("#message")
     assert len(lookup.recent_sales(station, KWH_METER)) == before
@@ -119,9 +119,9 @@ def test_a_cashier_sells_prints_reprints_and_a_supervisor_reverses_and_closes(
     # the supervisor reverses the clerk's sale (a reason is required)
     log_in(browser, "boss")
     browser.get(f"/receipts/{seq}")
-    browser.find("#reverse-link").click()
+    browser.click("#reverse-link")
     browser.shot("reverse-form")
-    browser.submit("#reverse")  # empty reason: the browser's `required` keeps the form
+    browser.submit("#reverse", navigates=False)  # empty reason: `required` keeps the form
     assert "/reverse" in browser.driver.current_url
     browser.fill("#reason", "customer paid twice")
     browser.submit("#reverse")
@@ -157,7 +157,7 @@ def test_the_chosen_paper_is_kept_for_the_next_original_receipt(browser, live_sq
     browser.get(f"/meters/{KWH_METER}")
     browser.fill("#amount", "10")
     browser.submit("#sell")
-    browser.find("#paper-58").click()  # the receipt again (a COPY) on 58 mm
+    browser.click("#paper-58")  # the receipt again (a COPY) on 58 mm
     assert browser.text("#copy-mark") == "COPY"
     browser.get(f"/meters/{KWH_METER}")
     browser.fill("#amount", "11")
