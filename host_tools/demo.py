@@ -36,16 +36,19 @@ ZONE_STYLE = {"normal": "green", "low": "yellow", "disconnected": "red"}
 
 @contextmanager
 def _demo_passphrase():
-    """PREPAY_PASSPHRASE for the demo station, restored afterwards."""
-    old = os.environ.get("PREPAY_PASSPHRASE")
-    os.environ["PREPAY_PASSPHRASE"] = PASSPHRASE
+    """PREPAY_PASSPHRASE (and the first admin's PREPAY_USER_PASSWORD) for the demo station,
+    restored afterwards."""
+    wanted = {"PREPAY_PASSPHRASE": PASSPHRASE, "PREPAY_USER_PASSWORD": PASSPHRASE}
+    old = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("PREPAY_PASSPHRASE", None)
-        else:
-            os.environ["PREPAY_PASSPHRASE"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class Demo:

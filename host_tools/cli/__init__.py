@@ -14,6 +14,9 @@ sim_cmds      prepay sim                  the simulated meter
 hil_cmds      prepay hil                  the hardware-in-the-loop suite
 demo_cmds     prepay demo                 what `make demo` runs
 sts_cmds      prepay sts ...              STS-compatible tokens: encode|decode|key|keychange
+user_cmds     prepay user ...             the station's users (cashier, supervisor, admin)
+apikey_cmds   prepay apikey ...           API keys of the payment channels
+serve_cmds    prepay serve                the station as a web app and HTTP API
 
 Shared by the verbs: output.py (--json, printing, one-line errors, progress bars) and
 station_access.py (--home, opening the station). Each module's `register(main)` attaches its
@@ -46,6 +49,9 @@ _GROUP_MODULES = (
     "hil_cmds",
     "demo_cmds",
     "sts_cmds",
+    "user_cmds",
+    "apikey_cmds",
+    "serve_cmds",
 )
 
 

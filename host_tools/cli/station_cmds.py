@@ -1,4 +1,4 @@
-"""`prepay station init|cashier add|list`: set up the vending station and its cashiers.
+"""`prepay station init|upgrade|cashier add|list`: set up the vending station and its cashiers.
 
 The station's other verbs each have their module: tariff_cmds, meter_cmds, vend_cmds,
 config_cmds, report_cmds, audit_cmds and the management tokens in token_cmds (docs/station.md).
@@ -23,17 +23,46 @@ def station():
 @click.option(
     "--key-from", default=None, help="Another station's vending.key (a second station on a DB)."
 )
+@click.option("--admin", default="admin", show_default=True, help="The first admin user's name.")
 @json_option
-def station_init(home_dir, db_url, key_from, as_json):
-    """Create the station: encrypted vending key, station.json and the database schema."""
-    from host_tools.vending.station import init_station
+def station_init(home_dir, db_url, key_from, admin, as_json):
+    """Create the station: encrypted vending key, station.json, the database schema and the
+    first admin user (password from $PREPAY_USER_PASSWORD, else prompted twice)."""
+    from host_tools.cli.user_cmds import create_user, user_password
+    from host_tools.vending import users
+    from host_tools.vending.station import Station, init_station
 
     try:
+        # Asked first, so a refused password leaves nothing behind. A second station on a
+        # shared database (--key-from) shares that database's users: no new admin then.
+        password = None if key_from else user_password(admin)
         root, url = init_station(home_dir, db_url, prompt=passphrase_prompt, key_from=key_from)
+        opened = Station(root)
+        try:
+            if password or not opened.read(users.count_users):
+                create_user(opened, admin, "admin", password=password)
+            else:
+                admin = None
+        finally:
+            opened.close()
     except StationError as error:
         raise click.ClickException(str(error)) from None
-    data = {"home": str(root), "db": db.redact(url)}
+    data = {"home": str(root), "db": db.redact(url), "admin": admin}
     emit(data, as_json, lambda c, d: c.print(f"station ready in {d['home']} (database {d['db']})"))
+
+
+@station.command("upgrade")
+@station_command
+def station_upgrade(station):
+    """Move the station's database to this prepay's schema (one transaction; a newer schema
+    than this prepay's is refused and nothing changes)."""
+    from host_tools.vending.upgrade import upgrade
+
+    found, now = upgrade(station)
+    if found == now:
+        click.echo(f"schema version {now}: already current")
+    else:
+        click.echo(f"schema version {found} -> {now}: upgraded")
 
 
 @station.group("cashier")

@@ -33,8 +33,10 @@ from sqlalchemy.engine import make_url
 from host_tools.vending import StationError
 
 # 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version,
-# entries keyed by (txn_id, line)
-SCHEMA_VERSION = 3
+# entries keyed by (txn_id, line); 4: users, sessions, login_failures, api_keys, day_closes,
+# cashups
+# (added tables only: the station as a web app, see host_tools/web)
+SCHEMA_VERSION = 4
 metadata = MetaData()
 
 station_meta = Table(
@@ -219,6 +221,76 @@ config_counters = Table(
     UniqueConstraint("meter", "counter"),
 )
 
+# ---- 4: the station's users (host_tools/vending/users.py), API keys (apikeys.py), day closes
+# (closing.py). A user's name is also its cashier id: the ledger's `cashier` column names users.
+users = Table(
+    "users",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),  # cashier | supervisor | admin
+    Column("password_hash", Text, nullable=False),  # argon2id (PHC string)
+    Column("created_at", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+# Server-side sessions: the cookie holds a random token, the table its SHA-256, so logging out
+# (deleting the row) makes an old cookie worthless and a copy of the table opens no session.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("user_name", Text, ForeignKey("users.name"), nullable=False),
+    Column("csrf", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),  # ISO 8601 UTC
+)
+
+# Login throttling, one row per account ("user:NAME") and per address ("addr:IP").
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_at", Text, nullable=False),
+    Column("locked_until", Text),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Text, primary_key=True),  # public part of the key, shown in listings
+    Column("name", Text, nullable=False),  # the payment operator; ledger cashier "api:NAME"
+    Column("channel", Text, nullable=False),  # the only channel this key sells as
+    Column("role", Text, nullable=False, default="seller"),  # seller | supervisor (reverses)
+    Column("secret_hash", Text, nullable=False),  # SHA-256 of the secret part
+    Column("created_at", Text, nullable=False),
+    Column("revoked_at", Text),
+)
+
+day_closes = Table(
+    "day_closes",
+    metadata,
+    Column("local_date", Text, primary_key=True),
+    Column("closed_by", Text, nullable=False),
+    Column("closed_at", Text, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),  # newest receipt when the day was closed
+    Column("totals", Text, nullable=False),  # the day report frozen at close (JSON)
+)
+
+# A cashier's cash-up: cash counted in the drawer against the cash the ledger expects.
+cashups = Table(
+    "cashups",
+    metadata,
+    Column("id", Text, primary_key=True),  # random
+    Column("cashier", Text, nullable=False),
+    Column("local_date", Text, nullable=False),
+    Column("made_at", Text, nullable=False),
+    Column("expected", BigInteger, nullable=False),  # minor units: net cash booked that day
+    Column("counted", BigInteger, nullable=False),
+    Column("difference", BigInteger, nullable=False),  # counted - expected (short < 0)
+    Column("note", Text, nullable=False, default=""),
+)
+
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 
 
@@ -385,6 +457,12 @@ def check_schema(conn):
         select(station_meta.c.value).where(station_meta.c.key == "schema_version")
     ).scalar()
     if found != str(SCHEMA_VERSION):
+        hint = (
+            "run `prepay station upgrade`"
+            if str(found).isdigit() and int(found) < SCHEMA_VERSION
+            else "install the prepay that made it"
+        )
         raise StationError(
-            f"the database has prepay schema version {found}, this prepay uses {SCHEMA_VERSION}"
+            f"the database has prepay schema version {found}, this prepay uses "
+            f"{SCHEMA_VERSION}: {hint}"
         )

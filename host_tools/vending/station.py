@@ -98,6 +98,13 @@ class Station:
         self._decoder_keys = {}
         self._schema_checked = False
 
+    def use_database(self, db_url):
+        """Use another database than station.json's (`prepay serve --db URL`)."""
+        self.engine.dispose()
+        self.url = db.normalise_url(db_url)
+        self.engine = _engine(self.url)
+        self._schema_checked = False
+
     def tariff(self, conn, name):
         """A tariff by name, cached: tariffs are never edited (a change is a new tariff)."""
         if name not in self._tariffs:

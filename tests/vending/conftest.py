@@ -61,6 +61,7 @@ def fast_kdf(monkeypatch):
 @pytest.fixture
 def station_env(monkeypatch):
     monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)  # the first admin's (station init)
     monkeypatch.delenv("PREPAY_VEND_CRASH_AT", raising=False)
 
 

@@ -1,0 +1,86 @@
+"""`prepay station upgrade`: a schema-3 station with sales moves to the current schema on SQLite
+and PostgreSQL in one transaction; the ledger, its hash chain and idempotent refs survive; a
+newer schema is refused; a failing step changes nothing."""
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect, text
+
+from host_tools.cli import main
+from host_tools.vending import StationError, audit, db, vend
+from host_tools.vending.station import Station
+from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
+
+NEW_TABLES = ("sessions", "login_failures", "api_keys", "day_closes", "cashups", "users")
+
+
+def _as_schema_3(station):
+    """The station's database as `station init` of schema 3 made it (the tables schema 4
+    added dropped, the version set back)."""
+    with station.engine.begin() as conn:
+        for table in NEW_TABLES:
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text("UPDATE station_meta SET value = '3' WHERE key = 'schema_version'"))
+
+
+def _upgrade(home, code=0):
+    result = CliRunner().invoke(main, ["station", "upgrade", "--home", str(home)])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def _tables(station):
+    with station.engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def test_a_schema_3_station_with_sales_upgrades_and_keeps_its_books(station):
+    sold = [
+        vend.sell(station, KWH_METER, "20", "UP-1", "cash", "clerk"),
+        vend.sell(station, CURRENCY_METER, "15", "UP-2", "mobile", "clerk"),
+    ]
+    vend.reverse(station, sold[1]["receipt"], "wrong meter", "boss")
+    home = station.home
+    _as_schema_3(station)
+    station.close()
+    old = Station(home)
+    with pytest.raises(StationError, match="version 3, this prepay uses 4: run `prepay station"):
+        vend.find_receipt(old, sold[0]["receipt"])
+    old.close()
+
+    assert "schema version 3 -> 4: upgraded" in _upgrade(home)
+    upgraded = Station(home)
+    assert set(NEW_TABLES) <= _tables(upgraded)
+    result = audit.verify(upgraded)
+    assert result["ok"], result
+    again = vend.sell(upgraded, KWH_METER, "20", "UP-1", "cash", "clerk")  # idempotent ref
+    assert again["replayed"] and again["token"] == sold[0]["token"]
+    with pytest.raises(StationError, match="already used"):
+        vend.sell(upgraded, KWH_METER, "21", "UP-1", "cash", "clerk")
+    assert vend.find_receipt(upgraded, sold[1]["receipt"])["reversed_by"] is not None
+    upgraded.close()
+    assert "already current" in _upgrade(home)
+
+
+def test_a_newer_schema_is_refused_and_nothing_changes(station):
+    with station.engine.begin() as conn:
+        conn.execute(text("UPDATE station_meta SET value = '9' WHERE key = 'schema_version'"))
+    out = _upgrade(station.home, code=1)
+    assert "schema version 9, newer than this prepay's 4" in out
+    with station.engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM station_meta WHERE key = "
+                                 "'schema_version'")).scalar() == "9"  # fmt: skip
+    assert "alembic_version" not in _tables(station)
+
+
+def test_a_failing_step_leaves_the_schema_3_database_as_it_was(station):
+    _as_schema_3(station)
+    with station.engine.begin() as conn:  # in the way of the last table the step creates
+        conn.execute(text("CREATE TABLE cashups (x INTEGER)"))
+    before = _tables(station)
+    _upgrade(station.home, code=1)
+    assert _tables(station) == before  # no users, sessions... half-made; no alembic_version
+    with station.engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM station_meta WHERE key = "
+                                 "'schema_version'")).scalar() == "3"  # fmt: skip
+    assert db.SCHEMA_VERSION == 4
