@@ -58,7 +58,10 @@ mptest: $(TEST_EXTRAS)
 # dependencies here make a second `make firmware` with nothing changed run nothing.
 #   build/micropython-unix32           the meter frozen in (firmware/manifest.py)
 #   build/micropython-unix32-nofrozen  asyncio only, the meter loaded from .mpy (bench/firmware.py)
-SHARED     ?= ../shared
+# ../shared; a git worktree (git worktree add) also looks beside its main checkout.
+MAIN_CHECKOUT := $(patsubst %/.git,%,$(shell git rev-parse --path-format=absolute \
+                   --git-common-dir 2>/dev/null))
+SHARED     ?= $(firstword $(wildcard ../shared $(MAIN_CHECKOUT)/../shared) ../shared)
 MP_VERSION := 1.28.0
 MP_TARBALL ?= $(SHARED)/micropython/micropython-$(MP_VERSION)-min.tar.gz
 MP_SRC     ?= build/micropython-$(MP_VERSION)

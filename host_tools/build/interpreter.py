@@ -25,6 +25,10 @@ from pathlib import Path
 MP_VERSION = "1.28.0"
 MP_TAG = "v" + MP_VERSION
 MP_REPO = "https://github.com/micropython/micropython"
+MP_COMMIT = "e0e9fbb"  # the tag's commit (shared/micropython/README.md)
+# The version the banner and sys.version show. Without it MicroPython's build asks git, and the
+# unpacked tree sits inside prepay's checkout: it would report prepay's commit.
+VERSION_ENV = {"MICROPY_GIT_TAG": MP_TAG, "MICROPY_GIT_HASH": MP_COMMIT}
 # Debian package that lets gcc build -m32 binaries.
 MULTILIB = "gcc-multilib"
 # Flags that make the unix port look like a board build (see the module docstring).
@@ -73,9 +77,9 @@ def unpack(tarball, dest):
     return src
 
 
-def _run(cmd, **kwargs):
+def _run(cmd, env=None, **kwargs):
     print("+ " + " ".join(map(str, cmd)), flush=True)
-    done = subprocess.run(cmd, **kwargs)
+    done = subprocess.run(cmd, env=env, **kwargs)
     if done.returncode != 0:
         raise BuildError(f"{cmd[0]} failed with status {done.returncode}: {' '.join(cmd)}")
 
@@ -115,7 +119,7 @@ def ensure_multilib():
 
 def build_mpy_cross(src):
     """Build the source tree's own mpy-cross (it compiles what the port freezes)."""
-    _run(["make", "-C", str(Path(src, "mpy-cross")), JOBS])
+    _run(["make", "-C", str(Path(src, "mpy-cross")), JOBS], env=dict(os.environ, **VERSION_ENV))
 
 
 def build_unix(src, manifest, out):
@@ -138,7 +142,7 @@ def build_unix(src, manifest, out):
     build = "build-" + out.name
     cmd = ["make", "-C", str(port), JOBS, *PORT_FLAGS, "BUILD=" + build]
     cmd += ["FROZEN_MANIFEST=" + str(manifest), "MPY_LIB_DIR=" + str(lib_stub)]
-    _run(cmd)
+    _run(cmd, env=dict(os.environ, **VERSION_ENV))
     tmp = out.with_name(out.name + ".tmp")
     shutil.copy2(port / build / "micropython", tmp)
     os.replace(tmp, out)
