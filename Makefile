@@ -94,7 +94,7 @@ $(MP_SRC)/mpy-cross/build/mpy-cross: $(MP_SOURCE)
 	$(MP_STEP) mpy-cross $(MP_SRC)
 	touch $@
 
-bench: $(BENCH_EXTRAS)
+bench: $(BENCH_EXTRAS) firmware
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:

@@ -4,7 +4,9 @@ Runs the real app (sim HAL, journal file, compiled .mpy like a board) in `microp
 prints: heap after imports, after boot and provisioning, the live high-water, boot time
 (restore journal + relay + boot event, from a journal whose event ring is full), the cost of
 one loop iteration (idle and with pulses) and of one protocol request (status) and one token.
-The same run is measured again with the code in a ROMFS image (see ROMFS_PRELUDE).
+The same run is measured again with the code in a ROMFS image (see ROMFS_PRELUDE). Last, the
+heap floor of the run on each interpreter side by side (heap_floors): PyPI's 64-bit one, and the
+32-bit ones `make firmware` builds, without and with the meter frozen in.
 
     .venv/bin/python bench/firmware.py
 """
@@ -138,6 +140,68 @@ def _wipe(state):
         f.unlink()
 
 
+# The interpreters heap_floors compares: (label, path, the meter frozen in).
+INTERPRETERS = (
+    ("PyPI 64-bit, .mpy in RAM", None, False),
+    ("32-bit, .mpy in RAM", ROOT / "build" / "micropython-unix32-nofrozen", False),
+    ("32-bit, meter frozen in", ROOT / "build" / "micropython-unix32", True),
+)
+
+
+def _floor_kib(run, state, lo=8, hi=1024):
+    """The smallest -X heapsize in KiB (1 KiB steps, by bisection) in which the whole run passes.
+
+    Assumes a run that passes in N KiB passes in more; fragmentation can move the floor by a few
+    KiB, which is why docs quote a range. None if it fails even in `hi` KiB.
+    """
+
+    def passes(kib):
+        _wipe(state)
+        return run("-X", "heapsize=%dK" % kib).returncode == 0
+
+    if not passes(hi):
+        return None
+    while hi - lo > 1:  # invariant: lo fails (or is untried below the floor), hi passes
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def heap_floors(script, mpy_dir, state):
+    """The heap floor of `script` (the whole run) on each of INTERPRETERS: lines to print."""
+    from host_tools.build.interpreter import newer_sources
+    from host_tools.sim import find_micropython
+
+    lines = [
+        "heap floor of the whole run (boot, provision, tokens, loops, full event ring, reboot):"
+    ]
+    for label, path, frozen in INTERPRETERS:
+        path = str(path or find_micropython())
+        if not Path(path).exists():
+            lines.append("  %-26s missing: %s (run `make firmware`)" % (label, path))
+            continue
+        # Frozen: nothing but the image on the module path, so no file shadows it.
+        env = {"MICROPYPATH": ".frozen" if frozen else ".frozen:" + str(mpy_dir)}
+        env["PATH"] = "/usr/bin:/bin"
+
+        def run(*args, path=path, env=env):
+            cmd = [path, *args, str(script)]
+            return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+        floor = _floor_kib(run, state)
+        stale = (
+            " (older than the sources: run `make firmware`)"
+            if frozen and newer_sources(path, [ROOT / "firmware", ROOT / "token_spec"])
+            else ""
+        )
+        shown = "%4d KiB" % floor if floor else "> 1024 KiB"
+        lines.append("  %-26s %s  %s%s" % (label, shown, path, stale))
+    return lines
+
+
 def main():
     from host_tools.build.mpy import compile_file, source_files
     from host_tools.sim import find_micropython
@@ -177,6 +241,7 @@ def main():
         proc = run()
         _wipe(state)
         proc_rom = run_rom()
+        floors = heap_floors(script, build, state)
     for p in (proc, proc_rom):
         if p.returncode != 0:
             print(p.stdout + p.stderr)
@@ -209,6 +274,7 @@ def main():
             "(a board keeps it in flash)" % (smallest_rom, -(-image_size // 1024))
         )
     print("  (this port is 64-bit: pointers and GC blocks are twice the ESP32's)")
+    print("\n".join(floors))
     return 0
 
 

@@ -3,7 +3,7 @@
 #   ESP32: make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=/abs/path/firmware/manifest.py
 # (docs/firmware.md, Building for a board). Not a firmware module: mpy-cross/deploy skip it.
 # MicroPython's tools run this file with the working directory set to its folder (firmware/).
-# ruff: noqa: F821  (include/package are the manifest API, given by MicroPython's tools)
+# ruff: noqa: F821  (freeze/include/package are the manifest API, given by MicroPython's tools)
 import os
 
 # Folders that never go to a board (as host_tools/build/mpy.py SKIP_DIRS).
@@ -22,6 +22,14 @@ def _modules(package_dir):
     return found
 
 
+# A board keeps its port's own frozen modules: on the ESP32, _boot.py mounts the filesystem and
+# machine.py adds machine.Counter, which the HAL counts pulses with (this manifest replaces the
+# board's, whose other entries are network libraries the meter does not use). The unix port
+# has no such folder.
+try:
+    freeze("$(PORT_DIR)/modules")
+except FileNotFoundError:
+    pass
 # asyncio as the ports ship it (the app's runner is built on it).
 include("$(MPY_DIR)/extmod/asyncio")
 # The meter: firmware (app, core, HALs incl. ESP32's: compiled here, imported only on a board)
