@@ -170,13 +170,42 @@ def _floor_kib(run, state, lo=8, hi=1024):
     return hi
 
 
+# heap_floors splits INNER here: a reboot is a fresh process with a fresh heap, as on a board
+# (the sim restarts the interpreter after a power cut), not a second app in the first one's heap.
+_REBOOT_AT = "del app, runner"
+_REBOOT = r"""
+from firmware.hal import sim
+from firmware.app.meter_app import MeterApp
+app = MeterApp(sim.create({"state_dir": STATE, "speed_milli": 0}))
+app.boot()
+assert len(app.meter.events) == 256
+"""
+
+
 def heap_floors(script, mpy_dir, state):
-    """The heap floor of `script` (the whole run) on each of INTERPRETERS: lines to print."""
+    """The heap floor of the whole run on each of INTERPRETERS: lines to print.
+
+    The run is `script` (INNER) up to its reboot, then the reboot on the journal it wrote in a
+    new process. Both run as mpy-cross output (`-m`), like the firmware: compiling their source
+    would take heap that a meter never needs.
+    """
     from host_tools.build.interpreter import newer_sources
+    from host_tools.build.mpy import compile_file
     from host_tools.sim import find_micropython
 
+    text = Path(script).read_text()
+    first = text.split(_REBOOT_AT)[0]  # the whole text if INNER changed and lost the marker
+    phases = Path(mpy_dir, "_bench_floor")
+    phases.mkdir(parents=True, exist_ok=True)
+    for name, code in (("floor_run", first), ("floor_reboot", _REBOOT)):
+        src = phases / (name + ".py")
+        src.write_text(code.replace("STATE", repr(str(state))))
+        compile_file(src, phases / (name + ".mpy"))
+        src.unlink()  # only the compiled module stays on the path
+
     lines = [
-        "heap floor of the whole run (boot, provision, tokens, loops, full event ring, reboot):"
+        "heap floor of the whole run (boot, provision, tokens, loops, full event ring; then a "
+        "reboot on that journal):"
     ]
     for label, path, frozen in INTERPRETERS:
         path = str(path or find_micropython())
@@ -184,12 +213,17 @@ def heap_floors(script, mpy_dir, state):
             lines.append("  %-26s missing: %s (run `make firmware`)" % (label, path))
             continue
         # Frozen: nothing but the image on the module path, so no file shadows it.
-        env = {"MICROPYPATH": ".frozen" if frozen else ".frozen:" + str(mpy_dir)}
-        env["PATH"] = "/usr/bin:/bin"
+        code = ".frozen" if frozen else ".frozen:" + str(mpy_dir)
+        env = {"MICROPYPATH": code + ":" + str(phases), "PATH": "/usr/bin:/bin"}
 
         def run(*args, path=path, env=env):
-            cmd = [path, *args, str(script)]
-            return subprocess.run(cmd, capture_output=True, text=True, env=env)
+            # -m puts the working folder first on the path: use one without sources.
+            for module in ("floor_run", "floor_reboot"):
+                cmd = [path, *args, "-m", module]
+                done = subprocess.run(cmd, capture_output=True, text=True, cwd=phases, env=env)
+                if done.returncode != 0:
+                    break
+            return done
 
         floor = _floor_kib(run, state)
         stale = (
