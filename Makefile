@@ -2,7 +2,7 @@
 #   make demo   the main job on built-in defaults (simulated meter, SQLite station)
 #   make test   the whole suite: lint, mpy-cross, pyright, pytest, MicroPython tests
 #   make bench  benchmarks that print figures
-#   make firmware  the 32-bit interpreters built from ../shared/micropython (SHARED=... elsewhere)
+#   make firmware  the 32-bit interpreter, meter frozen in, from ../shared/micropython (SHARED=...)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -56,8 +56,9 @@ mptest: $(TEST_EXTRAS)
 # MicroPython's source, trimmed to the unix port and mpy-cross, beside the checkout (CI: a fresh
 # clone with shared/ next to it). The steps are host_tools/build/interpreter.py; the stamps and
 # dependencies here make a second `make firmware` with nothing changed run nothing.
-#   build/micropython-unix32           the meter frozen in (firmware/manifest.py)
-#   build/micropython-unix32-nofrozen  asyncio only, the meter loaded from .mpy (bench/firmware.py)
+#   build/micropython-unix32           the meter frozen in (firmware/manifest.py): `make firmware`
+#   build/micropython-unix32-nofrozen  asyncio only, the meter loaded from .mpy: for `make bench`
+#                                      (bench/firmware.py) only, which saves `make test` a build
 # ../shared; a git worktree (git worktree add) also looks beside its main checkout.
 MAIN_CHECKOUT := $(patsubst %/.git,%,$(shell git rev-parse --path-format=absolute \
                    --git-common-dir 2>/dev/null))
@@ -70,7 +71,7 @@ MP_TOOLS   := host_tools/build/interpreter.py $(MP_SRC)/mpy-cross/build/mpy-cros
 FROZEN_SRC := $(shell find firmware token_spec -name '*.py' -not -path '*/vectors/*' \
                 -not -path '*/__pycache__/*' 2>/dev/null)
 
-firmware: build/micropython-unix32 build/micropython-unix32-nofrozen
+firmware: build/micropython-unix32
 
 build/micropython-unix32: firmware/manifest.py $(FROZEN_SRC) $(MP_TOOLS)
 	$(MP_STEP) unix $(MP_SRC) firmware/manifest.py $@
@@ -94,7 +95,7 @@ $(MP_SRC)/mpy-cross/build/mpy-cross: $(MP_SOURCE)
 	$(MP_STEP) mpy-cross $(MP_SRC)
 	touch $@
 
-bench: $(BENCH_EXTRAS) firmware
+bench: $(BENCH_EXTRAS) build/micropython-unix32 build/micropython-unix32-nofrozen
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:

@@ -210,7 +210,7 @@ def heap_floors(script, mpy_dir, state):
     for label, path, frozen in INTERPRETERS:
         path = str(path or find_micropython())
         if not Path(path).exists():
-            lines.append("  %-26s missing: %s (run `make firmware`)" % (label, path))
+            lines.append("  %-26s missing: %s (`make bench` builds it)" % (label, path))
             continue
         # Frozen: nothing but the image on the module path, so no file shadows it.
         code = ".frozen" if frozen else ".frozen:" + str(mpy_dir)
