@@ -72,7 +72,9 @@ def unpack(tarball, dest):
         top = {name.split("/", 1)[0] for name in tar.getnames()}
         if top != {src.name}:
             raise BuildError(f"{tarball}: expected one folder {src.name}/, found {sorted(top)}")
-        tar.extractall(dest, filter="tar")
+        # PEP 706 filter where this Python has it (3.11.4+ and distributions' backports).
+        safe = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+        tar.extractall(dest, **safe)
     (src / ".unpacked").touch()
     return src
 
