@@ -172,7 +172,11 @@ def has_frozen_firmware(micropython):
     out = done.stdout.decode(errors="replace").strip()
     if done.returncode != 0 or out not in ("frozen: yes", "frozen: no"):
         tail = (out or done.stderr.decode(errors="replace").strip()).splitlines()[-1:]
-        raise BuildError(f"{micropython} does not run: {' '.join(tail) or done.returncode}")
+        said = f"said {tail[0]!r}" if tail else "printed nothing"
+        raise BuildError(
+            f"{micropython} is not a working MicroPython interpreter "
+            f"(a probe import {said}, exit status {done.returncode})"
+        )
     return out == "frozen: yes"
 
 

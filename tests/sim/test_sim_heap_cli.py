@@ -84,7 +84,8 @@ def test_prepay_sim_rejects_a_missing_or_broken_interpreter(tmp_path):
     args = ["sim", "--micropython", str(broken), "--state", str(tmp_path / "s")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
-    assert "does not run: no such interpreter" in result.output
+    assert "not a working MicroPython interpreter" in result.output
+    assert "said 'no such interpreter', exit status 3" in result.output
     assert not (tmp_path / "s").exists()
 
 
