@@ -2,6 +2,7 @@
 #   make demo   the main job on built-in defaults (simulated meter, SQLite station)
 #   make test   the whole suite: lint, mpy-cross, pyright, pytest, MicroPython tests
 #   make bench  benchmarks that print figures
+#   make firmware  the 32-bit interpreter, meter frozen in, from ../shared/micropython (SHARED=...)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ PY     := $(BIN)/python
 # Sources that run on the meter: compiled with mpy-cross so syntax the board rejects fails here.
 MPY_SRC ?= firmware token_spec
 
-.PHONY: all demo test bench lint compile typecheck pytest mptest clean
+.PHONY: all demo test bench lint compile typecheck pytest mptest firmware clean
 all: test
 
 # One stamp per set of extras; each depends on pyproject.toml so a changed pin reinstalls.
@@ -31,7 +32,7 @@ demo: $(DEMO_EXTRAS)
 	$(BIN)/prepay demo
 
 test: $(TEST_EXTRAS)
-	$(MAKE) --no-print-directory lint compile typecheck pytest mptest
+	$(MAKE) --no-print-directory lint compile typecheck firmware pytest mptest
 
 lint: $(TEST_EXTRAS)
 	$(BIN)/ruff check .
@@ -51,7 +52,50 @@ pytest: $(TEST_EXTRAS)
 mptest: $(TEST_EXTRAS)
 	PREPAY_EXPECT_IMPL=micropython $(BIN)/micropython -X heapsize=4M tests/mp_runner.py tests/shared
 
-bench: $(BENCH_EXTRAS)
+# ---- 32-bit interpreters (issue 17) ------------------------------------------------------------
+# MicroPython's source, trimmed to the unix port and mpy-cross, beside the checkout (CI: a fresh
+# clone with shared/ next to it). The steps are host_tools/build/interpreter.py; the stamps and
+# dependencies here make a second `make firmware` with nothing changed run nothing.
+#   build/micropython-unix32           the meter frozen in (firmware/manifest.py): `make firmware`
+#   build/micropython-unix32-nofrozen  asyncio only, the meter loaded from .mpy: for `make bench`
+#                                      (bench/firmware.py) only, which saves `make test` a build
+# ../shared; a git worktree (git worktree add) also looks beside its main checkout.
+MAIN_CHECKOUT := $(patsubst %/.git,%,$(shell git rev-parse --path-format=absolute \
+                   --git-common-dir 2>/dev/null))
+SHARED     ?= $(firstword $(wildcard ../shared $(MAIN_CHECKOUT)/../shared) ../shared)
+MP_VERSION := 1.28.0
+MP_TARBALL ?= $(SHARED)/micropython/micropython-$(MP_VERSION)-min.tar.gz
+MP_SRC     ?= build/micropython-$(MP_VERSION)
+MP_STEP    := $(PYTHON) -m host_tools.build.interpreter
+MP_TOOLS   := host_tools/build/interpreter.py $(MP_SRC)/mpy-cross/build/mpy-cross
+FROZEN_SRC := $(shell find firmware token_spec -name '*.py' -not -path '*/vectors/*' \
+                -not -path '*/__pycache__/*' 2>/dev/null)
+
+firmware: build/micropython-unix32
+
+build/micropython-unix32: firmware/manifest.py $(FROZEN_SRC) $(MP_TOOLS)
+	$(MP_STEP) unix $(MP_SRC) firmware/manifest.py $@
+
+build/micropython-unix32-nofrozen: host_tools/build/asyncio_manifest.py $(MP_TOOLS)
+	$(MP_STEP) unix $(MP_SRC) host_tools/build/asyncio_manifest.py $@
+
+ifeq ($(MP_SRC),build/micropython-$(MP_VERSION))
+MP_SOURCE := $(MP_SRC)/.unpacked
+$(MP_SOURCE): $(MP_TARBALL)
+	$(MP_STEP) unpack $(MP_TARBALL) build
+
+# No rule can make the tarball: say what is missing and how to get it.
+$(MP_TARBALL):
+	@$(MP_STEP) missing $(MP_TARBALL)
+else
+MP_SOURCE := $(MP_SRC)/py/mpconfig.h  # a clone given as MP_SRC=...: its files are the source
+endif
+
+$(MP_SRC)/mpy-cross/build/mpy-cross: $(MP_SOURCE)
+	$(MP_STEP) mpy-cross $(MP_SRC)
+	touch $@
+
+bench: $(BENCH_EXTRAS) build/micropython-unix32 build/micropython-unix32-nofrozen
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:

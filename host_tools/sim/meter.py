@@ -19,7 +19,15 @@ class SimMeter:
     context manager. The port stays the same across firmware restarts (power cuts).
     """
 
-    def __init__(self, state_dir=None, speed=0, heap=None, startup_timeout=20.0, watchdog=None):
+    def __init__(
+        self,
+        state_dir=None,
+        speed=0,
+        heap=None,
+        startup_timeout=20.0,
+        watchdog=None,
+        micropython=None,
+    ):
         self._tmp = None
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="prepay-sim-")
@@ -28,6 +36,7 @@ class SimMeter:
         self.speed = speed
         self.heap = heap
         self.watchdog = watchdog  # seconds; None: `prepay sim`'s default
+        self.micropython = micropython  # None: $PREPAY_MICROPYTHON, else the .venv's
         self.startup_timeout = startup_timeout
         self.proc = None
         self.port = None
@@ -41,6 +50,8 @@ class SimMeter:
             cmd += ["--heap", str(self.heap)]
         if self.watchdog is not None:
             cmd += ["--watchdog", str(self.watchdog)]
+        if self.micropython:
+            cmd += ["--micropython", os.path.abspath(self.micropython)]  # cwd changes below
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, cwd=str(ROOT), env=dict(os.environ)
         )

@@ -48,7 +48,11 @@ class SimError(Exception):
 
 
 def find_micropython():
-    """`micropython` next to this interpreter (the project's .venv), else from PATH."""
+    """$PREPAY_MICROPYTHON, else `micropython` next to this interpreter (the project's .venv),
+    else from PATH."""
+    chosen = os.environ.get("PREPAY_MICROPYTHON")
+    if chosen:
+        return chosen
     candidate = Path(sys.executable).parent / "micropython"
     if candidate.exists():
         return str(candidate)
@@ -102,7 +106,12 @@ class Supervisor:
         self.mpy = bool(heap) if mpy is None else mpy
         self._build = None
         self.micropython = micropython or find_micropython()
+        if os.sep in self.micropython:  # the firmware runs in the state folder
+            self.micropython = os.path.abspath(self.micropython)
         self.log = log or (lambda msg: print("prepay sim: " + msg, file=sys.stderr, flush=True))
+        # An interpreter with the meter frozen in (`make firmware`) runs its frozen copy and
+        # nothing from the checkout: .py or .mpy files on its path would shadow it.
+        self.frozen = self._probe_frozen()
         self.master, self._slave = _raw_pty()  # keep the slave open: no EIO between clients
         self.port = os.ttyname(self._slave)
         self.child = None
@@ -127,7 +136,8 @@ class Supervisor:
         stdin = os.open(os.ttyname(slave), os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
         env = dict(os.environ)
         env.update(
-            MICROPYPATH=".frozen:" + self._code_dir(),  # .frozen holds asyncio
+            # .frozen holds asyncio, and the meter too in a frozen build (then nothing else)
+            MICROPYPATH=".frozen" if self.frozen else ".frozen:" + self._code_dir(),
             PREPAY_SIM_STATE=self.state_dir,
             PREPAY_SIM_SPEED=str(self.speed),
         )
@@ -149,6 +159,24 @@ class Supervisor:
             os.close(slave)
         self._fw_master = master
         self._hold_until = 0.0
+
+    def _probe_frozen(self):
+        from host_tools.build.interpreter import BuildError, has_frozen_firmware, newer_sources
+
+        try:
+            frozen = has_frozen_firmware(self.micropython)
+        except BuildError as exc:
+            raise SimError(str(exc)) from None
+        stale = frozen and newer_sources(
+            self.micropython, [ROOT / "firmware", ROOT / "token_spec"]
+        )
+        if stale:
+            self.log(
+                "%s has the meter frozen in and runs that copy; %d source(s) changed since it "
+                "was built (%s): `make firmware` rebuilds it"
+                % (self.micropython, len(stale), stale[0])
+            )
+        return frozen
 
     def _code_dir(self):
         if not self.mpy:
@@ -318,10 +346,12 @@ class Supervisor:
             self._build.cleanup()
 
 
-def serve(state_dir, speed="1", heap=None, announce=None, watchdog=DEFAULT_WATCHDOG_S):
+def serve(
+    state_dir, speed="1", heap=None, announce=None, watchdog=DEFAULT_WATCHDOG_S, micropython=None
+):
     """Run a simulated meter in the foreground until SIGINT/SIGTERM; `announce(info)` is called
-    once the port exists with {"port", "pid", "firmware_pid", "state"}."""
-    sup = Supervisor(state_dir, speed=speed, heap=heap, watchdog=watchdog)
+    once the port exists with {"port", "pid", "firmware_pid", "state", "micropython", "frozen"}."""
+    sup = Supervisor(state_dir, speed=speed, heap=heap, watchdog=watchdog, micropython=micropython)
     signal.signal(signal.SIGTERM, sup.stop)
     signal.signal(signal.SIGINT, sup.stop)
     sup.start_firmware()
@@ -332,6 +362,8 @@ def serve(state_dir, speed="1", heap=None, announce=None, watchdog=DEFAULT_WATCH
                 "pid": os.getpid(),
                 "firmware_pid": sup.child.pid,
                 "state": sup.state_dir,
+                "micropython": sup.micropython,
+                "frozen": sup.frozen,
             }
         )
     sup.run()
