@@ -35,6 +35,9 @@ BLOCK_COUNT = const(16)
 
 _STATE_FILE = "/sim.json"
 _JOURNAL_FILE = "/journal.bin"
+# Present in the state folder: play a board whose partition table has no journal partition
+# (the journal file then stands for the littlefs fallback file, and the app says so).
+NO_PARTITION_FILE = "/no_journal_partition"
 WATCHDOG_FILE = "/watchdog"  # host_tools/sim/supervisor.py watches it
 _HEARTBEAT_MS = const(200)  # a feed comes every loop (250 ms): one file write per feed is waste
 
@@ -85,6 +88,7 @@ class SimHal:
         self.tamper = False
         self.relay = None  # None until the app first drives it
         self.relay_writes = 0
+        self.storage = None  # set by block_device(): "partition journal" or "file <path>"
         self.watchdog_feeds = 0
         self.zone = None
         self.lines = []
@@ -217,8 +221,14 @@ class SimHal:
 
     # ---- storage and power -----------------------------------------------------------------
     def block_device(self):
+        """The journal's flash: a file standing for the board's `journal` data partition."""
         from firmware.core.blockdev import FileBlockDevice
 
+        try:
+            os.stat(self.state_dir + NO_PARTITION_FILE)
+            self.storage = "file " + self.state_dir + _JOURNAL_FILE
+        except OSError:
+            self.storage = "partition journal"
         return FileBlockDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, BLOCK_COUNT)
 
     def power_cut(self):
