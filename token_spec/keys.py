@@ -5,17 +5,30 @@ from token_spec.hmac_sha256 import hmac_sha256
 from token_spec.meter_number import check_meter_number
 
 DERIVATION_LABEL = b"prepay-decoder-v1"
+# The maintenance key signs firmware update bundles for one meter (token_spec/update_bundle.py);
+# its own label keeps it unrelated to the decoder key, so neither can be computed from the other.
+MAINTENANCE_LABEL = b"prepay-maintenance-v1"
 VENDING_KEY_BYTES = 32
 DECODER_KEY_BYTES = 16
 
 
 def derive_decoder_key(vending_key, meter_number, key_revision):
     """Decoder key = HMAC-SHA256(vending key, label || meter number || revision byte)[:16]."""
+    return _derive(DERIVATION_LABEL, vending_key, meter_number, key_revision)
+
+
+def derive_maintenance_key(vending_key, meter_number, key_revision):
+    """Maintenance key = HMAC-SHA256(vending key, maintenance label || meter number ||
+    revision byte)[:16]: signs this meter's firmware updates and nothing else."""
+    return _derive(MAINTENANCE_LABEL, vending_key, meter_number, key_revision)
+
+
+def _derive(label, vending_key, meter_number, key_revision):
     if not isinstance(vending_key, (bytes, bytearray)) or len(vending_key) != VENDING_KEY_BYTES:
         raise ValueError("vending key must be 32 bytes")
     if not isinstance(key_revision, int) or not 0 <= key_revision <= 255:
         raise ValueError("key revision must be 0..255")
-    message = DERIVATION_LABEL + check_meter_number(meter_number).encode() + bytes([key_revision])
+    message = label + check_meter_number(meter_number).encode() + bytes([key_revision])
     return hmac_sha256(vending_key, message)[:DECODER_KEY_BYTES]
 
 

@@ -15,6 +15,7 @@ import esp32
 import machine
 from machine import Pin
 
+from firmware.hal import esp32_ota
 from firmware.hal.esp32_board import check_board, journal_plan
 from firmware.hal.esp32_clock import MIN_YEAR, rtc_to_seconds, seconds_to_rtc
 from firmware.hal.esp32_display import TextPanel
@@ -52,7 +53,10 @@ class Esp32Hal:
         self._boot_ms = time.ticks_ms()
         self._rtc = machine.RTC()
         self._wdt = None  # started by the first feed_watchdog(): boot may take its time
+        if esp32_ota.on_trial():  # ... except a new slot's first boot, which must feed in time
+            self._wdt = machine.WDT(timeout=config["watchdog_ms"])
         self.timer_faults = 0  # exceptions swallowed in the timer callback
+        self._confirmed = False  # esp32_ota.confirm() called since boot
         self.storage = None  # where block_device() found the journal
         self._init_pulses()
         self._init_relay()
@@ -281,9 +285,26 @@ class Esp32Hal:
         return dev
 
     def feed_watchdog(self):
-        if self._wdt is None:
-            self._wdt = machine.WDT(timeout=self.config["watchdog_ms"])
+        if self._wdt is None or not self._confirmed:
+            if self._wdt is None:
+                self._wdt = machine.WDT(timeout=self.config["watchdog_ms"])
+            esp32_ota.confirm()  # the first healthy loop: this app image is good
+            self._confirmed = True
         self._wdt.feed()
+
+    # --- app slots for field updates (firmware/hal/esp32_ota.py) -----------------------
+
+    def running_slot(self):
+        return esp32_ota.running_slot()
+
+    def update_slot(self, kind, size):
+        return esp32_ota.update_slot(kind, size)
+
+    def set_boot(self, slot):
+        esp32_ota.set_boot(slot)
+
+    def reset(self):
+        machine.reset()
 
     def indicate(self, zone):
         if zone == self._zone:

@@ -25,6 +25,7 @@ import time
 from token_spec.compat import const
 
 POWER_CUT_EXIT = const(75)  # exit status that tells `prepay sim` to restart the firmware
+RESET_EXIT = const(76)  # a reset asked for by the firmware (after a field update)
 # 1 kWh in watt-milliseconds: pulses = W x ms x imp/kWh / 3.6e9.
 _WMS_PER_KWH = 3600000000
 # Token epoch (2020-01-01T00:00:00Z) in Unix seconds.
@@ -207,6 +208,10 @@ class SimHal:
         self.zone = zone
 
     def feed_watchdog(self):
+        if not self.watchdog_feeds:  # the first healthy loop: a freshly updated slot is good
+            from firmware.hal import sim_slots
+
+            sim_slots.confirm(self.state_dir)
         self.watchdog_feeds += 1
         real = _real_ms()
         if self._fed_real is None or _ticks_diff(real, self._fed_real) >= _HEARTBEAT_MS:
@@ -230,6 +235,28 @@ class SimHal:
         except OSError:
             self.storage = "partition journal"
         return FileBlockDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, BLOCK_COUNT)
+
+    # ---- app slots for field updates (firmware/hal/sim_slots.py) ---------------------------
+    def running_slot(self):
+        from firmware.hal import sim_slots
+
+        return sim_slots.running_slot()
+
+    def update_slot(self, kind, size):
+        from firmware.hal import sim_slots
+
+        return sim_slots.update_slot(self.state_dir, kind, size)
+
+    def set_boot(self, slot):
+        from firmware.hal import sim_slots
+
+        sim_slots.set_boot(self.state_dir, slot)
+
+    def reset(self):
+        """Restart the firmware (machine.reset()): the supervisor boots the selected slot."""
+        self._accrue()
+        self.save_state()
+        raise SystemExit(RESET_EXIT)
 
     def power_cut(self):
         """Lose power now: nothing else is written; the process ends."""

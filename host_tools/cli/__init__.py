@@ -5,6 +5,7 @@ station_cmds  prepay station|meter|tariff|vend|...  (vending station, back offic
 device_cmds   prepay device ...                     (talk to a meter over serial)
 sim_cmds      prepay sim                            (the simulated meter)
 bench_cmds    prepay device flash|deploy|provision|monitor, prepay hil, prepay demo
+update_cmds   prepay device bundle|update               (signed field updates)
 """
 
 import click
@@ -21,9 +22,16 @@ def main():
 def _register():
     # Imported here so each module can attach its verbs to `main` (or to a group defined in an
     # earlier module) without circular imports.
-    from host_tools.cli import bench_cmds, device_cmds, sim_cmds, station_cmds, token_cmds
+    from host_tools.cli import (
+        bench_cmds,
+        device_cmds,
+        sim_cmds,
+        station_cmds,
+        token_cmds,
+        update_cmds,
+    )
 
-    for module in (token_cmds, station_cmds, device_cmds, sim_cmds, bench_cmds):
+    for module in (token_cmds, station_cmds, device_cmds, sim_cmds, bench_cmds, update_cmds):
         module.register(main)
 
 
