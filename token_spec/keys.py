@@ -1,8 +1,6 @@
 """Decoder keys: derivation from the vending key, and the key-check value (SPEC.md §4)."""
 
 from token_spec.aes import block_cipher
-from token_spec.hmac_sha256 import hmac_sha256
-from token_spec.meter_number import check_meter_number
 
 DERIVATION_LABEL = b"prepay-decoder-v1"
 # The maintenance key signs firmware update bundles for one meter (token_spec/update_bundle.py);
@@ -24,6 +22,10 @@ def derive_maintenance_key(vending_key, meter_number, key_revision):
 
 
 def _derive(label, vending_key, meter_number, key_revision):
+    # Imported here: only the host derives keys; the meter needs key_check_value alone.
+    from token_spec.hmac_sha256 import hmac_sha256
+    from token_spec.meter_number import check_meter_number
+
     if not isinstance(vending_key, (bytes, bytearray)) or len(vending_key) != VENDING_KEY_BYTES:
         raise ValueError("vending key must be 32 bytes")
     if not isinstance(key_revision, int) or not 0 <= key_revision <= 255:

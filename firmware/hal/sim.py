@@ -25,7 +25,6 @@ import time
 from token_spec.compat import const
 
 POWER_CUT_EXIT = const(75)  # exit status that tells `prepay sim` to restart the firmware
-RESET_EXIT = const(76)  # a reset asked for by the firmware (after a field update)
 # 1 kWh in watt-milliseconds: pulses = W x ms x imp/kWh / 3.6e9.
 _WMS_PER_KWH = 3600000000
 # Token epoch (2020-01-01T00:00:00Z) in Unix seconds.
@@ -36,11 +35,12 @@ BLOCK_COUNT = const(16)
 
 _STATE_FILE = "/sim.json"
 _JOURNAL_FILE = "/journal.bin"
+WATCHDOG_FILE = "/watchdog"  # host_tools/sim/supervisor.py watches it
+_HEARTBEAT_MS = const(200)  # a feed comes every loop (250 ms): one file write per feed is waste
+RESET_EXIT = const(76)  # a reset asked for by the firmware (after a field update)
 # Present in the state folder: play a board whose partition table has no journal partition
 # (the journal file then stands for the littlefs fallback file, and the app says so).
 NO_PARTITION_FILE = "/no_journal_partition"
-WATCHDOG_FILE = "/watchdog"  # host_tools/sim/supervisor.py watches it
-_HEARTBEAT_MS = const(200)  # a feed comes every loop (250 ms): one file write per feed is waste
 
 
 def _real_ms():
@@ -89,7 +89,7 @@ class SimHal:
         self.tamper = False
         self.relay = None  # None until the app first drives it
         self.relay_writes = 0
-        self.storage = None  # set by block_device(): "partition journal" or "file <path>"
+        self.storage = _journal_storage(state_dir)  # where the journal is, as a board says it
         self.watchdog_feeds = 0
         self.zone = None
         self.lines = []
@@ -226,14 +226,8 @@ class SimHal:
 
     # ---- storage and power -----------------------------------------------------------------
     def block_device(self):
-        """The journal's flash: a file standing for the board's `journal` data partition."""
         from firmware.core.blockdev import FileBlockDevice
 
-        try:
-            os.stat(self.state_dir + NO_PARTITION_FILE)
-            self.storage = "file " + self.state_dir + _JOURNAL_FILE
-        except OSError:
-            self.storage = "partition journal"
         return FileBlockDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, BLOCK_COUNT)
 
     # ---- app slots for field updates (firmware/hal/sim_slots.py) ---------------------------
@@ -296,3 +290,13 @@ def create(board_config=None):
     """The sim HAL; board_config may hold "state_dir", "speed_milli" and "start"."""
     cfg = board_config or {}
     return SimHal(cfg["state_dir"], cfg.get("speed_milli", 1000), cfg.get("start"))
+
+
+def _journal_storage(state_dir):
+    """The HAL's `storage` (firmware/hal/esp32.py): the journal file stands for the board's
+    `journal` partition unless the state folder plays a board without one."""
+    try:
+        os.stat(state_dir + NO_PARTITION_FILE)
+        return "file " + state_dir + _JOURNAL_FILE
+    except OSError:
+        return "partition journal"

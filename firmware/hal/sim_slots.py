@@ -18,8 +18,6 @@ Everything is written with write-then-rename, so a power cut leaves the old or t
 import json
 import os
 
-from token_spec.update_bundle import unpack_files
-
 SLOTS = ("ota_0", "ota_1")
 OTADATA = "/otadata.json"  # host_tools/sim/boot_select.py reads the same file
 IMAGE = "/image.bin"
@@ -88,6 +86,8 @@ class SimSlot:
 
     def commit(self):
         """Unpack the archive into `code/` (the supervisor's module path for this slot)."""
+        from token_spec.update_bundle import unpack_files  # only when an update completes
+
         self._f.close()
         with open(self.path + IMAGE, "rb") as f:
             for path, size in unpack_files(f.read):
@@ -123,6 +123,8 @@ def set_boot(state_dir, slot):
 
 def confirm(state_dir):
     """Mark the running slot valid if it was waiting for that (the first healthy feed)."""
+    if running_slot() == "factory":
+        return  # never on trial: nothing to read
     data = read_otadata(state_dir)
     if data is not None and data.get("state") == "pending" and data.get("slot") == running_slot():
         data["state"] = "valid"
