@@ -37,10 +37,6 @@ _STATE_FILE = "/sim.json"
 _JOURNAL_FILE = "/journal.bin"
 WATCHDOG_FILE = "/watchdog"  # host_tools/sim/supervisor.py watches it
 _HEARTBEAT_MS = const(200)  # a feed comes every loop (250 ms): one file write per feed is waste
-RESET_EXIT = const(76)  # a reset asked for by the firmware (after a field update)
-# Present in the state folder: play a board whose partition table has no journal partition
-# (the journal file then stands for the littlefs fallback file, and the app says so).
-NO_PARTITION_FILE = "/no_journal_partition"
 
 
 def _real_ms():
@@ -71,6 +67,12 @@ def parse_speed(text):
         raise ValueError("speed must be a non-negative number, got %r" % text)
     frac = (frac + "000")[:3]
     return int(whole or "0") * 1000 + int(frac)
+
+
+RESET_EXIT = const(76)  # a reset asked for by the firmware (after a field update)
+# Present in the state folder: play a board whose partition table has no journal partition
+# (the journal file then stands for the littlefs fallback file, and the app says so).
+NO_PARTITION_FILE = "/no_journal_partition"
 
 
 class SimHal:
@@ -208,7 +210,8 @@ class SimHal:
         self.zone = zone
 
     def feed_watchdog(self):
-        if not self.watchdog_feeds:  # the first healthy loop: a freshly updated slot is good
+        if not self.watchdog_feeds and running_slot() != "factory":
+            # the first healthy loop of an updated slot: it is good (sim_slots.confirm)
             from firmware.hal import sim_slots
 
             sim_slots.confirm(self.state_dir)
@@ -232,9 +235,7 @@ class SimHal:
 
     # ---- app slots for field updates (firmware/hal/sim_slots.py) ---------------------------
     def running_slot(self):
-        from firmware.hal import sim_slots
-
-        return sim_slots.running_slot()
+        return running_slot()
 
     def update_slot(self, kind, size):
         from firmware.hal import sim_slots
@@ -300,3 +301,9 @@ def _journal_storage(state_dir):
         return "file " + state_dir + _JOURNAL_FILE
     except OSError:
         return "partition journal"
+
+
+def running_slot():
+    """The app slot `prepay sim` started this firmware from (firmware/hal/sim_slots.py)."""
+    getenv = getattr(os, "getenv", None)
+    return (getenv("PREPAY_SIM_SLOT") if getenv is not None else None) or "factory"

@@ -18,16 +18,13 @@ Everything is written with write-then-rename, so a power cut leaves the old or t
 import json
 import os
 
+from firmware.hal.sim import running_slot
+
 SLOTS = ("ota_0", "ota_1")
 OTADATA = "/otadata.json"  # host_tools/sim/boot_select.py reads the same file
 IMAGE = "/image.bin"
 CODE = "/code"
 _DIR_MODE = 0x4000
-
-
-def running_slot():
-    getenv = getattr(os, "getenv", None)
-    return (getenv("PREPAY_SIM_SLOT") if getenv is not None else None) or "factory"
 
 
 def _remove_tree(path):
@@ -123,8 +120,6 @@ def set_boot(state_dir, slot):
 
 def confirm(state_dir):
     """Mark the running slot valid if it was waiting for that (the first healthy feed)."""
-    if running_slot() == "factory":
-        return  # never on trial: nothing to read
     data = read_otadata(state_dir)
     if data is not None and data.get("state") == "pending" and data.get("slot") == running_slot():
         data["state"] = "valid"

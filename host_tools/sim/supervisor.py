@@ -32,7 +32,6 @@ from host_tools.sim import boot_select
 
 ROOT = Path(host_tools.__file__).resolve().parent.parent
 POWER_CUT_EXIT = 75  # firmware/hal/sim.py: the firmware exits with this after a power cut
-RESET_EXIT = 76  # firmware/hal/sim.py: a reset the firmware asked for (after a field update)
 WATCHDOG_FILE = "watchdog"  # firmware/hal/sim.py writes the feed count here
 DEFAULT_WATCHDOG_S = 8.0  # the boards' watchdog_ms (firmware/boards/*.json)
 # Output waiting for a client is capped: with nobody reading, old lines are dropped.
@@ -44,6 +43,7 @@ _POWER_CUT = b"sim.power_cut"
 # A firmware that dies this many times within CRASH_WINDOW seconds is not restarted again.
 CRASH_LIMIT = 5
 CRASH_WINDOW = 30.0
+RESET_EXIT = 76  # firmware/hal/sim.py: a reset the firmware asked for (after a field update)
 
 
 class SimError(Exception):
