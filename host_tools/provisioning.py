@@ -10,7 +10,8 @@ Host level: this module composes the station (host_tools.vending) and the serial
    before the meter is touched (a failed provisioning is then simply retried). Options that
    contradict an existing entry are refused.
 2. Decoder key: derived from the station's vending key (passphrase from PREPAY_PASSPHRASE or
-   a prompt) with token_spec.derive_decoder_key; it goes to the meter and nowhere else.
+   a prompt) with token_spec.derive_decoder_key; it goes to the meter and nowhere else. The
+   maintenance key (token_spec.keys.derive_maintenance_key, signs firmware updates) likewise.
 3. `provision` over the serial protocol, with the station's clock; then `hello` must report
    the meter provisioned under that number. A meter that is already provisioned is left alone.
 
@@ -19,6 +20,7 @@ inclining blocks in register units per kWh), because they apply it themselves; k
 charged at the vend and get none.
 """
 
+from host_tools.device.update import maintenance_key
 from host_tools.vending import StationError, registry
 from host_tools.vending.money import fmt_price
 from host_tools.vending.station import Station
@@ -141,6 +143,8 @@ def provision_meter(port, number, home=None, options=None, config=None, prompt=N
         settings = meter_settings(station, row)
         decoder_key = station.decoder_key(row["number"], row["key_revision"])
         args = dict(settings, decoder_key=decoder_key.hex(), time=meter_time(now))
+        # The key that signs this meter's firmware updates (host_tools/device/update.py).
+        args["maintenance_key"] = maintenance_key(station.key, row["number"]).hex()
         if config:
             args["config"] = config
         hello = _send_provision(port, args)

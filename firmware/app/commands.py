@@ -80,6 +80,7 @@ def cmd_events(app, req):
 _PROVISION_FIELDS = (
     "meter_number",
     "decoder_key",
+    "maintenance_key",
     "key_revision",
     "unit",
     "scale",
@@ -257,6 +258,12 @@ SIM_COMMANDS = {
 
 
 def _find(app, cmd):
+    if cmd.startswith("update."):
+        # Loaded on first use: the update code costs the meter's heap nothing until then.
+        from firmware.update.commands import UPDATE_COMMANDS
+
+        if cmd in UPDATE_COMMANDS:
+            return UPDATE_COMMANDS[cmd]
     func = COMMANDS.get(cmd)
     if func is None and app.hal.name == "sim":
         func = SIM_COMMANDS.get(cmd)

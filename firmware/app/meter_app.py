@@ -50,9 +50,11 @@ class MeterApp:
             return
         self._configure_hal()
         meter.boot(now, store.status)  # the BOOT event says restored, blank or corrupt
+        self.pushed_seq = meter.events.next_seq - 2  # push the boot event itself
+        if self.journal_location() == "file":
+            meter.events.record(now, ev.JOURNAL_FALLBACK, 0, 0)
         self._tamper = meter.tamper_open
         store.save(meter, now)
-        self.pushed_seq = meter.events.next_seq - 2  # push the boot event itself
         self.refresh_display()
 
     def _configure_hal(self):
@@ -192,12 +194,24 @@ class MeterApp:
         it), else "ok"."""
         return "damaged" if self.store.damaged else "ok"
 
+    def journal_location(self):
+        """Where the HAL found the journal: "partition" (its flash data partition), "file" (the
+        littlefs fallback of a board without one) or "unknown" (a HAL that does not say)."""
+        return (getattr(self.hal, "storage", None) or "unknown").split(" ")[0]
+
     def status(self):
         """The `status` protocol result (see docs/firmware.md)."""
         now = self.hal.now()
         if self.meter is None:
-            return {"provisioned": False, "storage": self.storage(), "time": now, "relay": "open"}
+            return {
+                "provisioned": False,
+                "storage": self.storage(),
+                "journal": self.journal_location(),
+                "time": now,
+                "relay": "open",
+            }
         s = self.meter.status(now)
+        s["journal"] = self.journal_location()
         s["provisioned"] = True
         s["relay"] = "closed" if s["relay"] else "open"
         s["credit_text"] = units_text(s["credit"], s["scale"])

@@ -74,11 +74,14 @@ class Runner:
                 if out is not None:
                     self.lines += 1
                     batch += out
-                if len(batch) >= _BATCH or app.power_cut_pending:
+                restart = getattr(app, "reset_pending", False)  # after a field update
+                if len(batch) >= _BATCH or app.power_cut_pending or restart:
                     self.port.write(batch)
                     batch = b""
                 if app.power_cut_pending:
                     app.hal.power_cut()  # ends the process (sim); the answer went out first
+                if restart:
+                    app.hal.reset()  # boots the new slot; the answer went out first
             if batch:
                 self.port.write(batch)
         self.push_events()

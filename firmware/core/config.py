@@ -99,6 +99,16 @@ def check_settings(settings):
         raise ConfigError("decoder_key must be 16 bytes (32 hex digits)")
     out["decoder_key"] = bytes(key)
     out["key_revision"] = _get(settings, "key_revision", 0, "key_revision", 0, 255)
+    # Optional: the key that signs this meter's firmware updates (token_spec/update_bundle.py).
+    # Kept as hex so the settings record stores it as it is; a meter without one refuses updates.
+    maintenance = settings.get("maintenance_key")
+    if maintenance is not None:
+        try:
+            if len(bytes.fromhex(maintenance)) != 16:
+                raise ValueError
+        except (ValueError, TypeError):
+            raise ConfigError("maintenance_key must be 32 hex digits") from None
+        out["maintenance_key"] = maintenance.lower()
     unit = settings.get("unit", "currency")
     if unit not in ("currency", "kwh"):
         raise ConfigError("unit must be 'currency' or 'kwh', got %r" % (unit,))

@@ -23,6 +23,9 @@ LOCKOUT = const(9)  # a = failed attempts, b = seconds locked
 KEY_CHANGE = const(10)  # a = new key revision, b = 0
 DEBT = const(11)  # a = 0 recovered from a top-up, b = amount recovered
 POWER_RESTORE = const(12)  # a = consecutive trips, b = 0: relay retried after a trip
+# Logged at every boot whose journal is not on its flash partition (a board flashed without
+# `prepay device flash`: the littlefs file wears out in about two years). a = 0, b = 0.
+JOURNAL_FALLBACK = const(13)
 
 # How the meter's registers came up, in a BOOT event's `b` (the journal's boot status).
 BOOT_UNKNOWN = const(0)  # not told (Meter.boot(now) on a new meter; also every pre-status log)
@@ -45,6 +48,7 @@ KIND_NAMES = {
     KEY_CHANGE: "key_change",
     DEBT: "debt",
     POWER_RESTORE: "power_restore",
+    JOURNAL_FALLBACK: "journal_fallback",
 }
 
 _RECORD_SIZE = const(16)

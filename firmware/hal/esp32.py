@@ -15,6 +15,7 @@ import esp32
 import machine
 from machine import Pin
 
+from firmware.hal import esp32_ota
 from firmware.hal.esp32_board import check_board, journal_plan
 from firmware.hal.esp32_clock import MIN_YEAR, rtc_to_seconds, seconds_to_rtc
 from firmware.hal.esp32_display import TextPanel
@@ -35,6 +36,11 @@ class StorageError(OSError):
     """The journal's flash region is missing or unusable (the message says which and why)."""
 
 
+def _running_partition():
+    # Partition(RUNNING) is MicroPython's documented form; the stubs only know Partition(label).
+    return esp32.Partition(esp32.Partition.RUNNING)  # pyright: ignore[reportArgumentType]
+
+
 def create(board_config):
     """The HAL for a board config dict (a parsed `firmware/boards/<board>.json`).
 
@@ -52,7 +58,10 @@ class Esp32Hal:
         self._boot_ms = time.ticks_ms()
         self._rtc = machine.RTC()
         self._wdt = None  # started by the first feed_watchdog(): boot may take its time
+        if esp32_ota.on_trial():  # ... except a new slot's first boot, which must feed in time
+            self._start_watchdog()
         self.timer_faults = 0  # exceptions swallowed in the timer callback
+        self._confirmed = False  # esp32_ota.confirm() called since boot
         self.storage = None  # where block_device() found the journal
         self._init_pulses()
         self._init_relay()
@@ -280,10 +289,44 @@ class Esp32Hal:
         self.storage = "file " + plan[1]
         return dev
 
+    def _start_watchdog(self):
+        self._wdt = machine.WDT(timeout=self.config["watchdog_ms"])
+        return self._wdt
+
     def feed_watchdog(self):
-        if self._wdt is None:
-            self._wdt = machine.WDT(timeout=self.config["watchdog_ms"])
-        self._wdt.feed()
+        wdt = self._wdt or self._start_watchdog()
+        if not self._confirmed:  # the first healthy loop: this app image is good
+            try:
+                esp32.Partition.mark_app_valid_cancel_rollback()
+            except OSError:
+                pass  # a build without rollback support: nothing to cancel
+            esp32_ota.end_trial()
+            self._confirmed = True
+        wdt.feed()
+
+    # --- app slots for field updates (pure part: firmware/hal/esp32_ota.py) -------------
+
+    def running_slot(self):
+        return _running_partition().info()[4]
+
+    def update_slot(self, kind, size):
+        """The spare OTA slot for a bundle (ValueError: wrong kind, too big, no OTA layout)."""
+        esp32_ota.check_kind(kind)
+        try:
+            spare = _running_partition().get_next_update()
+        except OSError:
+            raise ValueError(
+                "no second app slot: flash the OTA image with `prepay device flash`"
+            ) from None
+        return esp32_ota.OtaSlot(spare, size)
+
+    def set_boot(self, slot):
+        """Validate the written image and boot it next (OSError if it is not a valid app)."""
+        slot.part.set_boot()
+        esp32_ota.start_trial(slot.name)
+
+    def reset(self):
+        machine.reset()
 
     def indicate(self, zone):
         if zone == self._zone:

@@ -63,6 +63,12 @@ def parse_speed(text):
     return int(whole or "0") * 1000 + int(frac)
 
 
+RESET_EXIT = const(76)  # a reset asked for by the firmware (after a field update)
+# Present in the state folder: play a board whose partition table has no journal partition
+# (the journal file then stands for the littlefs fallback file, and the app says so).
+NO_PARTITION_FILE = "/no_journal_partition"
+
+
 class SimHal:
     """The simulated meter hardware kept in `state_dir`."""
 
@@ -79,6 +85,7 @@ class SimHal:
         self.tamper = False
         self.relay = None  # None until the app first drives it
         self.relay_writes = 0
+        self.storage = _journal_storage(state_dir)  # where the journal is, as a board says it
         self.watchdog_feeds = 0
         self.zone = None
         self.lines = []
@@ -197,6 +204,11 @@ class SimHal:
         self.zone = zone
 
     def feed_watchdog(self):
+        if not self.watchdog_feeds and running_slot() != "factory":
+            # the first healthy loop of an updated slot: it is good (sim_slots.confirm)
+            from firmware.hal import sim_slots
+
+            sim_slots.confirm(self.state_dir)
         self.watchdog_feeds += 1
         real = _real_ms()
         if self._fed_real is None or ticks_diff(real, self._fed_real) >= _HEARTBEAT_MS:
@@ -215,6 +227,26 @@ class SimHal:
         from firmware.hal.sim_flash import NorFileDevice
 
         return NorFileDevice(self.state_dir + _JOURNAL_FILE, BLOCK_SIZE, _BLOCK_COUNT)
+
+    # ---- app slots for field updates (firmware/hal/sim_slots.py) ---------------------------
+    def running_slot(self):
+        return running_slot()
+
+    def update_slot(self, kind, size):
+        from firmware.hal import sim_slots
+
+        return sim_slots.update_slot(self.state_dir, kind, size)
+
+    def set_boot(self, slot):
+        from firmware.hal import sim_slots
+
+        sim_slots.set_boot(self.state_dir, slot)
+
+    def reset(self):
+        """Restart the firmware (machine.reset()): the supervisor boots the selected slot."""
+        self._accrue()
+        self.save_state()
+        raise SystemExit(RESET_EXIT)
 
     def power_cut(self):
         """Lose power now: nothing else is written; the process ends."""
@@ -254,3 +286,19 @@ def create(board_config=None):
     """The sim HAL; board_config may hold "state_dir", "speed_milli" and "start"."""
     cfg = board_config or {}
     return SimHal(cfg["state_dir"], cfg.get("speed_milli", 1000), cfg.get("start"))
+
+
+def _journal_storage(state_dir):
+    """The HAL's `storage` (firmware/hal/esp32.py): the journal file stands for the board's
+    `journal` partition unless the state folder plays a board without one."""
+    try:
+        os.stat(state_dir + NO_PARTITION_FILE)
+        return "file " + state_dir + _JOURNAL_FILE
+    except OSError:
+        return "partition journal"
+
+
+def running_slot():
+    """The app slot `prepay sim` started this firmware from (firmware/hal/sim_slots.py)."""
+    getenv = getattr(os, "getenv", None)
+    return (getenv("PREPAY_SIM_SLOT") if getenv is not None else None) or "factory"

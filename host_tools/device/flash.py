@@ -3,10 +3,12 @@
     prepay device flash --port /dev/ttyUSB0 --firmware ESP32_GENERIC-v1.29.0.bin
 
 Steps: check the image file, detect the chip (refuse a `--chip` that does not match), read the
-MAC, load the flasher stub, erase the whole flash (the journal partition too: a flashed board is
-a new meter), write the image at the chip's bootloader offset, verify its MD5 in flash, and
-hard-reset. esptool's own messages are routed through `EsptoolOutput` so its progress shows as a
-rich progress bar and its chatter stays out of the way.
+MAC, load the flasher stub, replace the image's partition table with the same table plus the
+meter's `journal` partition (host_tools/device/partitions.py; app partitions untouched), erase
+the whole flash (the journal partition too: a flashed board is a new meter), write the image at
+the chip's bootloader offset, verify its MD5 in flash, read the partition table back and compare
+it byte for byte, and hard-reset. esptool's own messages are routed through `EsptoolOutput` so
+its progress shows as a rich progress bar and its chatter stays out of the way.
 """
 
 import hashlib
@@ -14,10 +16,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from esp_pylib.logger import EspLog, EspLogBase
-from esptool.cmds import attach_flash, detect_chip, erase_flash, reset_chip, run_stub, write_flash
+from esptool.cmds import (
+    attach_flash,
+    detect_chip,
+    detect_flash_size,
+    erase_flash,
+    reset_chip,
+    run_stub,
+    write_flash,
+)
 from esptool.targets import CHIP_DEFS
 from esptool.util import FatalError
 from serial import SerialException
+
+from host_tools.device import partitions
 
 # The first byte of every ESP32-family application/bootloader image (esp_image_header_t.magic).
 IMAGE_MAGIC = 0xE9
@@ -154,6 +166,34 @@ def connect(port, connect_attempts=DEFAULT_CONNECT_ATTEMPTS):
         ) from None
 
 
+def with_journal_table(image, offset, flash_size_text, say):
+    """(image, table): the image with its partition table given the journal (FlashError if the
+    layout cannot hold it). `flash_size_text` is esptool's detected size ("4MB"), or None."""
+    if not flash_size_text:
+        raise FlashError("the board did not report its flash size; cannot lay out partitions")
+    try:
+        size = partitions.parse_flash_size(flash_size_text)
+        image, table, entries = partitions.image_with_journal(image, offset, size)
+    except partitions.PartitionError as exc:
+        raise FlashError(str(exc)) from None
+    journal = partitions.find(entries, partitions.JOURNAL_LABEL)
+    slots = ", ".join(e.name for e in partitions.app_slots(entries))
+    say(
+        f"partition table: journal {journal.size // 1024} KiB at {journal.offset:#x}; apps {slots}"
+    )
+    if len(partitions.app_slots(entries)) < 2:
+        say("warning: one app partition: field updates need the OTA image (ESP32_GENERIC-OTA)")
+    return image, table
+
+
+def check_table_readback(read, table):
+    """FlashError unless the table read back from flash is the one written, and has a journal."""
+    if bytes(read) != table:
+        raise FlashError("verification failed: the partition table read back differs")
+    if partitions.find(partitions.decode(read), partitions.JOURNAL_LABEL) is None:
+        raise FlashError("verification failed: the partition table has no journal")
+
+
 def flash_firmware(
     port,
     firmware,
@@ -188,15 +228,17 @@ def flash_firmware(
             if baud and baud != esp.ESP_ROM_BAUD:
                 esp.change_baud(baud)
             attach_flash(esp)
+            offset = flash_offset(detected)
+            image, table = with_journal_table(image, offset, detect_flash_size(esp), say)
             say("erasing flash (all of it: a flashed board starts as a new, unprovisioned meter)")
             erase_flash(esp)
-            offset = flash_offset(detected)
             say(f"writing {len(image)} bytes at {offset:#x}")
             write_flash(esp, [(offset, image)])
             stage[0] = "verify"
             if esp.flash_md5sum(offset, len(image)) != hashlib.md5(image).hexdigest():
                 raise FlashError("verification failed: flash content differs from the image")
-            say("verified (MD5 of flash matches the image); resetting")
+            check_table_readback(esp.read_flash(partitions.TABLE_OFFSET, len(table)), table)
+            say("verified (MD5 of flash matches the image, partition table read back); resetting")
             reset_chip(esp, "hard-reset")
         except (FatalError, SerialException, OSError) as exc:
             raise FlashError(

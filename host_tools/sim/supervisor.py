@@ -28,6 +28,7 @@ import tty
 from pathlib import Path
 
 import host_tools
+from host_tools.sim import boot_select
 from token_spec.meter_link import POWER_CUT_EXIT, WATCHDOG_FILE, WATCHDOG_MS
 
 ROOT = Path(host_tools.__file__).resolve().parent.parent
@@ -41,6 +42,7 @@ _POWER_CUT = b"sim.power_cut"
 # A firmware that dies this many times within CRASH_WINDOW seconds is not restarted again.
 CRASH_LIMIT = 5
 CRASH_WINDOW = 30.0
+RESET_EXIT = 76  # firmware/hal/sim.py: a reset the firmware asked for (after a field update)
 
 
 class SimError(Exception):
@@ -115,6 +117,8 @@ class Supervisor:
         self.master, self._slave = _raw_pty()  # keep the slave open: no EIO between clients
         self.port = os.ttyname(self._slave)
         self.child = None
+        self.slot = None  # the app slot the firmware runs from (boot_select)
+        self._trial = False  # that slot runs for the first time after an update
         self._fw_master = None
         self._to_fw = bytearray()
         self._to_client = bytearray()
@@ -135,11 +139,21 @@ class Supervisor:
         # whatever has arrived in one call; stdout stays blocking so no output is lost.
         stdin = os.open(os.ttyname(slave), os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
         env = dict(os.environ)
+        # The simulated bootloader picks the app slot (host_tools/sim/boot_select.py): an
+        # updated slot's modules come before .frozen, so they win on a frozen interpreter too.
+        self.slot = boot_select.boot_slot(self.state_dir)
+        slot_code = boot_select.slot_code(self.state_dir, self.slot)
+        self._trial = boot_select.on_trial(self.state_dir, self.slot)
+        # .frozen holds asyncio, and the meter too in a frozen build (then nothing else).
+        if slot_code:
+            path = slot_code + ":.frozen"
+        else:
+            path = ".frozen" if self.frozen else ".frozen:" + self._code_dir()
         env.update(
-            # .frozen holds asyncio, and the meter too in a frozen build (then nothing else)
-            MICROPYPATH=".frozen" if self.frozen else ".frozen:" + self._code_dir(),
+            MICROPYPATH=path,
             PREPAY_SIM_STATE=self.state_dir,
             PREPAY_SIM_SPEED=str(self.speed),
+            PREPAY_SIM_SLOT=self.slot,
         )
         cmd = [self.micropython]
         if self.heap:
@@ -204,6 +218,8 @@ class Supervisor:
             return
         if code == POWER_CUT_EXIT:
             self.log("power cut: restarting the firmware on %s" % self.state_dir)
+        elif code == RESET_EXIT:
+            self.log("reset: restarting the firmware on %s" % self.state_dir)
         elif self._watchdog_reset:
             self.log("watchdog reset: restarting the firmware on %s" % self.state_dir)
         else:
@@ -228,7 +244,9 @@ class Supervisor:
         try:
             fed = self._heartbeat.stat().st_mtime
         except FileNotFoundError:
-            return
+            if not self._trial:
+                return
+            fed = self._started_at  # a slot on trial must feed to be kept (boot_select)
         starved = time.time() - max(fed, self._started_at)
         if starved > self.watchdog:
             self.log("watchdog: no feed for %.1f s" % starved)
