@@ -86,6 +86,8 @@ _PROVISION_FIELDS = (
     "pulses_per_kwh",
     "tariff",
     "config",
+    "format",
+    "sts",
 )
 
 
