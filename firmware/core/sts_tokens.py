@@ -7,10 +7,10 @@ credit or management token changes the meter exactly as its v1 counterpart does.
 the codec and the cipher are imported only by STS meters.
 """
 
+import token_spec.errors as te
+import token_spec.types as tt
 from firmware.core import events as ev
 from firmware.core.tokens import TEST_RELAY_SECONDS, apply_effect, end_wrong_entries, wrong_entry
-from token_spec import errors as te
-from token_spec import types as tt
 from token_spec.compat import const
 from token_spec.sts import token
 from token_spec.sts.tid import ken_allows
