@@ -73,3 +73,39 @@ def test_kct_ends_a_run_of_wrong_entries_but_a_replay_does_not():
     m.enter_token(credit(1, key=other), T)
     assert m.enter_token(first, T) == ts.RESULT_KEY_PART_STORED
     assert m.fail_count == 1
+
+
+def test_snapshot_versions_between_v1_and_sts_meters():
+    from core_fixtures import meter, settings
+    from sts_core_fixtures import sts_settings
+
+    from firmware.core.meter import Meter
+    from firmware.core.sts_state import TAIL_SIZE
+
+    v1 = meter()
+    sts = sts_meter()
+    for tok in kcts()[:1]:
+        sts.enter_token(tok, T)
+    # a v1 meter refuses an STS snapshot; an STS meter takes a version 1 snapshot (its key
+    # registers keep their provisioning values)
+    try:
+        Meter.restore(settings(), sts.snapshot())
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a v1 meter restored an STS snapshot")
+    from_v1 = Meter.restore(sts_settings(), v1.snapshot())
+    assert from_v1.sts.key == DK and from_v1.sts.tid_count == 0
+    # a damaged STS tail is refused and the meter keeps what it had
+    blob = bytearray(sts.snapshot())
+    blob[-TAIL_SIZE + 16] = 9  # EA 9
+    fresh = sts_meter()
+    before = fresh.snapshot()
+    try:
+        fresh.sts.unpack(bytes(blob), len(blob) - TAIL_SIZE)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("EA 9 restored")
+    assert fresh.snapshot() == before
+    assert restored(sts).sts.kct[0] != 0
