@@ -6,8 +6,9 @@ Prints, on one CPython core: encode and decode times and rates for STS EA07 (STA
 (MISTY1) and for format v1 (FF1), measured alternately (STS, v1, STS, ...) keeping the best
 round of each, so load from other processes skews both alike. Then, under the MicroPython
 unix port: the median time of decode + CRC + classify of one STS token per algorithm (the
-meter's accept path, without the TID memory and journal that the firmware will add), and the
-heap the first decode leaves allocated. Figures are printed, never asserted.
+codec's part of the meter's accept path), and the heap the first decode leaves allocated; then
+the meter core's whole STS decode + accept (`Meter.enter_token`, TID memory included, journal
+excluded) beside v1's. Figures are printed, never asserted.
 """
 
 import os
@@ -127,9 +128,94 @@ def run_micropython():
         print("  %-44s %9s bytes" % ("  heap kept after the first EA%02d decode" % ea, kept))
 
 
+METER_SCRIPT = """
+import gc, time
+from firmware.core.meter import Meter
+settings = %(settings)r
+v1 = dict(settings)
+del v1['format'], v1['sts']
+out = []
+for name, tokens in %(runs)r:
+    gc.collect()
+    free = gc.mem_free()
+    m = Meter(settings if name == 'sts' else v1, 200000000)
+    m.boot(200000000)
+    assert m.enter_token(tokens[0], 200000000) == 'accepted'  # imports the token path
+    gc.collect()
+    kept = free - gc.mem_free()
+    samples = []
+    for t in tokens[1:]:
+        t0 = time.ticks_us()
+        result = m.enter_token(t, 200000000)
+        samples.append(time.ticks_diff(time.ticks_us(), t0))
+        assert result == 'accepted', result
+    samples.sort()
+    out.append('%%d %%d %%d %%d' %% (samples[len(samples) // 2], samples[len(samples) // 10],
+                                 samples[-1], kept))
+print(' '.join(out))
+"""
+
+
+def run_meter_micropython():
+    """STS decode + accept on the meter core (Meter.enter_token: lockout, decrypt, CRC, class,
+    KEN, TID memory, unit, top-up, event) beside v1's, under the MicroPython unix port."""
+    exe = Path(sys.executable).parent / "micropython"
+    if not exe.exists():
+        print("micropython not found next to %s" % sys.executable)
+        return
+    count = 202
+    key = STS_KEYS[7]
+    settings = {
+        "meter_number": V1_METER,
+        "decoder_key": V1_KEY.hex(),
+        "unit": "kwh",
+        "scale": 100,
+        "format": "sts",
+        "sts": {
+            "dk": key.hex(),
+            "ea": 7,
+            "kt": 2,
+            "krn": 1,
+            "ti": 1,
+            "sgc": "123456",
+            "base": 1993,
+            "ken": 255,
+            "mfr": 0,
+        },
+    }
+    sts_tokens = [sts.encode(key, 7, 0, 0, 16000000 + i, 10, i & 15) for i in range(count)]
+    minute = 200000000 // 60
+    v1_tokens = [ts.encode_token(V1_KEY, V1_METER, 0, 10, minute + i) for i in range(count)]
+    env = dict(os.environ, MICROPYPATH=str(ROOT))
+    fields = []
+    for name, tokens in (("sts", sts_tokens), ("v1", v1_tokens)):  # one process each: own heap
+        script = METER_SCRIPT % {"settings": settings, "runs": [(name, tokens)]}
+        proc = subprocess.run(
+            [str(exe), "-X", "heapsize=4M", "-c", script],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        if proc.returncode != 0:
+            err = (proc.stderr or proc.stdout).strip().splitlines()[-1]
+            print("micropython run failed: " + err)
+            return
+        fields += proc.stdout.split()
+    print("Meter core under MicroPython: Meter.enter_token of %d credit tokens" % (count - 1))
+    for i, name in enumerate(("STS EA07", "v1")):
+        median, p10, worst, kept = fields[4 * i : 4 * i + 4]
+        print(
+            "  %-44s %9s us  (10th percentile %s us, worst %s us)"
+            % ("%s decode + accept, median" % name, median, p10, worst)
+        )
+        print("  %-44s %9s bytes" % ("  heap kept after the first %s token" % name, kept))
+
+
 def main():
     run_cpython()
     run_micropython()
+    run_meter_micropython()
 
 
 if __name__ == "__main__":

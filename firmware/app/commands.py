@@ -87,6 +87,8 @@ _PROVISION_FIELDS = (
     "pulses_per_kwh",
     "tariff",
     "config",
+    "format",
+    "sts",
 )
 
 

@@ -124,6 +124,14 @@ def check_settings(settings):
     if not isinstance(config, dict):
         raise ConfigError("config must be a dict")
     out["config"] = config
+    fmt = settings.get("format", "v1")
+    if fmt == "sts":  # STS tokens (docs/interfaces.md); the checks load only for STS meters
+        from firmware.core.sts_state import check
+
+        out["format"] = fmt
+        out["sts"] = check(settings.get("sts"))
+    elif fmt != "v1":
+        raise ConfigError("format must be 'v1' or 'sts', got %r" % (fmt,))
     return out
 
 
@@ -153,6 +161,8 @@ class Config:
         self.friendly_floor = _get(source, "friendly_floor", 0, "friendly_floor", 0, MAX_AMOUNT)
         self.never_disconnect = _bool(source, "never_disconnect")
         self.tamper_disconnect = _bool(source, "tamper_disconnect")
+        # STS class 1 vouchers are public: opening the relay needs the signed config's consent.
+        self.sts_relay_test = _bool(source, "sts_relay_test")
         power = source.get("power", {})
         self.power_limit = _get(power, "limit_w", 0, "power.limit_w", 0, 10000000)
         self.power_window = _get(power, "window_s", 60, "power.window_s", 1, 3600)

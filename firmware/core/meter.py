@@ -362,7 +362,8 @@ class Meter:
         else BOOT_UNKNOWN. ValueError (nothing recorded) for an unknown status."""
         code = self.boot_status if status is None else ev.boot_status_code(status)
         self.boot_status = code
-        self.events.record(now, ev.BOOT, registers.VERSION, code)
+        version = registers.VERSION if self.sts is None else registers.STS_VERSION
+        self.events.record(now, ev.BOOT, version, code)
         self._evaluate(now)
 
     def saved(self, now):

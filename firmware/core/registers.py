@@ -6,7 +6,9 @@ all in one fixed struct layout (docs/core.md, Registers). A new register is adde
 policy.py, tokens.py, report.py) use the attributes.
 
 Byte 0 of the snapshot is the format version. The layout only ever grows by a new version;
-`unpack` refuses versions it does not know rather than guessing.
+`unpack` refuses versions it does not know rather than guessing. Version 1 is a v1 meter's
+(unchanged since before STS); version 2 is version 1 followed by the STS tail of an STS meter
+(sts_state.py: key registers and waiting KCTs; its TIDs go in version 1's TID memory slots).
 """
 
 import struct
@@ -17,6 +19,7 @@ from token_spec.key_change import pack_key_parts, unpack_key_parts
 from token_spec.tid import TID_MEMORY_SIZE
 
 VERSION = const(1)
+STS_VERSION = const(2)
 UNKNOWN_TIME = const(-1)  # `local_day` before the first day starts
 HISTORY_DAYS = const(7)  # days of spend kept for days-remaining
 
@@ -64,6 +67,12 @@ def reset(m, now):
     m.tids = []
     m.tid_high_water = now // 60 if now > 0 else 0  # TIDs extend near provisioning
     m.key_parts = [None, None, None, None]
+    # STS meters only (sts_state.py, imported only for them): key registers and TID memory.
+    m.sts = None
+    if getattr(m, "settings", {}).get("format") == "sts":
+        from firmware.core.sts_state import StsState
+
+        m.sts = StsState(m.settings["sts"])
     # Energy at the last journal save (write policy).
     m.saved_wh = 0
 
@@ -129,9 +138,11 @@ def pack(m):
     """The snapshot bytes of meter m."""
     flags = (_TAMPER_OPEN if m.tamper_open else 0) | (_TAMPER_LATCHED if m.tamper_latched else 0)
     flags |= _RELAY if m.relay else 0
+    sts = m.sts
+    tid_list = m.tids if sts is None else sts.tid_list()
     head = struct.pack(
         _HEAD,
-        VERSION,
+        VERSION if sts is None else STS_VERSION,
         flags,
         m.zone,
         m.relay_reason_code,
@@ -140,7 +151,7 @@ def pack(m):
         m.spend_hist_days,
         m.spend_hist_i,
         m.key_revision,
-        len(m.tids),
+        len(tid_list),
     )
     ints = (
         _get(m, _INTS_BEFORE_SEQ)
@@ -151,16 +162,25 @@ def pack(m):
         + _get(m, _INTS_AFTER_COUNTER)
     )
     key = struct.pack(_KEY, m.decoder_key, pack_key_parts(m.key_parts))
-    tids = list(m.tids) + [0] * (TID_MEMORY_SIZE - len(m.tids))
-    return head + struct.pack(_INTS, *ints) + key + struct.pack(_TIDS, *tids)
+    tids = list(tid_list) + [0] * (TID_MEMORY_SIZE - len(tid_list))
+    blob = head + struct.pack(_INTS, *ints) + key + struct.pack(_TIDS, *tids)
+    return blob if sts is None else blob + sts.pack()
 
 
 def unpack(m, blob):
     """Load snapshot bytes into meter m; ValueError (m unchanged) if the blob is not a known
     snapshot or belongs to another config counter."""
     blob = bytes(blob)
-    if len(blob) != SIZE or blob[0] != VERSION:
+    sts = m.sts
+    if sts is None and (len(blob) != SIZE or blob[0] != VERSION):
         raise ValueError("not a version %d meter snapshot of %d bytes" % (VERSION, SIZE))
+    if sts is not None:
+        from firmware.core.sts_state import TAIL_SIZE
+
+        # An STS meter restores its own snapshots, or a version 1 one (the key registers then
+        # keep their provisioning values).
+        if (blob[:1], len(blob)) not in ((b"\x02", SIZE + TAIL_SIZE), (b"\x01", SIZE)):
+            raise ValueError("not a meter snapshot of an STS meter (version 1 or 2)")
     at = 0
     head = struct.unpack_from(_HEAD, blob, at)
     at += struct.calcsize(_HEAD)
@@ -174,13 +194,18 @@ def unpack(m, blob):
         raise ValueError(
             "snapshot is for config counter %d, config has %d" % (counter, m.config.counter)
         )
+    if sts is not None and blob[0] == STS_VERSION:
+        sts.unpack(blob, SIZE)  # first: a bad tail leaves m unchanged
     flags = head[1]
     m.tamper_open = bool(flags & _TAMPER_OPEN)
     m.tamper_latched = bool(flags & _TAMPER_LATCHED)
     m.relay = bool(flags & _RELAY)
     m.zone, m.relay_reason_code, m.power_trips, m.fail_count = head[2], head[3], head[4], head[5]
     m.spend_hist_days, m.spend_hist_i, m.key_revision = head[6], head[7], head[8]
-    m.tids = list(tids[: head[9]])
+    if sts is None:
+        m.tids = list(tids[: head[9]])
+    else:
+        sts.load_tids(tids[: head[9]])
     _set(m, _INTS_BEFORE_SEQ, ints, 0)
     m.events.next_seq = max(m.events.next_seq, ints[_SEQ_AT])
     m.spend_hist = list(ints[_HIST_AT:_AFTER_HIST_AT])

@@ -11,7 +11,7 @@ def status(m, now):
     in_use = -m.credit if m.credit < 0 else 0
     if in_use > m.ec_granted:
         in_use = m.ec_granted
-    return {
+    out = {
         "time": now,
         "meter_number": m.meter_number,
         "unit": m.settings["unit"],
@@ -51,3 +51,7 @@ def status(m, now):
         "last_test": m.last_test,
         "event_seq": m.events.next_seq - 1,
     }
+    if m.sts is not None:
+        out["format"] = "sts"
+        out["sts"] = m.sts.report()  # no key material
+    return out

@@ -3,7 +3,8 @@
 Decoding, TID extension (anchored to `tid_reference`: the high-water mark or the clock,
 whichever is later), the TID-memory rules and the lockout schedule are token_spec's; this module
 only orders the checks, keeps the lockout registers (`fail_count`, `lock_until`) and applies
-each type's effect to the meter (docs/core.md, Tokens; SPEC.md section 8).
+each type's effect to the meter (docs/core.md, Tokens; SPEC.md section 8). A meter provisioned
+for STS tokens shares the lockout, events and effects; sts_tokens.py runs its pipeline.
 """
 
 import token_spec.errors as te
@@ -18,7 +19,7 @@ from token_spec.tid import extend_tid, remember_tid, tid_reference, tid_status
 
 # The longest lock token_spec allows (kept under this name for tests/shared/journal_faults.py).
 LOCK_MAX = LOCKOUT_MAX_SECONDS
-_TEST_RELAY_SECONDS = const(5)
+TEST_RELAY_SECONDS = const(5)  # a relay test opens the supply this long
 _RESULT_INDEX = {code: i for i, code in enumerate(te.RESULT_CODES)}
 
 
@@ -38,12 +39,16 @@ def _accept(m, digits, now):
             m.lock_until = now + left  # the clock went back: never lock longer than the cap
             m.urgent = True
         return te.RESULT_LOCKED, -1, left
+    if m.sts is not None:
+        from firmware.core.sts_tokens import accept  # STS meters only: v1 never loads it
+
+        return accept(m, digits, now)
     try:
         token_type, value, tid24 = decode_token(m.decoder_key, m.meter_number, digits)
     except te.TokenFormatError:
         return te.RESULT_REJECT, -1, 0  # not 20 digits: a typing slip, not a guess
     except te.TokenRejected:
-        _wrong_entry(m, now)
+        wrong_entry(m, now)
         return te.RESULT_REJECT, -1, m.fail_count
     except te.TokenError as exc:
         return exc.code, -1, 0
@@ -56,15 +61,15 @@ def _accept(m, digits, now):
     seen = tid_status(full_tid, m.tids)
     if seen is not None:
         return seen, token_type, value
-    result = _apply(m, token_type, value, now)
+    result = apply_effect(m, token_type, value, now)
     if result == te.RESULT_ACCEPTED:
         m.tid_high_water = max(m.tid_high_water, remember_tid(full_tid, m.tids))
         m.urgent = True
-        _end_wrong_entries(m)
+        end_wrong_entries(m)
     return result, token_type, value
 
 
-def _wrong_entry(m, now):
+def wrong_entry(m, now):
     # A 20-digit entry that failed the check: a possible guess (SPEC 8.3).
     m.fail_count = m.fail_count + 1 if m.fail_count < 255 else 255
     seconds = lockout_seconds(m.fail_count)
@@ -74,7 +79,7 @@ def _wrong_entry(m, now):
         m.events.record(now, ev.LOCKOUT, m.fail_count, seconds)
 
 
-def _end_wrong_entries(m):
+def end_wrong_entries(m):
     # Only a meter-specific `accepted` or a newly stored key part proves the person entering
     # holds this meter's key material (SPEC 8.3). Public test tokens, used/old/unsupported/
     # overflow tokens and replayed key parts may all be known to anyone, so they never get here.
@@ -96,7 +101,7 @@ def _key_part(m, token_type, payload, now):
         return exc.code
     m.key_parts = parts
     m.urgent = True
-    _end_wrong_entries(m)
+    end_wrong_entries(m)
     if done is None:
         return te.RESULT_KEY_PART_STORED
     m.decoder_key, m.key_revision = done  # the whole set arrived and checked: swap at once
@@ -104,8 +109,9 @@ def _key_part(m, token_type, payload, now):
     return te.RESULT_ACCEPTED
 
 
-def _apply(m, token_type, value, now):
-    # Range checks, then the effect; anything but RESULT_ACCEPTED changes nothing.
+def apply_effect(m, token_type, value, now):
+    """Range checks, then a v1 token type's effect on the registers (also STS's, mapped by
+    sts_tokens.py); anything but RESULT_ACCEPTED changes nothing."""
     if token_type == tt.TYPE_CREDIT:
         return te.RESULT_ACCEPTED if m.top_up(value, now) else te.RESULT_OVERFLOW
     if token_type == tt.TYPE_ADD_DEBT:
@@ -134,7 +140,7 @@ def _apply(m, token_type, value, now):
         m.override("debt", "percent", value)
     elif token_type == tt.TYPE_TEST:
         if value == tt.TEST_RELAY:
-            m.test_until = now + _TEST_RELAY_SECONDS
+            m.test_until = now + TEST_RELAY_SECONDS
         m.last_test = value
     else:
         return te.RESULT_UNSUPPORTED
