@@ -1,6 +1,7 @@
 """`prepay` verbs for the vending station (cashiers and back office); see docs/station.md.
 
-station init|cashier, meter add|list|show|arrears, tariff add|list|show, vend, reprint, reverse,
+station init|cashier, meter add|list|show|set-tariff|set-limits|arrears|arrears-adjust|
+arrears-write-off|arrears-reverse, tariff add|list|show, vend, reprint, reverse,
 config sign, report day, audit verify, and the management verbs attached to `prepay token`.
 Errors are one line on stderr (click.ClickException); `--json` prints one JSON document.
 """
