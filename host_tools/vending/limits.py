@@ -27,6 +27,8 @@ class Limits:
     """The parsed limits: integers (minor units, prices in 1/10,000 per kWh, kWh, A, V)."""
 
     def __init__(self, overrides=None):
+        if overrides is not None and not isinstance(overrides, dict):
+            raise StationError("station.json: limits must be an object")
         raw = dict(DEFAULTS)
         unknown = sorted(set(overrides or {}) - set(DEFAULTS))
         if unknown:
@@ -34,7 +36,9 @@ class Limits:
         raw.update(overrides or {})
         self.price_min = parse_price(raw["price_min"], "limits.price_min")
         self.price_max = parse_price(raw["price_max"], "limits.price_max")
-        self.standing_charge_max = parse_amount(raw["standing_charge_max"], "limits.standing")
+        self.standing_charge_max = parse_amount(
+            raw["standing_charge_max"], "limits.standing_charge_max"
+        )
         self.arrears_approval = parse_amount(raw["arrears_approval"], "limits.arrears_approval")
         self.arrears_max = parse_amount(raw["arrears_max"], "limits.arrears_max")
         for name in ("block_kwh_max", "blocks_max", "rated_amps", "volts"):

@@ -147,3 +147,21 @@ def test_arrears_are_capped_approved_and_corrected_by_new_entries(home):
     assert show["arrears"] == {} and show["carried_forward"] == "0.00"
     assert js(home, "report", "day")["books_balance"]
     assert js(home, "audit", "verify")["ok"]
+
+
+def test_a_utility_sets_its_own_limits_in_station_json(home):
+    """The defaults suit a kWh costing cents to units; a utility selling in a currency where
+    it costs thousands raises the bound in station.json; a misspelt limit is refused."""
+    from pathlib import Path
+
+    path = Path(home) / "station.json"
+    config = json.loads(path.read_text())
+    assert "above the maximum 1000.0000" in run(
+        home, "tariff", "add", "idr", "--price", "1444.7", code=1
+    )
+    config["limits"] = {"price_max": "50000"}
+    path.write_text(json.dumps(config))
+    run(home, "tariff", "add", "idr", "--price", "1444.7")
+    config["limits"] = {"price_maximum": "50000"}
+    path.write_text(json.dumps(config))
+    assert "unknown key 'price_maximum'" in run(home, "tariff", "list", code=1)
