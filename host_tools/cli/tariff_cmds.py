@@ -34,7 +34,7 @@ def tariff_add(station, name, kind, price, blocks, standing_charge, debt_percent
     stamp = station.stamp()
     station.write(
         lambda conn: registry.add_tariff(
-            conn, name, kind, steps, standing, debt_percent, cap, stamp
+            conn, name, kind, steps, standing, debt_percent, cap, stamp, station.limits
         )
     )
     click.echo(f"tariff {name} added")

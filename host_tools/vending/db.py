@@ -33,8 +33,8 @@ from sqlalchemy.engine import make_url
 from host_tools.vending import StationError
 
 # 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version,
-# entries keyed by (txn_id, line)
-SCHEMA_VERSION = 3
+# entries keyed by (txn_id, line); 4: meters.rated_amps and max_sale_kwh, arrears_closed
+SCHEMA_VERSION = 4
 metadata = MetaData()
 
 station_meta = Table(
@@ -75,6 +75,10 @@ meters = Table(
     # arrears, tariff and key changes): a sale that read it without a lock checks it is
     # unchanged in the statement that writes the sale (see run_write's `optimistic`).
     Column("version", BigInteger, nullable=False, default=0),
+    # The most energy one sale may buy: max_sale_kwh if set, else a month at rated_amps (NULL:
+    # the station's default rated current), see limits.max_sale_kwh.
+    Column("rated_amps", Integer),
+    Column("max_sale_kwh", Integer),
 )
 
 cashiers = Table(
@@ -208,6 +212,16 @@ reversals = Table(
     metadata,
     _txn_ref("original_id", primary_key=True),
     _txn_ref("reversal_id", nullable=False, unique=True),
+)
+
+# Arrears closed by a write-off or a reversal (once each): later sales no longer recover
+# them, and a reversed sale's recovery from them is not owed again (vend._reversal_lines).
+arrears_closed = Table(
+    "arrears_closed",
+    metadata,
+    _txn_ref("arrear_id", primary_key=True),
+    _txn_ref("txn_id", nullable=False, unique=True),
+    Column("how", Text, nullable=False),  # write-off | reverse
 )
 
 config_counters = Table(

@@ -10,7 +10,7 @@ import json
 
 from sqlalchemy import func, select
 
-from host_tools.vending import StationError, db, ledger, registry, vend
+from host_tools.vending import StationError, arrears, db, ledger, registry, vend
 from host_tools.vending.money import fmt, is_whole, parse_amount, parse_price
 from token_spec import (
     TYPE_ADD_DEBT,
@@ -233,8 +233,9 @@ def sign(station, meter, config, cashier="", now=None):
     return station.write(work)
 
 
-def add_arrears(station, meter, amount_text, note, cashier="", now=None):
-    """Put arrears on a meter; vends recover them (tariff's percentage and cap)."""
+def add_arrears(station, meter, amount_text, note, cashier="", now=None, supervisor=""):
+    """Put arrears on a meter; vends recover them (tariff's percentage and cap). Capped, and
+    above the approval limit only with a supervisor (arrears.check_new_arrears)."""
     amount = parse_amount(amount_text)
     meter = registry.check_meter(meter)
     note = (note or "").strip()[:200]
@@ -242,8 +243,14 @@ def add_arrears(station, meter, amount_text, note, cashier="", now=None):
 
     def work(conn):
         registry.get_meter(conn, meter, lock=True)
+        approved = arrears.check_new_arrears(conn, station.limits, meter, amount, supervisor)
         body = {"request": "arrears", "amount": amount, "note": note}
-        lines = [("arrears_receivable", amount, ledger.SELF), ("arrears_raised", -amount, None)]
+        if approved:
+            body["supervisor"] = approved
+        lines = [
+            ("arrears_receivable", amount, ledger.SELF),
+            ("arrears_raised", -amount, ledger.SELF),
+        ]
         return vend.receipt_from(
             ledger.append(conn, "arrears", meter, stamp, cashier, body, lines)
         )
@@ -261,6 +268,10 @@ def meter_summary(station, meter):
         out["arrears"] = {vend.receipt_number(seq): fmt(owed) for _, owed, seq in items}
         out["arrears_total"] = fmt(sum(owed for _, owed, _ in items))
         out["carried_forward"] = fmt(registry.carry_balance(conn, meter))
+        out["arrears_history"] = [
+            {k: (fmt(v) if isinstance(v, int) else v) for k, v in item.items()}
+            for item in arrears.history(conn, meter)
+        ]
         out["last_tid"] = conn.execute(
             select(func.max(db.tokens.c.tid)).where(db.tokens.c.meter == meter)
         ).scalar()

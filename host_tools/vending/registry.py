@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import bindparam, func, select
 
-from host_tools.vending import StationError, db, direct
+from host_tools.vending import StationError, db, direct, limits
 from host_tools.vending.money import fmt, fmt_price, is_whole
 from token_spec.units import MAX_SCALE
 
@@ -69,10 +69,12 @@ def tariff_blocks(kind, price, blocks):
     return out
 
 
-def add_tariff(conn, name, kind, blocks, standing, debt_percent, debt_cap, stamp):
+def add_tariff(conn, name, kind, blocks, standing, debt_percent, debt_cap, stamp, bounds=None):
+    """Add a tariff within the station's `bounds` (limits.Limits; None: the defaults)."""
     name = check_name(name, "tariff name")
     if not 0 <= debt_percent <= 100:
         raise StationError("debt recovery percentage must be 0..100")
+    limits.check_tariff(bounds, blocks, standing, debt_cap)
     _refuse_existing(conn, db.tariffs.c.name, name, f"tariff {name!r} already exists")
     conn.execute(
         db.tariffs.insert().values(
@@ -137,8 +139,11 @@ def add_meter(
     critical,
     stamp,
     key_revision=1,
+    rated_amps=None,
+    max_sale_kwh=None,
 ):
     number = check_meter(number)
+    limits.check_meter_limits(rated_amps, max_sale_kwh)
     if unit not in UNITS:
         raise StationError(f"--unit must be one of {', '.join(UNITS)}")
     if not 1 <= scale <= MAX_SCALE:
@@ -163,9 +168,25 @@ def add_meter(
             critical=bool(critical),
             key_revision=key_revision,
             created_at=stamp.utc_iso,
+            rated_amps=rated_amps,
+            max_sale_kwh=max_sale_kwh,
         )
     )
     return number
+
+
+def set_meter_limits(conn, number, rated_amps=None, max_sale_kwh=None, clear=False):
+    """`prepay meter set-limits`: the meter's rated current and/or its maximum kWh per sale
+    (`clear`: back to the station's default, a month at the rated current)."""
+    limits.check_meter_limits(rated_amps, max_sale_kwh)
+    if rated_amps is None and max_sale_kwh is None and not clear:
+        raise StationError("give --rated-amps, --max-sale-kwh or --default")
+    row = get_meter(conn, number, lock=True)
+    values = {"max_sale_kwh": max_sale_kwh} if max_sale_kwh is not None or clear else {}
+    if rated_amps is not None:
+        values["rated_amps"] = rated_amps
+    conn.execute(db.meters.update().where(db.meters.c.number == row.number).values(**values))
+    return row.number
 
 
 _METER = direct.Statement(db.meters.select().where(db.meters.c.number == bindparam("number")))
@@ -214,6 +235,8 @@ def meter_dict(row):
         "phone": row.phone,
         "critical": bool(row.critical),
         "key_revision": row.key_revision,
+        "rated_amps": row.rated_amps,
+        "max_sale_kwh": row.max_sale_kwh,
     }
 
 
