@@ -6,8 +6,8 @@ with one line saying what is wrong; nothing is half-applied because the caller s
 compiled object only after it was built. The schema is documented in docs/core.md.
 """
 
-from firmware.core import calendar
 import token_spec.config_schema as schema
+from firmware.core import calendar
 from token_spec.compat import const
 from token_spec.config_schema import MAX_PRICE, SMALL
 from token_spec.units import MAX_SCALE
