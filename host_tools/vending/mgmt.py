@@ -10,7 +10,7 @@ import json
 
 from sqlalchemy import func, select
 
-from host_tools.vending import StationError, arrears, db, ledger, registry, vend
+from host_tools.vending import StationError, arrears, db, ledger, meter_config, registry, vend
 from host_tools.vending.money import fmt, is_whole, parse_amount, parse_price
 from token_spec import (
     TYPE_ADD_DEBT,
@@ -204,33 +204,83 @@ def load_config_file(path):
     return config
 
 
-def sign(station, meter, config, cashier="", now=None):
-    """A signed config blob with the meter's next config counter (strictly increasing)."""
+def sign(
+    station,
+    meter,
+    overlay=None,
+    cashier="",
+    now=None,
+    remove_never_disconnect=False,
+    confirm=None,
+    reason="",
+    dry_run=False,
+):
+    """A signed config blob with the meter's next config counter (strictly increasing).
+
+    The config is built from the registry (meter_config.built) with `overlay` (a hand-written
+    JSON object) laid over it key by key, checked against the meter's schema, and compared
+    with the config last signed for the meter (`changes` on the receipt). Removing a critical
+    customer's never-disconnect needs `remove_never_disconnect` and `confirm` (the meter
+    number typed out); both and the reason go into the txn body (the audit chain).
+    `dry_run` returns what would be signed without signing or recording anything.
+    """
     meter = registry.check_meter(meter)
     stamp = station.stamp(now)
     vending_key = station.key
 
     def work(conn):
         meter_row = registry.get_meter(conn, meter, lock=True)
-        last = conn.execute(
-            select(func.max(db.config_counters.c.counter)).where(
-                db.config_counters.c.meter == meter
-            )
-        ).scalar()
-        counter = (last or 0) + 1
-        key = station.decoder_key(meter, meter_row.key_revision, vending_key)
-        blob = sign_config(key, meter, counter, config)
-        digest = hashlib.sha256(ledger.canonical(config).encode()).hexdigest()
-        body = {"request": "config", "counter": counter, "config_sha256": digest, "blob": blob}
-
-        def side_rows(txn_id):
-            return [(db.config_counters, [{"meter": meter, "counter": counter, "txn_id": txn_id}])]
-
-        return vend.receipt_from(
-            ledger.append(conn, "config", meter, stamp, cashier, body, [], side_rows)
+        tariff = registry.get_tariff(conn, meter_row.tariff)
+        config = meter_config.built(station, meter_row, tariff)
+        config.update(overlay or {})
+        meter_config.check(meter_row, config, tariff)
+        old = meter_config.last_signed(conn, meter)
+        removed = meter_config.guard_never_disconnect(
+            meter_row, old, config, remove_never_disconnect, confirm
+        )
+        if removed and not (reason or "").strip():
+            raise StationError("--reason is required to remove never-disconnect")
+        changed = meter_config.changes(old, config)
+        if dry_run:
+            return {"meter": meter, "config": config, "changes": changed, "dry_run": True}
+        return _record_config(
+            conn,
+            station,
+            meter_row,
+            config,
+            changed,
+            stamp,
+            cashier,
+            extra=(
+                {"never_disconnect_removed": {"confirmed": meter, "reason": reason.strip()}}
+                if removed
+                else {}
+            ),
+            vending_key=vending_key,
         )
 
-    return station.write(work)
+    return station.read(work) if dry_run else station.write(work)
+
+
+def _record_config(conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key):
+    """Sign `config` under the meter's next counter and append it to the ledger."""
+    meter = meter_row.number
+    last = conn.execute(
+        select(func.max(db.config_counters.c.counter)).where(db.config_counters.c.meter == meter)
+    ).scalar()
+    counter = (last or 0) + 1
+    key = station.decoder_key(meter, meter_row.key_revision, vending_key)
+    blob = sign_config(key, meter, counter, config)
+    digest = hashlib.sha256(ledger.canonical(config).encode()).hexdigest()
+    body = {"request": "config", "counter": counter, "config_sha256": digest, "blob": blob}
+    body.update(config=config, changes=changed, customer=meter_row.customer, **extra)
+
+    def side_rows(txn_id):
+        return [(db.config_counters, [{"meter": meter, "counter": counter, "txn_id": txn_id}])]
+
+    return vend.receipt_from(
+        ledger.append(conn, "config", meter, stamp, cashier, body, [], side_rows)
+    )
 
 
 def add_arrears(station, meter, amount_text, note, cashier="", now=None, supervisor=""):

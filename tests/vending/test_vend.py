@@ -287,9 +287,12 @@ def test_management_tokens_and_key_change(station):
 
 
 def test_config_counter_strictly_increases(station):
-    config = {"thresholds": {"low_credit": 500}, "never_disconnect": True}
-    first = mgmt.sign(station, CURRENCY_METER, config, now=NOON)
-    second = mgmt.sign(station, CURRENCY_METER, config, now=NOON)
+    overlay = {"low_credit": 500, "never_disconnect": True}
+    first = mgmt.sign(station, CURRENCY_METER, overlay, now=NOON)
+    second = mgmt.sign(station, CURRENCY_METER, overlay, now=NOON)
+    config = first["config"]
+    assert config["low_credit"] == 500 and config["tariff"]["type"] == "flat"
+    assert second["changes"] == [] and "low_credit: (unset) -> 500" in first["changes"]
     key = derive_decoder_key(station.key, CURRENCY_METER, 1)
     assert verify_config(key, CURRENCY_METER, first["blob"], 0) == (1, config)
     assert verify_config(key, CURRENCY_METER, second["blob"], 1) == (2, config)

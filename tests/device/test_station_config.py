@@ -1,0 +1,125 @@
+"""Issue 13 items 1 and 7 through the CLI and over the simulator's serial port: a meter's config
+is built from the registry, checked against the schema the meter enforces, compared with the last
+one, and applied with `prepay device config`; the simulator's world is driven by `prepay device
+load|advance|power-cut|tamper` instead of raw JSON lines."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from host_tools import provisioning as pv
+from host_tools.cli import main
+from host_tools.sim.meter import SimMeter
+from host_tools.vending import keystore
+from host_tools.vending.station import Station
+from token_spec.config_blob import sign_config
+
+METER = "12345678903"
+PASSPHRASE = "correct horse battery staple"
+
+
+def run(*args, code=0):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    if code:
+        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
+    return result.output
+
+
+def js(*args):
+    return json.loads(run(*args, "--json"))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
+    home = tmp_path / "station"
+    run("station", "init", "--home", home)
+    run("tariff", "add", "flat", "--price", "1.50", "--home", home)
+    run("meter", "add", METER, "--unit", "currency", "--scale", "100", "--imp-per-kwh", "1000",
+        "--tariff", "flat", "--critical", "--customer", "Hospital", "--home", home)  # fmt: skip
+    return home
+
+
+@pytest.fixture
+def port(tmp_path, home):
+    with SimMeter(tmp_path / "meter", speed=0) as sim:
+        pv.provision_meter(sim.port, METER, home)
+        yield sim.port
+
+
+def sign(home, *extra, code=0):
+    args = ("config", "sign", METER, *extra, "--home", home)
+    return run(*args, code=code) if code else js(*args)
+
+
+def device_config(port):
+    return js("device", "config", "--port", port)
+
+
+def test_a_typo_or_unknown_key_is_refused_by_station_and_meter(home, port, tmp_path):
+    """Item 1: `config sign` signed {"never_disconect": true}; the meter took it and opened."""
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"never_disconect": true}')
+    out = sign(home, "--file", typo, code=1)
+    assert "unknown key 'never_disconect'" in out
+    unknown = tmp_path / "foo.json"
+    unknown.write_text('{"foo": 1}')
+    assert "unknown key 'foo'" in sign(home, "--file", unknown, code=1)
+    big = tmp_path / "big.json"
+    big.write_text('{"low_days": 9999}')
+    assert "low_days must be an integer in 0..365" in sign(home, "--file", big, code=1)
+    # The meter enforces the same schema: a blob signed around the station is refused there.
+    station = Station(home)
+    key = station.decoder_key(METER, 1)
+    station.close()
+    forged = sign_config(key, METER, 50, {"never_disconect": True})
+    out = run("device", "config", forged, "--port", port, code=1)
+    assert "unknown key 'never_disconect'" in out
+    assert device_config(port)["counter"] == 0
+
+
+def test_the_built_config_keeps_a_critical_meter_connected(home, port, tmp_path):
+    r = sign(home)
+    assert r["config"]["never_disconnect"] is True
+    assert r["config"]["tariff"] == {"type": "flat", "price": 150}
+    assert "never_disconnect: (unset) -> true" in r["changes"]
+    assert js("device", "config", r["blob"], "--port", port) == {"applied": True, "counter": 1}
+    shown = device_config(port)
+    assert shown["counter"] == 1 and shown["config"]["never_disconnect"] is True
+    # No credit at all, yet the relay stays closed: never-disconnect is in force.
+    status = js("device", "status", "--port", port)
+    assert status["relay"] == "closed"
+
+    # A hand-written config that drops never-disconnect is refused unless done on purpose.
+    off = tmp_path / "off.json"
+    off.write_text('{"never_disconnect": false}')
+    assert "removes never-disconnect" in sign(home, "--file", off, code=1)
+    wrong = ("--remove-never-disconnect", "--confirm", "12345678911", "--reason", "moved out")
+    assert "--confirm must repeat the meter number" in sign(home, "--file", off, *wrong, code=1)
+    no_reason = ("--remove-never-disconnect", "--confirm", METER)
+    assert "--reason is required" in sign(home, "--file", off, *no_reason, code=1)
+    dry = sign(home, "--file", off, *no_reason, "--reason", "moved out", "--dry-run")
+    assert dry["changes"] == ["never_disconnect: true -> false"]
+    done = sign(home, "--file", off, *no_reason, "--reason", "hospital closed")
+    assert done["never_disconnect_removed"] == {"confirmed": METER, "reason": "hospital closed"}
+    assert done["counter"] == 2  # the dry run signed nothing
+    assert js("audit", "verify", "--home", home)["ok"] is True
+
+
+def test_simulator_verbs_replace_raw_json_lines(home, port):
+    """Item 7: load, time, power cuts and the tamper switch were raw `sim.*` lines."""
+    receipt = js("vend", METER, "10.00", "--ref", "R1", "--channel", "cash", "--home", home)
+    run("device", "token", receipt["token"], "--port", port)
+    assert js("device", "load", "3000", "--port", port) == {"watts": 3000}
+    before = js("device", "status", "--port", port)["credit"]
+    js("device", "advance", "3600", "--port", port)
+    after = js("device", "status", "--port", port)
+    assert after["credit"] == before - 450  # 3 kWh at 1.50
+    assert js("device", "tamper", "open", "--port", port) == {"open": True}
+    assert js("device", "power-cut", "--port", port)["power_cut"] is True
+    assert js("device", "status", "--port", port)["credit"] == after["credit"]
+    bad = CliRunner().invoke(main, ["device", "advance", "lots", "--port", port])
+    assert bad.exit_code == 2 and "'lots' is not a valid integer" in bad.output
