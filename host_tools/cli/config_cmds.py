@@ -1,4 +1,4 @@
-"""`prepay config sign`: a meter's signed configuration, built from the registry, checked
+"""`prepay config sign|applied`: a meter's signed configuration, built from the registry, checked
 against the schema the meter enforces and compared with the last one (docs/station.md)."""
 
 import click
@@ -60,6 +60,19 @@ def config_sign(
         for line in r["changes"] or ["no change from the last signed config"]:
             click.echo("change  " + line)
     print_receipt(r, as_json)
+
+
+@config_group.command("applied")
+@click.argument("meter_number")
+@click.argument("counter", type=click.IntRange(min=1))
+@click.option("--cashier", default="")
+@json_option
+@station_command
+def config_applied(station, meter_number, counter, cashier, as_json):
+    """Record that the meter applied config COUNTER (`prepay device config` shows it)."""
+    from host_tools.vending import mgmt
+
+    print_receipt(mgmt.config_applied(station, meter_number, counter, cashier), as_json)
 
 
 def register(main):

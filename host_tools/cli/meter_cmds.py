@@ -87,11 +87,21 @@ def meter_show(station, number, as_json):
 @meter.command("set-tariff")
 @click.argument("number")
 @click.argument("tariff_name")
+@click.option("--cashier", default="")
+@json_option
 @station_command
-def meter_set_tariff(station, number, tariff_name):
-    """Move a meter to another tariff (applies from its next sale)."""
-    moved = station.write(lambda conn: registry.set_tariff(conn, number, tariff_name))
-    click.echo(f"meter {moved} now on tariff {tariff_name}")
+def meter_set_tariff(station, number, tariff_name, cashier, as_json):
+    """Move a meter to another tariff. A currency meter gets a signed config with it, which
+    its sales' receipts carry until `prepay config applied` records the meter has it."""
+    from host_tools.vending.mgmt import change_tariff
+
+    r = change_tariff(station, number, tariff_name, cashier)
+    if as_json:
+        emit(r, True, "")
+        return
+    click.echo(f"meter {r['meter']} now on tariff {tariff_name}")
+    if r["config"] is not None:
+        print_receipt(r["config"], False)
 
 
 @meter.command("set-limits")

@@ -9,7 +9,7 @@ the result against the schema the meter enforces (token_spec/config_schema.py) b
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from host_tools.vending import StationError, db, ledger
 from host_tools.vending.money import fmt, fmt_price
@@ -92,16 +92,45 @@ def check(meter_row, config, tariff):
         raise StationError(f"config for meter {meter_row.number}: {exc}") from None
 
 
+def _config_bodies(conn, meter):
+    """The bodies of the meter's config txns, newest first."""
+    t = db.txns
+    rows = conn.execute(
+        select(t.c.id).where(t.c.meter == meter, t.c.kind == "config").order_by(t.c.seq.desc())
+    ).all()
+    for row in rows:
+        body = ledger.load(conn, txn_id=row.id)["body"]
+        yield json.loads(body) if isinstance(body, str) else body
+
+
 def last_signed(conn, meter):
     """The config last signed for `meter` (None if none was, or it predates stored configs)."""
-    t = db.txns
-    row = conn.execute(
-        select(t.c.id).where(t.c.meter == meter, t.c.kind == "config").order_by(t.c.seq.desc())
-    ).first()
-    if row is None:
-        return None
-    body = ledger.load(conn, txn_id=row.id)["body"]
-    return (json.loads(body) if isinstance(body, str) else body).get("config")
+    for body in _config_bodies(conn, meter):
+        if body.get("request") == "config":
+            return body.get("config")
+    return None
+
+
+def signed_counter(conn, meter):
+    """The highest config counter signed for `meter` (0: none)."""
+    last = conn.execute(
+        select(func.max(db.config_counters.c.counter)).where(db.config_counters.c.meter == meter)
+    ).scalar()
+    return last or 0
+
+
+def pending(conn, meter):
+    """{"counter", "blob"} of the newest signed config the meter is not known to have applied
+    (a later `config applied` with a counter at or above it clears it), or None."""
+    applied = 0
+    for body in _config_bodies(conn, meter):
+        if body.get("request") == "config-applied":
+            applied = max(applied, body["counter"])
+        elif body.get("request") == "config":
+            if body["counter"] > applied:
+                return {"counter": body["counter"], "blob": body["blob"]}
+            return None
+    return None
 
 
 def changes(old, new):

@@ -265,10 +265,7 @@ def sign(
 def _record_config(conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key):
     """Sign `config` under the meter's next counter and append it to the ledger."""
     meter = meter_row.number
-    last = conn.execute(
-        select(func.max(db.config_counters.c.counter)).where(db.config_counters.c.meter == meter)
-    ).scalar()
-    counter = (last or 0) + 1
+    counter = meter_config.signed_counter(conn, meter) + 1
     key = station.decoder_key(meter, meter_row.key_revision, vending_key)
     blob = sign_config(key, meter, counter, config)
     digest = hashlib.sha256(ledger.canonical(config).encode()).hexdigest()
@@ -281,6 +278,57 @@ def _record_config(conn, station, meter_row, config, changed, stamp, cashier, ex
     return vend.receipt_from(
         ledger.append(conn, "config", meter, stamp, cashier, body, [], side_rows)
     )
+
+
+def change_tariff(station, meter, tariff_name, cashier="", now=None):
+    """`meter set-tariff`: move a meter to another tariff. A kWh meter needs nothing (the
+    station prices its next sale); a currency meter applies the tariff itself, so in the same
+    transaction its config is re-signed with the new tariff and standing charge (the rest of
+    the last signed config kept). That config rides on every sale's receipt until the meter is
+    known to have it (`config applied`). A tariff the meter cannot apply is refused, with the
+    reason, and nothing changes. Returns {"meter", "tariff", "config": receipt or None}."""
+    meter = registry.check_meter(meter)
+    stamp = station.stamp(now)
+    vending_key = station.key
+
+    def work(conn):
+        registry.set_tariff(conn, meter, tariff_name)
+        meter_row = registry.get_meter(conn, meter)
+        out = {"meter": meter, "tariff": tariff_name, "config": None}
+        if meter_row.unit != "currency":
+            return out
+        tariff = registry.get_tariff(conn, tariff_name)
+        old = meter_config.last_signed(conn, meter)
+        config = dict(old or {})
+        config.pop("standing_charge", None)  # the new tariff's own, or none
+        config.update(meter_config.built(station, meter_row, tariff))
+        meter_config.check(meter_row, config, tariff)
+        meter_config.guard_never_disconnect(meter_row, old, config, False, None)
+        changed = meter_config.changes(old, config)
+        extra = {"tariff_change": tariff_name}
+        out["config"] = _record_config(
+            conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key
+        )
+        return out
+
+    return station.write(work)
+
+
+def config_applied(station, meter, counter, cashier="", now=None):
+    """Record that the meter has applied config `counter` (read back with `device config`);
+    sales stop carrying it. Refused for a counter never signed."""
+    meter = registry.check_meter(meter)
+    stamp = station.stamp(now)
+
+    def work(conn):
+        registry.get_meter(conn, meter, lock=True)
+        signed = meter_config.signed_counter(conn, meter)
+        if not 1 <= counter <= signed:
+            raise StationError(f"meter {meter} has no signed config {counter} (last: {signed})")
+        body = {"request": "config-applied", "counter": counter}
+        return vend.receipt_from(ledger.append(conn, "config", meter, stamp, cashier, body, []))
+
+    return station.write(work)
 
 
 def add_arrears(station, meter, amount_text, note, cashier="", now=None, supervisor=""):

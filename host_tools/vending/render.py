@@ -33,6 +33,7 @@ def receipt(console, r):
             ("Units", r["units_text"]),
             ("Tariff", r["tariff"]),
             ("TID", r["tid"]),
+            ("Meter config", r.get("config_counter")),
         ]
     elif kind == "reversal":
         rows += [
@@ -60,7 +61,9 @@ def receipt(console, r):
             ("Supervisor", r.get("supervisor")),
         ]
     elif kind == "config":
-        rows += [("Config counter", r["counter"])]
+        rows += [("Config counter", r["counter"]), ("New tariff", r.get("tariff_change"))]
+        rows += [("Applied by meter", "yes" if r.get("request") == "config-applied" else None)]
+        rows += [("Changes", "\n".join(r.get("changes") or []))]
     rows += [("Cashier", r.get("cashier")), ("REVERSED BY", r.get("reversed_by"))]
     console.print(kv_table(title, rows))
     if r.get("replayed"):
@@ -70,8 +73,13 @@ def receipt(console, r):
     for i, digits in enumerate(r.get("tokens") or []):
         grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
         console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
-    if kind == "config":
+    if r.get("blob"):
         console.print(r["blob"], soft_wrap=True)
+    if r.get("config_blob"):
+        console.print(
+            f"New meter config {r['config_counter']} (enter with `prepay device config`):"
+        )
+        console.print(r["config_blob"], soft_wrap=True)
 
 
 def rows_table(title, rows):

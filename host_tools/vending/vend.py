@@ -23,6 +23,7 @@ from host_tools.vending import (
     direct,
     ledger,
     limits,
+    meter_config,
     registry,
     tariffs,
 )
@@ -144,6 +145,9 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 f"{fmt(amount)} is above the vend limit {fmt(limit)} of cashier {cashier or '-'}"
             )
         sale = _price(conn, station, meter_row, amount, state)
+        waiting = meter_config.pending(conn, meter)
+        if waiting is not None:  # e.g. a new tariff: the receipt carries it (issue 13 item 3)
+            sale.update(config_counter=waiting["counter"], config_blob=waiting["blob"])
         sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
         key = station.decoder_key(meter, meter_row.key_revision, vending_key)
         sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])

@@ -123,3 +123,37 @@ def test_simulator_verbs_replace_raw_json_lines(home, port):
     assert js("device", "status", "--port", port)["credit"] == after["credit"]
     bad = CliRunner().invoke(main, ["device", "advance", "lots", "--port", port])
     assert bad.exit_code == 2 and "'lots' is not a valid integer" in bad.output
+
+
+def test_a_tariff_change_reaches_a_currency_meter(home, port):
+    """Item 3: after `meter set-tariff` receipts showed the new tariff while the meter kept
+    charging the old price, and a currency meter's standing charge was silently dropped."""
+    run("tariff", "add", "dear", "--price", "3.00", "--standing-charge", "30.00", "--home", home)
+    run("tariff", "add", "odd", "--price", "3.00", "--standing-charge", "10.00", "--home", home)
+    # A standing charge the meter cannot charge exactly per day is refused, and nothing moves.
+    out = run("meter", "set-tariff", METER, "odd", "--home", home, code=1)
+    assert "charges the standing charge per day" in out and "multiple of 0.30" in out
+    assert js("meter", "show", METER, "--home", home)["tariff"] == "flat"
+
+    changed = js("meter", "set-tariff", METER, "dear", "--home", home)
+    config = changed["config"]
+    assert config["tariff_change"] == "dear" and config["counter"] == 1
+    assert config["config"]["tariff"] == {"type": "flat", "price": 300}
+    assert config["config"]["standing_charge"] == 100  # 30.00 a month = 1.00 a day
+    sale = js("vend", METER, "20.00", "--ref", "R1", "--channel", "cash", "--home", home)
+    assert sale["config_counter"] == 1 and sale["config_blob"] == config["blob"]
+    printed = run("reprint", sale["receipt"], "--home", home)
+    assert "New meter config 1" in printed and config["blob"][:40] in printed
+
+    run("device", "token", sale["token"], "--port", port)
+    run("device", "config", sale["config_blob"], "--port", port)
+    assert js("device", "status", "--port", port)["price"] == 300
+    js("device", "load", "1000", "--port", port)
+    before = js("device", "status", "--port", port)["credit"]
+    js("device", "advance", "1200", "--port", port)  # 1/3 kWh at 3.00
+    assert js("device", "status", "--port", port)["credit"] == before - 100
+
+    run("config", "applied", METER, "1", "--home", home)
+    later = js("vend", METER, "5.00", "--ref", "R2", "--channel", "cash", "--home", home)
+    assert "config_blob" not in later
+    assert "no signed config 7" in run("config", "applied", METER, "7", "--home", home, code=1)
