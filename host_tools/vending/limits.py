@@ -82,6 +82,33 @@ def check_tariff(limits, blocks, standing, debt_cap):
         )
 
 
+def check_surcharges(limits, blocks):
+    """A TOU-with-blocks tariff's block prices are added to the time price: 0 is allowed (the
+    first block usually adds nothing), above the price maximum is not."""
+    limits = limits or Limits()
+    if len(blocks) > limits.blocks_max:
+        raise StationError(f"{len(blocks)} blocks: a tariff has at most {limits.blocks_max}")
+    for upper, price in blocks:
+        if price > limits.price_max:
+            raise StationError(
+                f"block surcharge {fmt_price(price)} per kWh is above the maximum "
+                f"{fmt_price(limits.price_max)} (a decimal point lost?)"
+            )
+        if upper is not None and upper > limits.block_kwh_max:
+            raise StationError(
+                f"block bound {upper} kWh is above the maximum {limits.block_kwh_max} kWh a month"
+            )
+
+
+def cheapest_price(tariff):
+    """The lowest price per kWh a tariff can charge (a TOU tariff: the lowest time price plus
+    the lowest block surcharge)."""
+    blocks = min(p for _, p in tariff["blocks"])
+    if not tariff.get("tou"):
+        return blocks
+    return min(p for points in tariff["tou"].values() for _, p in points) + blocks
+
+
 def check_meter_limits(rated_amps, max_sale_kwh):
     """Per-meter overrides: whole amps 1..1000 and whole kWh 1..1,000,000 (None = default)."""
     if rated_amps is not None and not 1 <= rated_amps <= 1000:
@@ -99,7 +126,7 @@ def max_sale_kwh(limits, meter_row):
     return kwh, f"a month at {amps} A, {limits.volts} V"
 
 
-def check_sale_energy(limits, meter_row, amount, units, blocks):
+def check_sale_energy(limits, meter_row, amount, units, tariff):
     """Refuse a sale that buys more than the meter's maximum per sale (figure and bound).
 
     kWh meters: `units` register units at `scale` per kWh. Currency meters: `units` is money
@@ -111,7 +138,7 @@ def check_sale_energy(limits, meter_row, amount, units, blocks):
         over = units > top * scale
         bought = f"{units // scale} kWh"
     else:
-        cheapest = min(price for _, price in blocks)
+        cheapest = cheapest_price(tariff)
         # money = units / scale currency; kWh = money / (cheapest / 10,000)
         over = units * 10_000 > top * cheapest * scale
         bought = f"up to {units * 10_000 // (cheapest * scale)} kWh"

@@ -235,8 +235,9 @@ def _price(conn, station, meter_row, amount, state):
         if units <= 0:
             raise StationError(f"{fmt(amount)} buys no credit after debt recovery: take more")
         sale.update(units=units, prepayment=credited, carry_out=budget - credited)
-        limits.check_sale_energy(station.limits, meter_row, amount, units, tariff["blocks"])
+        limits.check_sale_energy(station.limits, meter_row, amount, units, tariff)
         return sale
+    registry.check_tariff_for("kwh", tariff)  # a TOU tariff is priced by a currency meter
     owed_standing = max(0, tariff["standing_charge"] - int(state.month_standing))
     sale["standing_charge"] = min(owed_standing, amount - debt_total)
     budget = amount - debt_total - sale["standing_charge"] + sale["carry_in"]
@@ -247,7 +248,7 @@ def _price(conn, station, meter_row, amount, state):
             f"{fmt(amount)} buys no energy after debt recovery and standing charge: "
             "take a larger amount"
         )
-    limits.check_sale_energy(station.limits, meter_row, amount, units, tariff["blocks"])
+    limits.check_sale_energy(station.limits, meter_row, amount, units, tariff)
     sale.update(units=units, energy=energy, carry_out=carry, month_units_before=used)
     return sale
 

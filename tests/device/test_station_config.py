@@ -157,3 +157,44 @@ def test_a_tariff_change_reaches_a_currency_meter(home, port):
     later = js("vend", METER, "5.00", "--ref", "R2", "--channel", "cash", "--home", home)
     assert "config_blob" not in later
     assert "no signed config 7" in run("config", "applied", METER, "7", "--home", home, code=1)
+
+
+def test_time_of_use_is_sold_and_configured(home, port):
+    """Item 7: `tariff add --kind tou` was refused; TOU with blocks did not exist anywhere."""
+    run("tariff", "add", "tou", "--kind", "tou", "--tou", "00:00:1.00,17:00:3.00",
+        "--tou-weekend", "00:00:0.80", "--home", home)  # fmt: skip
+    run("tariff", "add", "toub", "--kind", "tou-block", "--tou", "00:00:1.00",
+        "--blocks", "50:0,*:0.50", "--home", home)  # fmt: skip
+    shown = js("tariff", "show", "tou", "--home", home)
+    assert shown["tou"]["holiday"] == [[0, 8000]]  # holidays follow the weekend
+    bad = run("tariff", "add", "x", "--kind", "tou", "--tou", "06:00:1.00", "--home", home, code=1)
+    assert "must start at 00:00" in bad
+    # A kWh meter cannot be priced by the clock: refused with the reason.
+    out = run("meter", "add", "12345678911", "--unit", "kwh", "--scale", "1000",
+              "--imp-per-kwh", "1000", "--tariff", "tou", "--home", home, code=1)  # fmt: skip
+    assert "time-of-use needs a currency meter" in out
+
+    r = js("meter", "set-tariff", METER, "tou", "--home", home)["config"]
+    assert r["config"]["tariff"] == {
+        "type": "tou",
+        "weekday": [["00:00", 100], ["17:00", 300]],
+        "weekend": [["00:00", 80]],
+        "holiday": [["00:00", 80]],
+    }
+    sale = js("vend", METER, "20.00", "--ref", "T1", "--channel", "cash", "--home", home)
+    assert sale["config_counter"] == 1
+    run("device", "config", sale["config_blob"], "--port", port)
+    status = js("device", "status", "--port", port)
+    assert status["tariff"] == "tou" and status["price"] in (80, 100, 300)
+
+    r = js("meter", "set-tariff", METER, "toub", "--home", home)["config"]
+    assert r["config"]["tariff"] == {
+        "type": "tou_blocks",
+        "weekday": [["00:00", 100]],
+        "weekend": [["00:00", 100]],
+        "holiday": [["00:00", 100]],
+        "blocks": [[50, 0], [0, 50]],
+    }
+    run("device", "config", r["blob"], "--port", port)
+    status = js("device", "status", "--port", port)
+    assert status["tariff"] == "tou_blocks" and status["price"] == 100  # first block adds 0
