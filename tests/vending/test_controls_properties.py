@@ -1,5 +1,7 @@
-"""Random sequences of sales (kWh and currency meters, awkward amounts), sale reversals and
-arrears raised, adjusted, written off and reversed (issue 13's Done-when, for the station).
+"""Random sequences of sales (kWh and currency meters, awkward amounts), sale reversals,
+tariff changes (time-of-use too) and arrears raised, adjusted, written off and reversed (issue
+13's Done-when, for the station). A currency meter's tariff change signs a config that every
+later sale's receipt carries (item 3).
 
 After every step: the books balance, the hash chain verifies, and for every meter
 
@@ -56,7 +58,10 @@ REFUSALS = (
     "nothing outstanding",
     "is already",
     "above the maximum",
+    "charges the standing charge per day",
+    "time-of-use needs a currency meter",
 )
+TARIFFS = st.sampled_from(["domestic", "flat", "recover", "standing", "tou"])
 
 
 def _by_meter(conn, account, where=()):
@@ -109,12 +114,15 @@ class StationMachine(RuleBasedStateMachine):
                 registry.add_meter(
                     conn, number, "currency", scale, 1000, "recover", "", "", False, stamp
                 )
+            tou = registry.tou_table("tou", "00:00:1.00,17:00:3.00")
+            registry.add_tariff(conn, "tou", "tou", [(None, 0)], 0, 0, None, stamp, tou=tou)
 
         self.station.write(more_meters)
         self.sales = []  # receipts of sales, in order
         self.reversed = set()  # receipt numbers of reversed sales
         self.arrears = []  # (receipt number, meter) of arrears raised
         self.refs = 0
+        self.pending = {}  # meter -> the config counter its sales must carry
 
     def teardown(self):
         if hasattr(self, "station"):
@@ -138,7 +146,16 @@ class StationMachine(RuleBasedStateMachine):
             assert decode_token(key, meter, r["token"])[1] == r["units"]
             if r["unit"] == "currency":
                 assert r["prepayment_minor"] == r["units"] * 100 // r["scale"]
+            if not r.get("replayed"):
+                assert r.get("config_counter") == self.pending.get(meter), r
             self.sales.append(r)
+
+    @rule(meter=st.sampled_from(ALL_METERS), tariff=TARIFFS)
+    def change_tariff(self, meter, tariff):
+        r = self._try(lambda: mgmt.change_tariff(self.station, meter, tariff, "boss", NOW))
+        if r is not None and r["config"] is not None:
+            self.pending[meter] = r["config"]["counter"]
+            event("currency meter's tariff changed")
 
     @rule(index=st.integers(0, 8), debt=st.booleans())
     def reverse_sale(self, index, debt):
