@@ -240,6 +240,21 @@ def _friendly(friendly):
     return {"windows": windows, "holiday_until": holiday_until}
 
 
+def known_only(source):
+    """`source` without the keys this schema does not know (top level and groups): only for a
+    config the meter already holds from older firmware, which took unknown keys silently;
+    dropping them keeps its meaning. Never for a config about to be signed or applied."""
+    out = {}
+    groups = dict(_GROUPS)
+    for key, value in source.items():
+        if key in groups and isinstance(value, dict):
+            names = [k for k, _, _, _ in groups[key]]
+            value = dict((k, v) for k, v in value.items() if k in names)
+        if key in KEYS:
+            out[key] = value
+    return out
+
+
 def check_config(source, unit="currency", pulses_per_kwh=1000, default_tariff=None):
     """The normalised configuration, or ConfigSchemaError naming the key that is wrong.
 

@@ -347,7 +347,14 @@ class Meter:
         meter = cls(settings)
         if config is not None:
             source = json.loads(bytes(config))
-            meter.config = compile_config(source, meter.settings)
+            try:
+                meter.config = compile_config(source, meter.settings)
+            except ValueError:
+                # Stored by older firmware, which ignored unknown keys: drop them rather than
+                # lose the meter's registers (a config being applied is never treated so).
+                from token_spec.config_schema import known_only
+
+                meter.config = compile_config(known_only(source), meter.settings)
         registers.unpack(meter, blob)
         meter._price_until = UNKNOWN_TIME
         meter._refresh(meter.pulse_time)

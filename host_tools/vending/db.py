@@ -48,8 +48,9 @@ tariffs = Table(
     "tariffs",
     metadata,
     Column("name", Text, primary_key=True),
-    Column("kind", Text, nullable=False),  # flat | block
-    # JSON list of [upper_kwh or null, price]; price in 1/10,000 currency units per kWh.
+    Column("kind", Text, nullable=False),  # flat | block | tou | tou-block
+    # JSON list of [upper_kwh or null, price]; price in 1/10,000 currency units per kWh. A TOU
+    # tariff: {"blocks": that list (surcharges), "tou": {day type: [[minute, price], ...]}}.
     Column("blocks", Text, nullable=False),
     Column("standing_charge", BigInteger, nullable=False, default=0),  # minor units per month
     Column("debt_percent", Integer, nullable=False, default=0),  # of each vend
