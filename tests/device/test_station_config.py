@@ -198,3 +198,17 @@ def test_time_of_use_is_sold_and_configured(home, port):
     run("device", "config", r["blob"], "--port", port)
     status = js("device", "status", "--port", port)
     assert status["tariff"] == "tou_blocks" and status["price"] == 100  # first block adds 0
+
+
+def test_station_defaults_for_friendly_hours_and_holidays_go_through_the_schema(home):
+    path = home / "station.json"
+    settings = json.loads(path.read_text())
+    friendly = {"windows": [{"days": ["sat", "sun"], "start": "00:00", "end": "24:00"}]}
+    settings["meter_config"] = {"friendly": friendly, "holidays": ["2026-12-25"]}
+    path.write_text(json.dumps(settings))
+    r = sign(home, "--dry-run")
+    assert r["config"]["friendly"] == friendly and r["config"]["holidays"] == ["2026-12-25"]
+    assert 'holidays: (unset) -> ["2026-12-25"]' in r["changes"]
+    settings["meter_config"] = {"holidays": ["2026-02-30"]}
+    path.write_text(json.dumps(settings))
+    assert "bad date '2026-02-30': no such day" in sign(home, code=1)
