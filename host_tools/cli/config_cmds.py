@@ -56,10 +56,7 @@ def config_sign(
     if dry_run:
         emit(r, as_json, "\n".join(r["changes"]) or "no change from the last signed config")
         return
-    if not as_json:
-        for line in r["changes"] or ["no change from the last signed config"]:
-            click.echo("change  " + line)
-    print_receipt(r, as_json)
+    print_receipt(r, as_json)  # its Changes row lists what differs from the last config
 
 
 @config_group.command("applied")

@@ -63,7 +63,8 @@ def receipt(console, r):
     elif kind == "config":
         rows += [("Config counter", r["counter"]), ("New tariff", r.get("tariff_change"))]
         rows += [("Applied by meter", "yes" if r.get("request") == "config-applied" else None)]
-        rows += [("Changes", "\n".join(r.get("changes") or []))]
+        if "changes" in r:
+            rows += [("Changes", "\n".join(r.get("changes") or []) or "none")]
     rows += [("Cashier", r.get("cashier")), ("REVERSED BY", r.get("reversed_by"))]
     console.print(kv_table(title, rows))
     if r.get("replayed"):
