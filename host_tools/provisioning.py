@@ -21,11 +21,9 @@ charged at the vend and get none.
 """
 
 from host_tools.device.update import maintenance_key
-from host_tools.vending import StationError, registry
-from host_tools.vending.money import fmt_price
+from host_tools.vending import StationError, meter_config, registry
 from host_tools.vending.station import Station
 from token_spec.epoch import meter_time
-from token_spec.units import PRICE_PER_UNIT, register_units
 
 DEFAULTS = {"unit": "currency", "scale": 100, "imp_per_kwh": 1000}
 DEFAULT_KEY_REVISION = 1
@@ -37,25 +35,10 @@ class ProvisionError(Exception):
 
 def meter_tariff(tariff, scale):
     """The station tariff as the meter's tariff dict (register units per kWh)."""
-
-    def register_price(price):
-        units = register_units(price, scale, PRICE_PER_UNIT)
-        if units is None:
-            raise ProvisionError(
-                f"tariff {tariff['name']!r}: price {fmt_price(price)} per kWh is not a "
-                f"whole number of register units at scale {scale}"
-            )
-        return units
-
-    blocks = tariff["blocks"]
-    if len(blocks) == 1:
-        return {"type": "flat", "price": register_price(blocks[0][1])}
-    out, lower = [], 0
-    for upper, price in blocks:
-        # The station bounds are cumulative kWh; the meter takes each block's size, 0 = rest.
-        out.append([0 if upper is None else upper - lower, register_price(price)])
-        lower = upper or lower
-    return {"type": "blocks", "blocks": out}
+    try:
+        return meter_config.meter_tariff(tariff, scale)
+    except StationError as exc:
+        raise ProvisionError(str(exc)) from None
 
 
 def registry_entry(station, number, options, extra=None):

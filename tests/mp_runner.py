@@ -10,6 +10,7 @@ Prints one line per failure, ends with `N passed, N failed, N skipped`, and exit
 anything failed (or nothing ran). Test modules signal a skip by raising `support.Skip`.
 """
 
+import gc
 import os
 import sys
 
@@ -91,6 +92,11 @@ def run(paths, verbose=False):
                 print("FAIL " + path + "::" + name + ": " + _describe(exc))
                 if verbose:
                     sys.print_exception(exc)
+        # Drop the finished module (its vectors and fixtures) so one heap holds the whole run
+        # without fragmenting: a later file's large allocation must not fail for an earlier's.
+        sys.modules.pop(path.rpartition("/")[2][:-3], None)
+        module = func = None
+        gc.collect()
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return failed == 0 and passed > 0
 

@@ -79,16 +79,9 @@ def next_month_start(day):
 
 def parse_date(text):
     """Day number of an ISO date "YYYY-MM-DD"; ValueError saying what is wrong otherwise."""
-    parts = str(text).split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise ValueError("bad date %r: expected YYYY-MM-DD" % (text,))
-    year, month, day = int(parts[0]), int(parts[1]), int(parts[2])
-    if not 1 <= month <= 12 or not 1 <= day <= 31:
-        raise ValueError("bad date %r: month or day out of range" % (text,))
-    number = days_from_civil(year, month, day)
-    if ymd(number) != year * 10000 + month * 100 + day:
-        raise ValueError("bad date %r: no such day" % (text,))
-    return number
+    from token_spec.config_schema import check_date
+
+    return days_from_civil(*check_date(text))
 
 
 def format_date(day):

@@ -44,6 +44,7 @@ class Meter:
         self._price_until = UNKNOWN_TIME
         self._block = 0
         self._block_left = 0
+        self._time_price = 0
         self.power_window = power.Window(now)  # power.py's measuring window (not persisted)
         # Journal write policy hooks.
         self.urgent = False
@@ -108,7 +109,7 @@ class Meter:
             self.energy_wh += wh
             self.power_window.pulses += take
             n -= take
-            if cfg.tariff_kind == "blocks":
+            if cfg.has_blocks:
                 self.month_pulses += take
                 self._block_left -= take
                 if self._block_left == 0:
@@ -130,10 +131,11 @@ class Meter:
         day = local // DAY
         if day != self.local_day:
             self._new_day(day)
-        if cfg.tariff_kind == "blocks":
-            self._set_block()
+        self._time_price = tariff.time_price(cfg, local)
+        if cfg.has_blocks:
+            self._set_block()  # the block's price on top of the time price (0 if no TOU)
         else:
-            self.price = tariff.time_price(cfg, local)
+            self.price = self._time_price
             self._block_left = SMALL
         self._price_until = tariff.price_until(cfg, local) - cfg.utc_offset
 
@@ -141,7 +143,7 @@ class Meter:
         cfg = self.config
         i = tariff.block_index(cfg, self.month_pulses)
         self._block = i
-        self.price = cfg.block_prices[i]
+        self.price = self._time_price + cfg.block_prices[i]
         self._block_left = cfg.block_ends[i] - self.month_pulses
 
     def _new_day(self, day):
@@ -345,7 +347,14 @@ class Meter:
         meter = cls(settings)
         if config is not None:
             source = json.loads(bytes(config))
-            meter.config = compile_config(source, meter.settings)
+            try:
+                meter.config = compile_config(source, meter.settings)
+            except ValueError:
+                # Stored by older firmware, which ignored unknown keys: drop them rather than
+                # lose the meter's registers (a config being applied is never treated so).
+                from token_spec.config_schema import known_only
+
+                meter.config = compile_config(known_only(source), meter.settings)
         registers.unpack(meter, blob)
         meter._price_until = UNKNOWN_TIME
         meter._refresh(meter.pulse_time)

@@ -30,8 +30,9 @@ def _tou_slot(minutes, minute):
 
 
 def time_price(cfg, local):
-    """The price at a local time for flat and TOU tariffs (block tariffs: see block_index)."""
-    if cfg.tariff_kind != "tou":
+    """The price at a local time for flat and TOU tariffs; a TOU-with-blocks tariff adds the
+    block's price to it (meter._set_block); a plain block tariff's time price is 0."""
+    if not cfg.has_tou:
         return cfg.flat_price
     kind = day_type(cfg, local // DAY)
     minutes = cfg.tou_minutes[kind]
@@ -42,7 +43,7 @@ def price_until(cfg, local):
     """Local time at which the time-dependent price may next change (at the latest midnight)."""
     day = local // DAY
     midnight = (day + 1) * DAY
-    if cfg.tariff_kind != "tou":
+    if not cfg.has_tou:
         return midnight
     minutes = cfg.tou_minutes[day_type(cfg, day)]
     i = _tou_slot(minutes, (local % DAY) // 60)

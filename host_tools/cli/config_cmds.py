@@ -1,8 +1,9 @@
-"""`prepay config sign`: signed configuration blobs for one meter (docs/station.md)."""
+"""`prepay config sign|applied`: a meter's signed configuration, built from the registry, checked
+against the schema the meter enforces and compared with the last one (docs/station.md)."""
 
 import click
 
-from host_tools.cli.output import json_option
+from host_tools.cli.output import emit, json_option
 from host_tools.cli.station_access import print_receipt, station_command
 
 
@@ -13,16 +14,62 @@ def config_group():
 
 @config_group.command("sign")
 @click.argument("meter_number")
-@click.option("--file", "path", required=True, help="The config as a JSON object.")
+@click.option(
+    "--file", "path", default=None, help="Hand-written JSON object laid over the built config."
+)
+@click.option("--dry-run", is_flag=True, help="Show the config and what changes; sign nothing.")
+@click.option(
+    "--remove-never-disconnect",
+    is_flag=True,
+    help="On purpose: let a critical customer's meter disconnect (needs --confirm, --reason).",
+)
+@click.option("--confirm", default=None, help="The meter number typed out again.")
+@click.option("--reason", default="", help="Why never-disconnect is removed (audit chain).")
 @click.option("--cashier", default="")
 @json_option
 @station_command
-def config_sign(station, meter_number, path, cashier, as_json):
-    """Sign a config for one meter with its next config counter."""
+def config_sign(
+    station,
+    meter_number,
+    path,
+    dry_run,
+    remove_never_disconnect,
+    confirm,
+    reason,
+    cashier,
+    as_json,
+):
+    """Sign METER_NUMBER's config (tariff, never-disconnect, the station's defaults)."""
     from host_tools.vending import mgmt
 
-    config = mgmt.load_config_file(path)
-    print_receipt(mgmt.sign(station, meter_number, config, cashier), as_json)
+    overlay = None if path is None else mgmt.load_config_file(path)
+    r = mgmt.sign(
+        station,
+        meter_number,
+        overlay,
+        cashier,
+        remove_never_disconnect=remove_never_disconnect,
+        confirm=confirm,
+        reason=reason,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        emit(r, as_json, "\n".join(r["changes"]) or "no change from the last signed config")
+        return
+    print_receipt(r, as_json)  # its Changes row lists what differs from the last config
+
+
+@config_group.command("applied")
+@click.argument("meter_number")
+@click.argument("counter", type=click.IntRange(min=1))
+@click.option("--cashier", default="")
+@json_option
+@station_command
+def config_applied(station, meter_number, counter, cashier, as_json):
+    """Record that the meter applied config COUNTER (`prepay device config` shows it)."""
+    from host_tools.vending import mgmt
+
+    print_receipt(mgmt.config_applied(station, meter_number, counter, cashier), as_json)
 
 
 def register(main):

@@ -1,6 +1,8 @@
 """`prepay device ...`: every verb that talks to one meter (a board or `prepay sim`).
 
 hello|status|token|events|keypad  the serial protocol (host_tools.device.client)
+config                            show the meter's config, or apply a signed config blob
+load|advance|power-cut|tamper     the simulator's world (`prepay sim` only; a board refuses)
 flash|deploy                      put MicroPython and the firmware on a board (host_tools.device)
 provision                         the meter's identity from a station (host_tools.provisioning)
 monitor                           a live view of registers and events (host_tools.device.monitor)
@@ -131,6 +133,90 @@ def keypad(keys, port, as_json, timeout):
     """Press KEYS on the meter's keypad (0-9, A-D, * and #; # enters a token)."""
     r = _call(port, timeout, "keypad", keys=keys.upper())
     emit(r, as_json, "\n".join(r["display"]))
+
+
+@device.command("config")
+@click.argument("blob", required=False)
+@click.option("--blob-file", type=click.File("r"), default=None, help="A file holding the blob.")
+@connection_options
+def config(blob, blob_file, port, as_json, timeout):
+    """Show the meter's config, or apply BLOB (from `prepay config sign`; `-` reads stdin)."""
+    import json
+
+    from host_tools.device.client import DeviceClient, DeviceError
+
+    if blob == "-":
+        blob = click.get_text_stream("stdin").read()
+    if blob_file is not None:
+        blob = blob_file.read()
+    try:
+        with DeviceClient(port, timeout=timeout) as client:
+            if blob:
+                r = client.set_config(blob.strip())
+                emit(r, as_json, "config %d applied" % r["counter"])
+                return
+            first = client.request("config.get")
+            text = first["text"]
+            while len(text) < first["size"]:
+                text += client.request("config.get", offset=len(text))["text"]
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    first.pop("offset")
+    first.pop("size")
+    first["config"] = json.loads(text)
+    del first["text"]
+    emit(
+        first,
+        as_json,
+        "counter %d\n%s"
+        % (first["counter"], json.dumps(first["config"], indent=2, sort_keys=True)),
+    )
+
+
+# ---- the simulator's world (a board answers that these exist only on the simulator) ------------
+
+
+@device.command("load")
+@click.argument("watts", type=click.IntRange(0, 1000000))
+@connection_options
+def load(watts, port, as_json, timeout):
+    """Simulator: draw WATTS from the meter from now on."""
+    r = _call(port, timeout, "sim.load", watts=watts)
+    emit(r, as_json, "load %d W" % r["watts"])
+
+
+@device.command("advance")
+@click.argument("seconds", type=click.IntRange(0, 31 * 86400))
+@connection_options
+def advance(seconds, port, as_json, timeout):
+    """Simulator: let SECONDS of meter time pass (pulses at the load, relay, events)."""
+    r = _call(port, timeout, "sim.advance", seconds=seconds)
+    emit(r, as_json, "meter time %d" % r["time"])
+
+
+@device.command("power-cut")
+@connection_options
+def power_cut(port, as_json, timeout):
+    """Simulator: cut the meter's power and wait until it has booted again."""
+    from host_tools.device.client import DeviceClient, DeviceError
+
+    try:
+        with DeviceClient(port, timeout=timeout) as client:
+            client.events_pending()
+            client.request("sim.power_cut")
+            boot = client.wait_event("boot", timeout=max(timeout, 15))
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    emit({"power_cut": True, "boot": boot}, as_json, "power cut; the meter booted again")
+
+
+@device.command("tamper")
+@click.argument("state", type=click.Choice(("open", "closed")))
+@connection_options
+def tamper(state, port, as_json, timeout):
+    """Simulator: open or close the meter's tamper switch."""
+    r = _call(port, timeout, "sim.tamper", open=state == "open")
+    emit(r, as_json, "tamper switch %s" % ("open" if r["open"] else "closed"))
 
 
 # ---- a board: flash MicroPython, deploy the firmware -------------------------------------------

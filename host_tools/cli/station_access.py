@@ -2,6 +2,7 @@
 and `station_command`, which opens the station and turns its errors into one line."""
 
 import functools
+import sys
 
 import click
 from sqlalchemy import exc as sa_exc
@@ -15,6 +16,8 @@ home_option = click.option(
 
 
 def passphrase_prompt(confirm):
+    if not sys.stdin.isatty():  # getpass would warn and read the passphrase from a pipe
+        raise StationError("no terminal to ask for the passphrase: set PREPAY_PASSPHRASE")
     return click.prompt(
         "Vending key passphrase", hide_input=True, confirmation_prompt=confirm, err=True
     )

@@ -10,7 +10,7 @@ from host_tools.vending.money import parse_amount
 
 @click.group()
 def tariff():
-    """Tariffs: flat or inclining block, standing charge, debt recovery."""
+    """Tariffs: flat, inclining block, time-of-use (also with blocks), standing charge, debt."""
 
 
 @tariff.command("add")
@@ -22,19 +22,44 @@ def tariff():
 @click.option(
     "--blocks", default=None, help='Block tariff per month, e.g. "50:1.20,200:1.80,*:2.50".'
 )
-@click.option("--standing-charge", default=None, help="Per month, collected at vend (kWh meters).")
+@click.option(
+    "--tou",
+    default=None,
+    help='Time-of-use prices on weekdays, e.g. "00:00:1.20,17:00:2.50,22:00:1.20" '
+    "(kinds tou, tou-block; currency meters). With tou-block, --blocks prices are added.",
+)
+@click.option("--tou-weekend", default=None, help="Weekend prices (default: the weekday ones).")
+@click.option("--tou-holiday", default=None, help="Holiday prices (default: the weekend ones).")
+@click.option(
+    "--standing-charge",
+    default=None,
+    help="Per month: collected at vend (kWh meters), charged per day by a currency meter.",
+)
 @click.option("--debt-percent", type=int, default=0, show_default=True, help="Of each vend.")
 @click.option("--debt-cap", default=None, help="Most debt recovered from one vend.")
 @station_command
-def tariff_add(station, name, kind, price, blocks, standing_charge, debt_percent, debt_cap):
+def tariff_add(
+    station,
+    name,
+    kind,
+    price,
+    blocks,
+    tou,
+    tou_weekend,
+    tou_holiday,
+    standing_charge,
+    debt_percent,
+    debt_cap,
+):
     """Add a tariff."""
     steps = registry.tariff_blocks(kind, price, blocks)
+    table = registry.tou_table(kind, tou, tou_weekend, tou_holiday)
     standing = 0 if standing_charge is None else parse_amount(standing_charge, "--standing-charge")
     cap = None if debt_cap is None else parse_amount(debt_cap, "--debt-cap")
     stamp = station.stamp()
     station.write(
         lambda conn: registry.add_tariff(
-            conn, name, kind, steps, standing, debt_percent, cap, stamp
+            conn, name, kind, steps, standing, debt_percent, cap, stamp, station.limits, table
         )
     )
     click.echo(f"tariff {name} added")

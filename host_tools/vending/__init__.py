@@ -9,10 +9,12 @@ Modules (one concern each):
     clock      the one clock read: UTC time, station-local date and month, TID
     money      decimal strings <-> integer minor units
     registry   meters, tariffs, cashiers, arrears balances
+    limits     sanity bounds: tariff prices and charges, most kWh per sale, arrears caps
+    arrears    arrears approval and corrections (adjust, write off, reverse) as new entries
     tariffs    money -> energy units (flat, inclining block), debt split, currency credit
     ledger     append-only double-entry journal with a hash chain
     vend       sales, receipts, reprints, reversals
-    mgmt       management tokens, key change, signed config, arrears
+    mgmt       management tokens, key change, signed config, raising arrears
     reports    batch close (report day)
     audit      hash-chain and cross-table verification
     render     rich tables and receipts for the terminal

@@ -69,6 +69,7 @@ def _orphans(conn):
         (_e, _e.c.txn_id),
         (db.sales, db.sales.c.txn_id),
         (db.tokens, db.tokens.c.txn_id),
+        (db.arrears_closed, db.arrears_closed.c.txn_id),
     ):
         lost = conn.execute(
             select(func.count())
@@ -118,6 +119,7 @@ def _cross_check(conn):
         body = json.loads(row["body"])
         if row["kind"] != "reversal" or body.get("reverses") != f"{row['original_seq']:08d}":
             problems.append(f"reversal txn {row['seq']}: differs from its txn")
+    problems += _closed_arrears(conn)
     lost = conn.execute(select(func.count()).select_from(r)).scalar_one()
     joined = conn.execute(
         select(func.count())
@@ -127,4 +129,22 @@ def _cross_check(conn):
     ).scalar_one()
     if lost != joined:
         problems.append(f"{lost - joined} reversal row(s) point at missing txns")
+    return problems
+
+
+def _closed_arrears(conn):
+    """Each closed arrears must be what the hashed body of its closing txn says."""
+    c, arrear = db.arrears_closed, _t.alias("arrear")
+    query = (
+        select(c.c.how, _t.c.seq, _t.c.kind, _t.c.body, arrear.c.seq.label("arrear_seq"))
+        .select_from(c)
+        .join(_t, _t.c.id == c.c.txn_id)
+        .join(arrear, arrear.c.id == c.c.arrear_id)
+    )
+    problems = []
+    for row in _stream(conn, query):
+        body = json.loads(row["body"])
+        said = (row["kind"], body.get("request"), body.get("arrears"))
+        if said != ("arrears", "arrears-" + row["how"], f"{row['arrear_seq']:08d}"):
+            problems.append(f"closed arrears (txn {row['seq']}): differs from its txn")
     return problems

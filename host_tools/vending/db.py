@@ -34,9 +34,10 @@ from host_tools.vending import StationError
 
 # 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version,
 # entries keyed by (txn_id, line); 4: users, sessions, login_failures, api_keys, day_closes,
-# cashups
-# (added tables only: the station as a web app, see host_tools/web)
-SCHEMA_VERSION = 4
+# cashups (added tables only: the station as a web app, see host_tools/web); 5: money controls
+# (meters.rated_amps and max_sale_kwh, arrears_closed). Each step is an Alembic revision in
+# host_tools/vending/migrations/versions/ (`prepay station upgrade`).
+SCHEMA_VERSION = 5
 metadata = MetaData()
 
 station_meta = Table(
@@ -50,8 +51,9 @@ tariffs = Table(
     "tariffs",
     metadata,
     Column("name", Text, primary_key=True),
-    Column("kind", Text, nullable=False),  # flat | block
-    # JSON list of [upper_kwh or null, price]; price in 1/10,000 currency units per kWh.
+    Column("kind", Text, nullable=False),  # flat | block | tou | tou-block
+    # JSON list of [upper_kwh or null, price]; price in 1/10,000 currency units per kWh. A TOU
+    # tariff: {"blocks": that list (surcharges), "tou": {day type: [[minute, price], ...]}}.
     Column("blocks", Text, nullable=False),
     Column("standing_charge", BigInteger, nullable=False, default=0),  # minor units per month
     Column("debt_percent", Integer, nullable=False, default=0),  # of each vend
@@ -77,6 +79,10 @@ meters = Table(
     # arrears, tariff and key changes): a sale that read it without a lock checks it is
     # unchanged in the statement that writes the sale (see run_write's `optimistic`).
     Column("version", BigInteger, nullable=False, default=0),
+    # The most energy one sale may buy: max_sale_kwh if set, else a month at rated_amps (NULL:
+    # the station's default rated current), see limits.max_sale_kwh.
+    Column("rated_amps", Integer),
+    Column("max_sale_kwh", Integer),
 )
 
 cashiers = Table(
@@ -210,6 +216,16 @@ reversals = Table(
     metadata,
     _txn_ref("original_id", primary_key=True),
     _txn_ref("reversal_id", nullable=False, unique=True),
+)
+
+# Arrears closed by a write-off or a reversal (once each): later sales no longer recover
+# them, and a reversed sale's recovery from them is not owed again (vend._reversal_lines).
+arrears_closed = Table(
+    "arrears_closed",
+    metadata,
+    _txn_ref("arrear_id", primary_key=True),
+    _txn_ref("txn_id", nullable=False, unique=True),
+    Column("how", Text, nullable=False),  # write-off | reverse
 )
 
 config_counters = Table(

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from host_tools.vending import StationError
+from host_tools.vending import StationError, limits
 
 CONFIG_NAME = "station.json"
 KEY_NAME = "vending.key"
@@ -15,6 +15,7 @@ DEFAULTS = {
     "timezone": "UTC",
     "default_cashier_limit": 500000,  # minor units (5,000.00) for cashiers without their own limit
     "debt_order": "oldest",  # oldest | newest | largest: which arrears a vend recovers first
+    "limits": limits.DEFAULTS,  # sanity bounds of tariffs, sales and arrears (limits.py)
 }
 DEBT_ORDERS = ("oldest", "newest", "largest")
 

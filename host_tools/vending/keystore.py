@@ -21,6 +21,34 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 _AAD = FORMAT.encode()
 
 
+# A new vending key's passphrase: at least this long and a zxcvbn score of at least
+# PASSPHRASE_SCORE (0..4; 3 = "safely unguessable", about 10**10 guesses), so a
+# one-letter or a very common passphrase is refused; docs/station.md says why.
+PASSPHRASE_MIN_LENGTH = 12
+PASSPHRASE_SCORE = 3
+
+
+def check_passphrase(passphrase):
+    """Refuse a weak passphrase for a new key: one line that never repeats it."""
+    if not passphrase:
+        raise StationError("the passphrase must not be empty")
+    if len(passphrase) < PASSPHRASE_MIN_LENGTH:
+        raise StationError(
+            f"the passphrase has {len(passphrase)} characters: use at least "
+            f"{PASSPHRASE_MIN_LENGTH} (a few uncommon words)"
+        )
+    from zxcvbn import zxcvbn
+
+    found = zxcvbn(passphrase[:100])  # zxcvbn slows down on long input; 100 is plenty
+    if found["score"] < PASSPHRASE_SCORE:
+        why = found["feedback"]["warning"] or "easy to guess"
+        raise StationError(
+            f"the passphrase is too weak (strength {found['score']} of 4, need "
+            f"{PASSPHRASE_SCORE}): {why.rstrip('.')}; add a few uncommon words"
+        )
+    return passphrase
+
+
 def _kek(passphrase, salt, n, r, p):
     kdf = Scrypt(salt=salt, length=32, n=n, r=r, p=p)
     return kdf.derive(passphrase.encode("utf-8"))
@@ -32,8 +60,7 @@ def _b64(data):
 
 def create_key_file(path, passphrase):
     """Generate a fresh vending key, write it encrypted to `path` (mode 0600), return the key."""
-    if not passphrase:
-        raise StationError("the passphrase must not be empty")
+    check_passphrase(passphrase)
     if os.path.exists(path):
         raise StationError(f"{path} already exists: refusing to overwrite a vending key")
     key = secrets.token_bytes(KEY_BYTES)

@@ -10,8 +10,10 @@ Accounts:
     energy_sales          energy sold to kWh meters
     standing_charge       monthly standing charge collected at vend (kWh meters)
     debt_recovery         arrears recovered (entries carry the arrears' txn id)
-    arrears_receivable / arrears_raised   arrears put on a meter
-    carry_forward         value paid but not yet delivered as units (kWh rounding), per meter
+    arrears_receivable / arrears_raised   arrears put on a meter (both name the arrears)
+    arrears_written_off   arrears a supervisor wrote off (arrears.py)
+    carry_forward         value paid but not yet delivered as units or credit (what a token
+                          cannot carry exactly; recovery from reversed arrears), per meter
     reversals             carry a reversed sale left that a later sale already spent (a loss)
 A reversal is a new txn whose entries negate the original's (see vend._reversal_lines for the
 one exception, carry already spent); the original is listed in `reversals`, never changed.

@@ -10,7 +10,7 @@ import json
 
 from sqlalchemy import func, select
 
-from host_tools.vending import StationError, db, ledger, registry, vend
+from host_tools.vending import StationError, arrears, db, ledger, meter_config, registry, vend
 from host_tools.vending.money import fmt, is_whole, parse_amount, parse_price
 from token_spec import (
     TYPE_ADD_DEBT,
@@ -204,37 +204,136 @@ def load_config_file(path):
     return config
 
 
-def sign(station, meter, config, cashier="", now=None):
-    """A signed config blob with the meter's next config counter (strictly increasing)."""
+def sign(
+    station,
+    meter,
+    overlay=None,
+    cashier="",
+    now=None,
+    remove_never_disconnect=False,
+    confirm=None,
+    reason="",
+    dry_run=False,
+):
+    """A signed config blob with the meter's next config counter (strictly increasing).
+
+    The config is built from the registry (meter_config.built) with `overlay` (a hand-written
+    JSON object) laid over it key by key, checked against the meter's schema, and compared
+    with the config last signed for the meter (`changes` on the receipt). Removing a critical
+    customer's never-disconnect needs `remove_never_disconnect` and `confirm` (the meter
+    number typed out); both and the reason go into the txn body (the audit chain).
+    `dry_run` returns what would be signed without signing or recording anything.
+    """
     meter = registry.check_meter(meter)
     stamp = station.stamp(now)
     vending_key = station.key
 
     def work(conn):
         meter_row = registry.get_meter(conn, meter, lock=True)
-        last = conn.execute(
-            select(func.max(db.config_counters.c.counter)).where(
-                db.config_counters.c.meter == meter
-            )
-        ).scalar()
-        counter = (last or 0) + 1
-        key = station.decoder_key(meter, meter_row.key_revision, vending_key)
-        blob = sign_config(key, meter, counter, config)
-        digest = hashlib.sha256(ledger.canonical(config).encode()).hexdigest()
-        body = {"request": "config", "counter": counter, "config_sha256": digest, "blob": blob}
-
-        def side_rows(txn_id):
-            return [(db.config_counters, [{"meter": meter, "counter": counter, "txn_id": txn_id}])]
-
-        return vend.receipt_from(
-            ledger.append(conn, "config", meter, stamp, cashier, body, [], side_rows)
+        tariff = registry.get_tariff(conn, meter_row.tariff)
+        config = meter_config.built(station, meter_row, tariff)
+        config.update(overlay or {})
+        meter_config.check(meter_row, config, tariff)
+        old = meter_config.last_signed(conn, meter)
+        removed = meter_config.guard_never_disconnect(
+            meter_row, old, config, remove_never_disconnect, confirm
         )
+        if removed and not (reason or "").strip():
+            raise StationError("--reason is required to remove never-disconnect")
+        changed = meter_config.changes(old, config)
+        if dry_run:
+            return {"meter": meter, "config": config, "changes": changed, "dry_run": True}
+        return _record_config(
+            conn,
+            station,
+            meter_row,
+            config,
+            changed,
+            stamp,
+            cashier,
+            extra=(
+                {"never_disconnect_removed": {"confirmed": meter, "reason": reason.strip()}}
+                if removed
+                else {}
+            ),
+            vending_key=vending_key,
+        )
+
+    return station.read(work) if dry_run else station.write(work)
+
+
+def _record_config(conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key):
+    """Sign `config` under the meter's next counter and append it to the ledger."""
+    meter = meter_row.number
+    counter = meter_config.signed_counter(conn, meter) + 1
+    key = station.decoder_key(meter, meter_row.key_revision, vending_key)
+    blob = sign_config(key, meter, counter, config)
+    digest = hashlib.sha256(ledger.canonical(config).encode()).hexdigest()
+    body = {"request": "config", "counter": counter, "config_sha256": digest, "blob": blob}
+    body.update(config=config, changes=changed, customer=meter_row.customer, **extra)
+
+    def side_rows(txn_id):
+        return [(db.config_counters, [{"meter": meter, "counter": counter, "txn_id": txn_id}])]
+
+    return vend.receipt_from(
+        ledger.append(conn, "config", meter, stamp, cashier, body, [], side_rows)
+    )
+
+
+def change_tariff(station, meter, tariff_name, cashier="", now=None):
+    """`meter set-tariff`: move a meter to another tariff. A kWh meter needs nothing (the
+    station prices its next sale); a currency meter applies the tariff itself, so in the same
+    transaction its config is re-signed with the new tariff and standing charge (the rest of
+    the last signed config kept). That config rides on every sale's receipt until the meter is
+    known to have it (`config applied`). A tariff the meter cannot apply is refused, with the
+    reason, and nothing changes. Returns {"meter", "tariff", "config": receipt or None}."""
+    meter = registry.check_meter(meter)
+    stamp = station.stamp(now)
+    vending_key = station.key
+
+    def work(conn):
+        registry.set_tariff(conn, meter, tariff_name)
+        meter_row = registry.get_meter(conn, meter)
+        out = {"meter": meter, "tariff": tariff_name, "config": None}
+        if meter_row.unit != "currency":
+            return out
+        tariff = registry.get_tariff(conn, tariff_name)
+        old = meter_config.last_signed(conn, meter)
+        config = dict(old or {})
+        config.pop("standing_charge", None)  # the new tariff's own, or none
+        config.update(meter_config.built(station, meter_row, tariff))
+        meter_config.check(meter_row, config, tariff)
+        meter_config.guard_never_disconnect(meter_row, old, config, False, None)
+        changed = meter_config.changes(old, config)
+        extra = {"tariff_change": tariff_name}
+        out["config"] = _record_config(
+            conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key
+        )
+        return out
 
     return station.write(work)
 
 
-def add_arrears(station, meter, amount_text, note, cashier="", now=None):
-    """Put arrears on a meter; vends recover them (tariff's percentage and cap)."""
+def config_applied(station, meter, counter, cashier="", now=None):
+    """Record that the meter has applied config `counter` (read back with `device config`);
+    sales stop carrying it. Refused for a counter never signed."""
+    meter = registry.check_meter(meter)
+    stamp = station.stamp(now)
+
+    def work(conn):
+        registry.get_meter(conn, meter, lock=True)
+        signed = meter_config.signed_counter(conn, meter)
+        if not 1 <= counter <= signed:
+            raise StationError(f"meter {meter} has no signed config {counter} (last: {signed})")
+        body = {"request": "config-applied", "counter": counter}
+        return vend.receipt_from(ledger.append(conn, "config", meter, stamp, cashier, body, []))
+
+    return station.write(work)
+
+
+def add_arrears(station, meter, amount_text, note, cashier="", now=None, supervisor=""):
+    """Put arrears on a meter; vends recover them (tariff's percentage and cap). Capped, and
+    above the approval limit only with a supervisor (arrears.check_new_arrears)."""
     amount = parse_amount(amount_text)
     meter = registry.check_meter(meter)
     note = (note or "").strip()[:200]
@@ -242,8 +341,14 @@ def add_arrears(station, meter, amount_text, note, cashier="", now=None):
 
     def work(conn):
         registry.get_meter(conn, meter, lock=True)
+        approved = arrears.check_new_arrears(conn, station.limits, meter, amount, supervisor)
         body = {"request": "arrears", "amount": amount, "note": note}
-        lines = [("arrears_receivable", amount, ledger.SELF), ("arrears_raised", -amount, None)]
+        if approved:
+            body["supervisor"] = approved
+        lines = [
+            ("arrears_receivable", amount, ledger.SELF),
+            ("arrears_raised", -amount, ledger.SELF),
+        ]
         return vend.receipt_from(
             ledger.append(conn, "arrears", meter, stamp, cashier, body, lines)
         )
@@ -261,6 +366,10 @@ def meter_summary(station, meter):
         out["arrears"] = {vend.receipt_number(seq): fmt(owed) for _, owed, seq in items}
         out["arrears_total"] = fmt(sum(owed for _, owed, _ in items))
         out["carried_forward"] = fmt(registry.carry_balance(conn, meter))
+        out["arrears_history"] = [
+            {k: (fmt(v) if isinstance(v, int) else v) for k, v in item.items()}
+            for item in arrears.history(conn, meter)
+        ]
         out["last_tid"] = conn.execute(
             select(func.max(db.tokens.c.tid)).where(db.tokens.c.meter == meter)
         ).scalar()

@@ -4,12 +4,13 @@ import json
 
 from sqlalchemy import bindparam, func, select
 
-from host_tools.vending import StationError, db, direct
+from host_tools.vending import StationError, db, direct, limits
 from host_tools.vending.money import fmt, fmt_price, is_whole
 from token_spec.units import MAX_SCALE
 
 UNITS = ("currency", "kwh")
-TARIFF_KINDS = ("flat", "block")
+TARIFF_KINDS = ("flat", "block", "tou", "tou-block")
+DAY_TYPES = ("weekday", "weekend", "holiday")
 NAME_MAX = 64
 
 
@@ -47,7 +48,11 @@ def tariff_blocks(kind, price, blocks):
         if price is None or blocks:
             raise StationError("a flat tariff takes --price and no --blocks")
         return [(None, parse_price(price))]
-    if kind != "block":
+    if kind == "tou":
+        if price is not None or blocks:
+            raise StationError("a time-of-use tariff takes --tou (and --tou-weekend/-holiday)")
+        return [(None, 0)]  # no block surcharge
+    if kind not in TARIFF_KINDS:
         raise StationError(f"tariff kind must be one of {', '.join(TARIFF_KINDS)}")
     if not blocks or price is not None:
         raise StationError('a block tariff takes --blocks "100:1.50,300:2.10,*:2.80", no --price')
@@ -69,16 +74,61 @@ def tariff_blocks(kind, price, blocks):
     return out
 
 
-def add_tariff(conn, name, kind, blocks, standing, debt_percent, debt_cap, stamp):
+def tou_table(kind, weekday, weekend=None, holiday=None):
+    """{"weekday", "weekend", "holiday": [[minute, price], ...]} from "00:00:1.20,17:00:2.50"
+    (weekend defaults to weekday, holiday to weekend), or None for a tariff without TOU."""
+    from host_tools.vending.money import parse_price
+
+    if kind not in ("tou", "tou-block"):
+        if weekday or weekend or holiday:
+            raise StationError("--tou is for --kind tou or tou-block")
+        return None
+    if not weekday:
+        raise StationError('a time-of-use tariff takes --tou "00:00:1.20,17:00:2.50,22:00:1.20"')
+    table, previous = {}, None
+    for day_type, text in zip(DAY_TYPES, (weekday, weekend, holiday), strict=True):
+        if not text:
+            table[day_type] = previous
+            continue
+        points = []
+        for part in [p.strip() for p in text.split(",")]:
+            when, _, price = part.rpartition(":")
+            hh, _, mm = when.partition(":")
+            if not (is_whole(hh) and is_whole(mm) and int(hh) < 24 and int(mm) < 60):
+                raise StationError(f"time-of-use point {part!r}: expected HH:MM:price")
+            minute = int(hh) * 60 + int(mm)
+            if (not points and minute) or (points and minute <= points[-1][0]):
+                raise StationError(
+                    f"--tou {day_type}: times must start at 00:00 and increase ({part!r})"
+                )
+            points.append([minute, parse_price(price, f"time-of-use point {part!r} price")])
+        table[day_type] = previous = points
+    return table
+
+
+def add_tariff(
+    conn, name, kind, blocks, standing, debt_percent, debt_cap, stamp, bounds=None, tou=None
+):
+    """Add a tariff within the station's `bounds` (limits.Limits; None: the defaults).
+
+    A time-of-use tariff (`tou`, see tou_table) is priced by the meter, so it is for currency
+    meters only; with blocks ("tou-block") each block's price is added to the time price."""
     name = check_name(name, "tariff name")
     if not 0 <= debt_percent <= 100:
         raise StationError("debt recovery percentage must be 0..100")
+    if tou is None:
+        limits.check_tariff(bounds, blocks, standing, debt_cap)
+    else:
+        prices = [(None, p) for points in tou.values() for _, p in points]
+        limits.check_tariff(bounds, prices, standing, debt_cap)
+        limits.check_surcharges(bounds, blocks)
     _refuse_existing(conn, db.tariffs.c.name, name, f"tariff {name!r} already exists")
     conn.execute(
         db.tariffs.insert().values(
             name=name,
             kind=kind,
-            blocks=json.dumps(blocks),
+            # A TOU tariff keeps its table beside the blocks (no schema change for it).
+            blocks=json.dumps(blocks if tou is None else {"blocks": blocks, "tou": tou}),
             standing_charge=standing,
             debt_percent=debt_percent,
             debt_cap=debt_cap,
@@ -95,12 +145,15 @@ def get_tariff(conn, name):
 
 
 def tariff_dict(row):
-    blocks = [(upper, price) for upper, price in json.loads(row.blocks)]
+    stored = json.loads(row.blocks)
+    tou = stored.get("tou") if isinstance(stored, dict) else None
+    blocks = [(u, p) for u, p in (stored["blocks"] if isinstance(stored, dict) else stored)]
     return {
         "name": row.name,
         "kind": row.kind,
         "blocks": blocks,
-        "blocks_text": _blocks_text(blocks),
+        "tou": tou,
+        "blocks_text": _blocks_text(blocks) if tou is None else _tou_text(tou, blocks),
         "standing_charge": row.standing_charge,
         "standing_charge_text": fmt(row.standing_charge),
         "debt_percent": row.debt_percent,
@@ -116,6 +169,30 @@ def _blocks_text(blocks):
         f"{'above' if u is None else 'to ' + str(u) + ' kWh'}: {fmt_price(p)}/kWh"
         for u, p in blocks
     )
+
+
+def _tou_text(tou, blocks):
+    text = "; ".join(
+        f"{day_type} "
+        + ", ".join(f"{m // 60:02d}:{m % 60:02d} {fmt_price(p)}" for m, p in tou[day_type])
+        for day_type in DAY_TYPES
+    )
+    if len(blocks) > 1:
+        text += " + blocks " + ", ".join(
+            f"{'above' if u is None else 'to ' + str(u) + ' kWh'}: +{fmt_price(p)}"
+            for u, p in blocks
+        )
+    return text + " /kWh"
+
+
+def check_tariff_for(unit, tariff):
+    """A kWh meter's energy is priced when it is sold, not when it is used: a time-of-use
+    tariff needs a meter that prices by the clock (a currency meter)."""
+    if unit == "kwh" and tariff.get("tou"):
+        raise StationError(
+            f"tariff {tariff['name']!r} is time-of-use: a kWh meter's energy is priced when "
+            "sold, not when used, so time-of-use needs a currency meter"
+        )
 
 
 def list_tariffs(conn):
@@ -137,8 +214,11 @@ def add_meter(
     critical,
     stamp,
     key_revision=1,
+    rated_amps=None,
+    max_sale_kwh=None,
 ):
     number = check_meter(number)
+    limits.check_meter_limits(rated_amps, max_sale_kwh)
     if unit not in UNITS:
         raise StationError(f"--unit must be one of {', '.join(UNITS)}")
     if not 1 <= scale <= MAX_SCALE:
@@ -149,7 +229,7 @@ def add_meter(
         raise StationError("--imp-per-kwh must be 1..1000000")
     if not 0 <= key_revision <= 255:
         raise StationError("--key-revision must be 0..255")
-    get_tariff(conn, tariff)
+    check_tariff_for(unit, get_tariff(conn, tariff))
     _refuse_existing(conn, db.meters.c.number, number, f"meter {number} is already registered")
     conn.execute(
         db.meters.insert().values(
@@ -163,9 +243,25 @@ def add_meter(
             critical=bool(critical),
             key_revision=key_revision,
             created_at=stamp.utc_iso,
+            rated_amps=rated_amps,
+            max_sale_kwh=max_sale_kwh,
         )
     )
     return number
+
+
+def set_meter_limits(conn, number, rated_amps=None, max_sale_kwh=None, clear=False):
+    """`prepay meter set-limits`: the meter's rated current and/or its maximum kWh per sale
+    (`clear`: back to the station's default, a month at the rated current)."""
+    limits.check_meter_limits(rated_amps, max_sale_kwh)
+    if rated_amps is None and max_sale_kwh is None and not clear:
+        raise StationError("give --rated-amps, --max-sale-kwh or --default")
+    row = get_meter(conn, number, lock=True)
+    values = {"max_sale_kwh": max_sale_kwh} if max_sale_kwh is not None or clear else {}
+    if rated_amps is not None:
+        values["rated_amps"] = rated_amps
+    conn.execute(db.meters.update().where(db.meters.c.number == row.number).values(**values))
+    return row.number
 
 
 _METER = direct.Statement(db.meters.select().where(db.meters.c.number == bindparam("number")))
@@ -198,7 +294,7 @@ def unregistered(number):
 def set_tariff(conn, number, tariff):
     """Move a meter to another tariff (from its next sale on; sold tokens keep their price)."""
     row = get_meter(conn, number, lock=True)
-    get_tariff(conn, tariff)
+    check_tariff_for(row.unit, get_tariff(conn, tariff))
     conn.execute(db.meters.update().where(db.meters.c.number == row.number).values(tariff=tariff))
     return row.number
 
@@ -214,6 +310,8 @@ def meter_dict(row):
         "phone": row.phone,
         "critical": bool(row.critical),
         "key_revision": row.key_revision,
+        "rated_amps": row.rated_amps,
+        "max_sale_kwh": row.max_sale_kwh,
     }
 
 

@@ -28,10 +28,12 @@ def receipt(console, r):
             ("Debt recovered", r["debt_recovered"]),
             ("Standing charge", r["standing_charge"] if r["standing_charge_minor"] else None),
             ("From last purchase", r["carry_in"] if r["carry_in_minor"] else None),
+            ("Credited now", r["prepayment"] if r["unit"] == "currency" else r["energy"]),
             ("Carried forward", r["carry_out"] if r["carry_out_minor"] else None),
             ("Units", r["units_text"]),
             ("Tariff", r["tariff"]),
             ("TID", r["tid"]),
+            ("Meter config", r.get("config_counter")),
         ]
     elif kind == "reversal":
         rows += [
@@ -44,9 +46,25 @@ def receipt(console, r):
         rows += [("Type", r["token_type"]), ("Value", r.get("value_text")), ("TID", r.get("tid"))]
         rows += [("Key revision", r.get("new_revision"))]
     elif kind == "arrears":
-        rows += [("Arrears", r["amount"]), ("Note", r.get("note"))]
+        request = r.get("request", "arrears")
+        if request != "arrears":
+            rows += [(request.replace("-", " ").capitalize(), r.get("arrears"))]
+        rows += [
+            ("Arrears", r.get("amount")),
+            ("Adjustment", r.get("adjustment")),
+            ("Recovered so far", r.get("recovered")),
+            ("Written off", r.get("written_off")),
+            ("Credited to carry", r.get("to_carry")),
+            ("Still owed", r.get("outstanding")),
+            ("Note", r.get("note")),
+            ("Reason", r.get("reason")),
+            ("Supervisor", r.get("supervisor")),
+        ]
     elif kind == "config":
-        rows += [("Config counter", r["counter"])]
+        rows += [("Config counter", r["counter"]), ("New tariff", r.get("tariff_change"))]
+        rows += [("Applied by meter", "yes" if r.get("request") == "config-applied" else None)]
+        if "changes" in r:
+            rows += [("Changes", "\n".join(r.get("changes") or []) or "none")]
     rows += [("Cashier", r.get("cashier")), ("REVERSED BY", r.get("reversed_by"))]
     console.print(kv_table(title, rows))
     if r.get("replayed"):
@@ -56,8 +74,13 @@ def receipt(console, r):
     for i, digits in enumerate(r.get("tokens") or []):
         grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
         console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
-    if kind == "config":
+    if r.get("blob"):
         console.print(r["blob"], soft_wrap=True)
+    if r.get("config_blob"):
+        console.print(
+            f"New meter config {r['config_counter']} (enter with `prepay device config`):"
+        )
+        console.print(r["config_blob"], soft_wrap=True)
 
 
 def rows_table(title, rows):
@@ -127,6 +150,8 @@ def audit_result(console, r):
 
 def meter(console, m):
     """`prepay meter show`: registry fields, then what is owed and carried."""
-    rows = [(k, v) for k, v in m.items() if k != "arrears"]
+    rows = [(k, v) for k, v in m.items() if k not in ("arrears", "arrears_history")]
     rows += [(f"arrears {receipt}", owed) for receipt, owed in m["arrears"].items()]
     console.print(kv_table(f"Meter {m['number']}", rows))
+    if m.get("arrears_history"):
+        console.print(rows_table("Arrears raised", m["arrears_history"]))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sqlalchemy import exc, select
 
-from host_tools.vending import StationError, db, home, keystore, registry
+from host_tools.vending import StationError, db, home, keystore, limits, registry
 from host_tools.vending.clock import Stamp, zone
 from token_spec import derive_decoder_key
 
@@ -30,6 +30,10 @@ def init_station(home_dir=None, db_url=None, prompt=None, key_from=None):
     if (root / home.CONFIG_NAME).exists():
         raise StationError(f"{root} already holds a station (station.json exists)")
     url = db.normalise_url(db_url or home.default_db_url(root))
+    # The passphrase first: a missing or weak one must leave nothing behind (no station.db).
+    passphrase = _passphrase(prompt, confirm=key_from is None)
+    if key_from is None:
+        keystore.check_passphrase(passphrase)
     if url.startswith("sqlite"):
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = _engine(url)  # before any file is written: a bad URL leaves nothing behind
@@ -39,7 +43,6 @@ def init_station(home_dir=None, db_url=None, prompt=None, key_from=None):
     except exc.SQLAlchemyError as error:
         raise db.connect_error(url, error) from None
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    passphrase = _passphrase(prompt, confirm=key_from is None)
     if key_from is not None:
         key = keystore.copy_key_file(key_from, root / home.KEY_NAME, passphrase)
     else:
@@ -90,6 +93,7 @@ class Station:
         self.home = home.resolve_home(home_dir)
         self.config = home.read_config(self.home)
         self.tz = zone(self.config["timezone"])
+        self.limits = limits.Limits(self.config.get("limits"))
         self.url = db.normalise_url(self.config.get("db_url", ""))
         self.engine = _engine(self.url)
         self._prompt = prompt

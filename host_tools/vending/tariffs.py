@@ -8,7 +8,7 @@ price P costs exactly P fine units and one minor unit (1/100) is 100 * scale fin
 
 from host_tools.vending import StationError
 from host_tools.vending.money import fmt
-from token_spec import MAX_AMOUNT, is_representable, nearest_representable
+from token_spec import MAX_AMOUNT, nearest_representable
 from token_spec.units import register_units, units_text
 
 
@@ -76,32 +76,21 @@ def currency_value(net_minor, scale):
     return register_units(net_minor, scale)
 
 
-def _ok_credit(net_minor, scale):
-    value = currency_value(net_minor, scale)
-    return value is not None and value > 0 and is_representable(value)
+def currency_credit(budget_minor, scale):
+    """(units, credited_minor) for a currency meter: the largest credit a token carries exactly
+    that `budget_minor` pays for; the caller carries `budget_minor - credited_minor` forward.
 
-
-def currency_credit(amount, scale, net_of, search=200_000):
-    """The credit value for a currency meter, or a StationError naming the nearest amounts
-    whose credit a token can carry exactly (vending refuses rather than rounding silently).
-
-    `net_of(amount)` is what reaches the meter after debt recovery (non-decreasing in amount).
+    A credit token's amount is a 14-bit mantissa times 10**e, so 1,700.55 at scale 100
+    (170,055 cents) cannot be sent as it is: 170,050 cents are credited now and 0.05 is carried
+    to the next sale (the way kWh meters carry what a unit does not use up). `credited_minor`
+    is rounded down, so rounding never costs the customer; a budget above the largest token is
+    refused (split the purchase).
     """
-    net = net_of(amount)
-    if _ok_credit(net, scale):
-        return currency_value(net, scale)
-    if net * scale // 100 > MAX_AMOUNT:
+    exact_units = budget_minor * scale // 100
+    if exact_units > MAX_AMOUNT:
         top = MAX_AMOUNT * 100 // scale
         raise StationError(
-            f"{fmt(amount)} is more credit than one token can carry ({fmt(top)}): split it"
+            f"{fmt(budget_minor)} is more credit than one token can carry ({fmt(top)}): split it"
         )
-    low_end = max(0, amount - search)
-    below = next((a for a in range(amount - 1, low_end, -1) if _ok_credit(net_of(a), scale)), None)
-    above = next(
-        (a for a in range(amount + 1, amount + search) if _ok_credit(net_of(a), scale)), None
-    )
-    options = " or ".join(fmt(a) for a in (below, above) if a is not None)
-    hint = f"; nearest payable amounts: {options}" if options else ""
-    raise StationError(
-        f"{fmt(amount)} cannot be carried exactly by a credit token for this meter{hint}"
-    )
+    units = nearest_representable(exact_units)[0] or 0
+    return units, units * 100 // scale

@@ -16,7 +16,17 @@ sent on the DBAPI cursor): SQLAlchemy's per-execution work cost more CPU than th
 
 from sqlalchemy import bindparam, func, select
 
-from host_tools.vending import StationError, db, direct, ledger, registry, tariffs
+from host_tools.vending import (
+    StationError,
+    arrears,
+    db,
+    direct,
+    ledger,
+    limits,
+    meter_config,
+    registry,
+    tariffs,
+)
 from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
@@ -32,6 +42,12 @@ MONEY_FIELDS = (
     "carry_out",
     "energy",
     "prepayment",
+    "raised",
+    "recovered",
+    "outstanding",
+    "adjustment",
+    "written_off",
+    "to_carry",
 )
 
 _s, _t, _e, _r = db.sales, db.tokens, db.entries, db.reversals
@@ -129,6 +145,9 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 f"{fmt(amount)} is above the vend limit {fmt(limit)} of cashier {cashier or '-'}"
             )
         sale = _price(conn, station, meter_row, amount, state)
+        waiting = meter_config.pending(conn, meter)
+        if waiting is not None:  # e.g. a new tariff: the receipt carries it (issue 13 item 3)
+            sale.update(config_counter=waiting["counter"], config_blob=waiting["blob"])
         sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
         key = station.decoder_key(meter, meter_row.key_revision, vending_key)
         sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])
@@ -192,10 +211,7 @@ def _price(conn, station, meter_row, amount, state):
         owed = registry.arrears_outstanding(conn, meter_row.number, order)
         arrears = [(arrear_id, amount) for arrear_id, amount, _seq in owed]
 
-    def recover(paid):
-        return tariffs.debt_split(paid, arrears, tariff["debt_percent"], tariff["debt_cap"])
-
-    debt = recover(amount)
+    debt = tariffs.debt_split(amount, arrears, tariff["debt_percent"], tariff["debt_cap"])
     debt_total = sum(part for _, part in debt)
     sale = {
         "meter": meter_row.number,
@@ -206,22 +222,24 @@ def _price(conn, station, meter_row, amount, state):
         "debt": [[arrear_id, part] for arrear_id, part in debt],
         "debt_recovered": debt_total,
         "standing_charge": 0,
-        "carry_in": 0,
+        "carry_in": -int(state.carry),  # value paid earlier and not yet delivered
         "carry_out": 0,
         "energy": 0,
         "prepayment": 0,
     }
     if meter_row.unit == "currency":
-        # The meter applies the tariff itself; the token carries money in register units.
-        def net_of(paid):
-            return paid - sum(part for _, part in recover(paid))
-
-        sale["units"] = tariffs.currency_credit(amount, meter_row.scale, net_of)
-        sale["prepayment"] = amount - debt_total
+        # The meter applies the tariff itself; the token carries money in register units. What
+        # a token cannot carry exactly is carried forward, as for kWh meters (never refused).
+        budget = amount - debt_total + sale["carry_in"]
+        units, credited = tariffs.currency_credit(budget, meter_row.scale)
+        if units <= 0:
+            raise StationError(f"{fmt(amount)} buys no credit after debt recovery: take more")
+        sale.update(units=units, prepayment=credited, carry_out=budget - credited)
+        limits.check_sale_energy(station.limits, meter_row, amount, units, tariff)
         return sale
+    registry.check_tariff_for("kwh", tariff)  # a TOU tariff is priced by a currency meter
     owed_standing = max(0, tariff["standing_charge"] - int(state.month_standing))
     sale["standing_charge"] = min(owed_standing, amount - debt_total)
-    sale["carry_in"] = -int(state.carry)
     budget = amount - debt_total - sale["standing_charge"] + sale["carry_in"]
     used = int(state.month_units)
     units, energy, carry = tariffs.energy_for(budget, tariff["blocks"], meter_row.scale, used)
@@ -230,6 +248,7 @@ def _price(conn, station, meter_row, amount, state):
             f"{fmt(amount)} buys no energy after debt recovery and standing charge: "
             "take a larger amount"
         )
+    limits.check_sale_energy(station.limits, meter_row, amount, units, tariff)
     sale.update(units=units, energy=energy, carry_out=carry, month_units_before=used)
     return sale
 
@@ -334,24 +353,36 @@ def find_receipt(station, receipt_text=None, ref=None):
 # ---- reversals -------------------------------------------------------------------------------
 
 
-def _reversal_lines(lines, carried):
-    """The entries that undo a sale's `lines`, given the value carried on the meter now.
+def _reversal_lines(lines, carried, closed):
+    """The entries that undo a sale's `lines`, given the value carried on the meter now and
+    the closed arrears among those it recovered ({arrear_id: "write-off" | "reverse"}).
 
-    Every line is negated — cash refunded, arrears owed again, a used carry given back — except
-    the carry the sale left over: a later sale may already have spent it, so only what is still
-    carried is taken back and the rest is the station's loss (`reversals`, under one unit's
-    price), never a debt of the customer.
+    Every line is negated — cash refunded, arrears owed again, a used carry given back — except:
+    - the carry the sale left over: a later sale may already have spent it, so only what is
+      still carried is taken back and the rest is the station's loss (`reversals`, under one
+      unit's price), never a debt of the customer;
+    - recovery from arrears closed since: not owed again. Written off: the station writes that
+      part off too. Reversed: the reversal credited it to the customer's carry, which the
+      refund now takes back (as far as still carried; the rest is the station's loss).
     """
-    out, carry_out = [], 0
+    out, carry_out, take_back = [], 0, 0
     for account, amount, arrear in lines:
         if account == "carry_forward" and amount < 0:
             carry_out = -amount
-        else:
-            out.append((account, -amount, arrear))
+            continue
+        out.append((account, -amount, arrear))
+        how = closed.get(arrear) if account == "debt_recovery" else None
+        if how is not None:
+            out.append(("arrears_receivable", amount, arrear))  # amount < 0: stays closed
+            if how == "write-off":
+                out.append(("arrears_written_off", -amount, arrear))
+            else:
+                take_back += -amount
     restored = sum(amount for account, amount, _ in out if account == "carry_forward")
-    taken = min(carry_out, carried - restored)  # restored < 0 is carry given back
+    want = carry_out + take_back
+    taken = min(want, carried - restored)  # restored < 0 is carry given back
     out.append(("carry_forward", taken, None))
-    out.append(("reversals", carry_out - taken, None))
+    out.append(("reversals", want - taken, None))
     return out
 
 
@@ -366,9 +397,7 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
     stamp = station.stamp(now)
 
     def work(conn):
-        boss = registry.get_cashier(conn, supervisor)
-        if boss is None or not boss.supervisor:
-            raise StationError(f"{supervisor!r} is not a registered supervisor")
+        arrears.require_supervisor(conn, supervisor, "a reversal")
         original = ledger.load(conn, seq=seq)
         if original is None or original["kind"] != "sale":
             raise StationError(f"receipt {receipt_number(seq)} is not a sale")
@@ -379,7 +408,9 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         if done is not None:
             raise StationError(f"receipt {receipt_number(seq)} was already reversed")
         carried = registry.carry_balance(conn, original["meter"])
-        lines = _reversal_lines(ledger.txn_lines(conn, original["id"]), carried)
+        sale_lines = ledger.txn_lines(conn, original["id"])
+        closed = arrears.closed_arrears(conn, [a for _, _, a in sale_lines if a is not None])
+        lines = _reversal_lines(sale_lines, carried, closed)
         body = original["body"]
         rev_body = {
             "reverses": receipt_number(seq),

@@ -227,16 +227,77 @@ def test_real_process_crash_after_commit_then_retry(tmp_path):
     assert sale["replayed"] is True and sale["units"] == 25000
 
 
-def test_init_asks_for_the_passphrase_twice_when_not_in_the_environment(tmp_path, monkeypatch):
-    monkeypatch.delenv("PREPAY_PASSPHRASE")
-    home = tmp_path / "home"
-    result = CliRunner().invoke(
-        main, ["station", "init", "--home", str(home)], input="Zq9 pass\nZq9 pass\n"
+def _answer_prompts(cmd, env, answers):
+    """Run `cmd` with a real pseudo-terminal as its stdin and no controlling terminal (so
+    getpass reads the pty), typing each answer after its prompt appears on stderr."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
-    assert result.exit_code == 0, result.output
-    assert "Zq9" not in result.output
-    monkeypatch.setenv("PREPAY_PASSPHRASE", "Zq9 pass")
+    os.close(slave)
+    err = b""
+    try:
+        for answer in answers:
+            seen = err.count(b": ")
+            while err.count(b": ") == seen:
+                ready, _, _ = select.select([proc.stderr], [], [], 60)
+                assert ready, f"no prompt: {err!r}"
+                chunk = os.read(proc.stderr.fileno(), 4096)
+                assert chunk, f"exited before the prompt: {err!r}"
+                err += chunk
+            os.write(master, answer.encode() + b"\n")
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+    return proc.returncode, out.decode(), (err + rest).decode()
+
+
+def test_init_asks_for_the_passphrase_twice_on_a_terminal(tmp_path):
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "PREPAY_PASSPHRASE"}
+    cmd = [sys.executable, "-m", "host_tools.cli", "station", "init", "--home", str(home)]
+    code, out, err = _answer_prompts(cmd, env, ["Zq9 pass", "Zq9 pass"])
+    assert code == 1 and "at least 12" in err and not home.exists()  # too short: nothing made
+    words = "Zq9 quartz lantern"
+    code, out, err = _answer_prompts(cmd, env, [words, words])
+    assert code == 0, err
+    assert "Zq9" not in out + err and "Warning" not in err
+    os.environ["PREPAY_PASSPHRASE"] = words  # restored by the station_env fixture
     assert Station(home).key  # the prompted passphrase opens it
+
+
+def test_no_terminal_and_weak_passphrases_are_one_line_and_leave_nothing(tmp_path, monkeypatch):
+    """Issue 13 item 10: no passphrase and no terminal printed a Python warning and left a
+    stray station.db; a one-letter passphrase was accepted."""
+    home = tmp_path / "home"
+    monkeypatch.delenv("PREPAY_PASSPHRASE")
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "host_tools.cli", "station", "init", "--home", str(home)]
+    quiet = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert quiet.returncode == 1 and quiet.stdout == ""
+    assert quiet.stderr == "Error: no terminal to ask for the passphrase: set PREPAY_PASSPHRASE\n"
+    assert not home.exists()
+    for weak, words in (
+        ("a", "1 characters: use at least 12"),
+        ("password1234", "too weak (strength 1 of 4, need 3): This is a very common password"),
+        ("aaaaaaaaaaaaaaaa", "too weak (strength 0 of 4"),
+    ):
+        result = run(
+            "station", "init", "--home", str(home), env={"PREPAY_PASSPHRASE": weak}, code=1
+        )
+        assert words in result.output and result.output.count("\n") == 1, result.output
+        assert len(weak) == 1 or weak not in result.output  # never repeated back
+        assert not home.exists()
+    run("station", "init", "--home", str(home), env={"PREPAY_PASSPHRASE": PASSPHRASE})
+    assert (home / "station.db").exists()
 
 
 def test_second_station_on_a_shared_database_needs_the_same_key(tmp_path, pg_server):

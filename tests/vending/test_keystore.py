@@ -11,9 +11,9 @@ from host_tools.vending import StationError, keystore
 
 def test_round_trip_with_the_real_kdf_cost(tmp_path):
     path = tmp_path / "vending.key"
-    key = keystore.create_key_file(path, "s3cret pass")
+    key = keystore.create_key_file(path, "s3cret quartz pass")
     assert len(key) == 32
-    assert keystore.load_key_file(path, "s3cret pass") == key
+    assert keystore.load_key_file(path, "s3cret quartz pass") == key
     doc = json.loads(path.read_text())
     assert doc["kdf"]["n"] == 2**15  # the cost used by `station init`
     raw = path.read_bytes()
@@ -23,7 +23,7 @@ def test_round_trip_with_the_real_kdf_cost(tmp_path):
 
 def test_wrong_passphrase_is_a_clear_error(tmp_path, fast_kdf):
     path = tmp_path / "vending.key"
-    keystore.create_key_file(path, "Zq9-good-pass")
+    keystore.create_key_file(path, "Zq9-good-lantern-pass")
     with pytest.raises(StationError, match="wrong passphrase") as caught:
         keystore.load_key_file(path, "Xk7-bad-pass")
     assert "Zq9" not in str(caught.value) and "Xk7" not in str(caught.value)
@@ -31,9 +31,9 @@ def test_wrong_passphrase_is_a_clear_error(tmp_path, fast_kdf):
 
 def test_damaged_file_and_refusals(tmp_path, fast_kdf):
     path = tmp_path / "vending.key"
-    key = keystore.create_key_file(path, "pw")
+    key = keystore.create_key_file(path, "pw plum lantern quartz")
     with pytest.raises(StationError, match="refusing to overwrite"):
-        keystore.create_key_file(path, "pw")
+        keystore.create_key_file(path, "pw plum lantern quartz")
     doc = json.loads(path.read_text())
     sealed = bytearray(__import__("base64").b64decode(doc["ciphertext"]))
     sealed[0] ^= 1

@@ -11,15 +11,27 @@ from host_tools.vending import StationError, audit, db, vend
 from host_tools.vending.station import Station
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
 
-NEW_TABLES = ("sessions", "login_failures", "api_keys", "day_closes", "cashups", "users")
+NEW_TABLES = (
+    "sessions",
+    "login_failures",
+    "api_keys",
+    "day_closes",
+    "cashups",
+    "users",  # schema 4
+    "arrears_closed",  # schema 5
+)
+NEW_METER_COLUMNS = ("rated_amps", "max_sale_kwh")  # schema 5
+NOW = db.SCHEMA_VERSION
 
 
 def _as_schema_3(station):
-    """The station's database as `station init` of schema 3 made it (the tables schema 4
+    """The station's database as `station init` of schema 3 made it (what schemas 4 and 5
     added dropped, the version set back)."""
     with station.engine.begin() as conn:
         for table in NEW_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
+        for column in NEW_METER_COLUMNS:
+            conn.execute(text(f"ALTER TABLE meters DROP COLUMN {column}"))
         conn.execute(text("UPDATE station_meta SET value = '3' WHERE key = 'schema_version'"))
 
 
@@ -44,13 +56,16 @@ def test_a_schema_3_station_with_sales_upgrades_and_keeps_its_books(station):
     _as_schema_3(station)
     station.close()
     old = Station(home)
-    with pytest.raises(StationError, match="version 3, this prepay uses 4: run `prepay station"):
+    with pytest.raises(StationError, match=f"version 3, this prepay uses {NOW}: run `prepay station"):
         vend.find_receipt(old, sold[0]["receipt"])
     old.close()
 
-    assert "schema version 3 -> 4: upgraded" in _upgrade(home)
+    assert f"schema version 3 -> {NOW}: upgraded" in _upgrade(home)
     upgraded = Station(home)
     assert set(NEW_TABLES) <= _tables(upgraded)
+    with upgraded.engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("meters")}
+    assert set(NEW_METER_COLUMNS) <= columns
     result = audit.verify(upgraded)
     assert result["ok"], result
     again = vend.sell(upgraded, KWH_METER, "20", "UP-1", "cash", "clerk")  # idempotent ref
@@ -66,7 +81,7 @@ def test_a_newer_schema_is_refused_and_nothing_changes(station):
     with station.engine.begin() as conn:
         conn.execute(text("UPDATE station_meta SET value = '9' WHERE key = 'schema_version'"))
     out = _upgrade(station.home, code=1)
-    assert "schema version 9, newer than this prepay's 4" in out
+    assert f"schema version 9, newer than this prepay's {NOW}" in out
     with station.engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM station_meta WHERE key = "
                                  "'schema_version'")).scalar() == "9"  # fmt: skip
@@ -83,4 +98,3 @@ def test_a_failing_step_leaves_the_schema_3_database_as_it_was(station):
     with station.engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM station_meta WHERE key = "
                                  "'schema_version'")).scalar() == "3"  # fmt: skip
-    assert db.SCHEMA_VERSION == 4

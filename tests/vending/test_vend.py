@@ -138,14 +138,15 @@ def test_reversing_a_sale_whose_carry_was_spent_never_makes_a_debt(station):
     assert day["channels"]["cash"]["net"] == "1.15"
 
 
-def test_currency_meter_refuses_unrepresentable_credit(station):
+def test_currency_meter_carries_what_a_token_cannot(station):
     ok = sell(station, CURRENCY_METER, "163.83", "p1")
     assert ok["units"] == 16383 and ok["units_text"] == "163.83 credit"
-    before = snapshot(station)
-    # 16,385 cents needs the x10 exponent: the nearest payable amounts are 163.83 and 163.90.
-    with pytest.raises(StationError, match=r"163\.83 or 163\.90"):
-        sell(station, CURRENCY_METER, "163.85", "p2")
-    assert snapshot(station) == before
+    # 16,385 cents is not representable (the top of the x1 range is 16,383): 163.83 now and
+    # 0.02 carried to the next sale.
+    odd = sell(station, CURRENCY_METER, "163.85", "p2")
+    assert (odd["units"], odd["prepayment"], odd["carry_out"]) == (16383, "163.83", "0.02")
+    nxt = sell(station, CURRENCY_METER, "1.00", "p3")
+    assert (nxt["carry_in"], nxt["units"], nxt["carry_out"]) == ("0.02", 102, "0.00")
 
 
 def test_debt_recovery_oldest_first_with_percent_and_cap(station):
@@ -286,9 +287,12 @@ def test_management_tokens_and_key_change(station):
 
 
 def test_config_counter_strictly_increases(station):
-    config = {"thresholds": {"low_credit": 500}, "never_disconnect": True}
-    first = mgmt.sign(station, CURRENCY_METER, config, now=NOON)
-    second = mgmt.sign(station, CURRENCY_METER, config, now=NOON)
+    overlay = {"low_credit": 500, "never_disconnect": True}
+    first = mgmt.sign(station, CURRENCY_METER, overlay, now=NOON)
+    second = mgmt.sign(station, CURRENCY_METER, overlay, now=NOON)
+    config = first["config"]
+    assert config["low_credit"] == 500 and config["tariff"]["type"] == "flat"
+    assert second["changes"] == [] and "low_credit: (unset) -> 500" in first["changes"]
     key = derive_decoder_key(station.key, CURRENCY_METER, 1)
     assert verify_config(key, CURRENCY_METER, first["blob"], 0) == (1, config)
     assert verify_config(key, CURRENCY_METER, second["blob"], 1) == (2, config)

@@ -210,3 +210,14 @@ def test_clock_before_2020_does_not_break_saving():
     assert copy.snapshot() == m.snapshot()
     last = m.events.since(0)[-1]
     assert ev.unpack_event(ev.pack_event(last)) == last and last[1] < 0
+
+
+def test_a_stored_config_with_keys_older_firmware_ignored_still_restores():
+    import json
+
+    m = meter(credit=500, config={"low_credit": 100})
+    blob = m.snapshot()
+    old = json.dumps({"low_credit": 100, "thresholds": 5, "power": {"limit_w": 9, "x": 1}})
+    back = Meter.restore(settings(), blob, old.encode())
+    assert back.config.low_credit == 100 and back.config.power_limit == 9
+    assert back.credit == m.credit

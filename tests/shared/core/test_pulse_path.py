@@ -150,3 +150,22 @@ def test_heap_locked_block_tariff_across_month_start():
         micropython.heap_unlock()
     assert t > april and m._block > 0
     assert m.month_pulses < 5000 * 15 // 2  # reset on the 1st
+
+
+def test_tou_with_blocks_charges_time_price_plus_block_price():
+    # 06:00-... weekday at 20 plus the block: 1 kWh at +0, then +10 (issue 13 item 7).
+    tariff = {
+        "type": "tou_blocks",
+        "weekday": [["00:00", 10], ["06:00", 20]],
+        "blocks": [[1, 0], [0, 10]],
+    }
+    m = meter(credit=10000, tariff=tariff)
+    m.add_pulses(0, MONDAY + 5 * HOUR)
+    m.add_pulses(800, MONDAY + 5 * HOUR + 30 * 60)  # 0.8 kWh at 10 + 0
+    cost = 800 * 10
+    m.add_pulses(0, MONDAY + 6 * HOUR)
+    m.add_pulses(400, MONDAY + 6 * HOUR + 60)  # 0.2 kWh at 20 + 0, 0.2 kWh at 20 + 10
+    cost += 200 * 20 + 200 * 30
+    assert m.credit == 10000 - cost // 1000
+    assert m.cost_rem == cost % 1000
+    assert m.status(MONDAY + 6 * HOUR + 60)["price"] == 30

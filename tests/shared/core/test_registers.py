@@ -18,6 +18,7 @@ NOT_REGISTERS = {
     "_price_until",
     "_block",
     "_block_left",
+    "_time_price",
     "power_window",
     "urgent",
     "saved_time",
