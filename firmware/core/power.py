@@ -28,9 +28,11 @@ def step(m, now):
     cfg = m.config
     win = m.power_window
     if cfg.power_limit == 0:
+        # No limit to enforce, but the power is still measured: status and the display show
+        # what flows whether or not it is limited.
         m.power_retry_at = 0
         win.over_since = _NONE
-        win.restart(now)
+        _measure(m, cfg, win, now)
         return
     if m.power_retry_at:
         if now < m.power_retry_at:
@@ -39,13 +41,9 @@ def step(m, now):
         m.power_retry_at = 0
         m.events.record(now, ev.POWER_RESTORE, m.power_trips, 0)
     elapsed = now - win.start
-    if elapsed < cfg.power_window:
-        if elapsed < 0:
-            win.restart(now)
+    watts = _measure(m, cfg, win, now)
+    if watts == _NONE:
         return
-    watts = win.pulses * 3600000 // (cfg.pulses_per_kwh * elapsed)
-    m.power_w = watts
-    win.restart(now)
     if watts <= cfg.power_limit:
         win.over_since = _NONE
         if m.power_trips and now - m.power_last_trip >= cfg.power_reset:
@@ -62,3 +60,16 @@ def step(m, now):
         win.over_since = _NONE
         m.events.record(now, ev.POWER_TRIP, trips, watts)
         m.urgent = True
+
+
+def _measure(m, cfg, win, now):
+    # Watts over a completed window (stored in m.power_w, window restarted), else _NONE.
+    elapsed = now - win.start
+    if elapsed < cfg.power_window:
+        if elapsed < 0:
+            win.restart(now)
+        return _NONE
+    watts = win.pulses * 3600000 // (cfg.pulses_per_kwh * elapsed)
+    m.power_w = watts
+    win.restart(now)
+    return watts
