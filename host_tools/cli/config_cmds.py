@@ -22,7 +22,7 @@ def config_sign(station, meter_number, path, cashier, as_json):
     from host_tools.vending import mgmt
 
     config = mgmt.load_config_file(path)
-    print_receipt(mgmt.sign(station, meter_number, config, cashier), as_json)
+    print_receipt(mgmt.sign(station, meter_number, config, cashier), as_json, station)
 
 
 def register(main):

@@ -89,7 +89,7 @@ def meter_arrears(station, number, amount, note, cashier, as_json):
     """Put arrears on a meter; vends recover them by the tariff's percentage and cap."""
     from host_tools.vending.mgmt import add_arrears
 
-    print_receipt(add_arrears(station, number, amount, note, cashier), as_json)
+    print_receipt(add_arrears(station, number, amount, note, cashier), as_json, station)
 
 
 def register(main):

@@ -314,21 +314,22 @@ def receipt(conn, seq=None, txn_id=None):
 
 
 def find_receipt(station, receipt_text=None, ref=None):
-    """`prepay reprint`: by receipt number or by payment/token reference."""
+    """A stored receipt by receipt number or by payment/token reference."""
+    return station.read(lambda conn: find_receipt_in(conn, receipt_text, ref))
 
-    def work(conn):
-        if ref is not None:
-            txn_id = conn.execute(select(_s.c.txn_id).where(_s.c.ref == ref)).scalar()
-            if txn_id is None:
-                txn_id = conn.execute(
-                    select(db.token_refs.c.txn_id).where(db.token_refs.c.ref == ref)
-                ).scalar()
-            if txn_id is None:
-                raise StationError(f"no sale or token with reference {ref!r}")
-            return receipt(conn, txn_id=txn_id)
-        return receipt(conn, seq=parse_receipt(receipt_text))
 
-    return station.read(work)
+def find_receipt_in(conn, receipt_text=None, ref=None):
+    """find_receipt inside a transaction (`prepay reprint` logs the copy in the same one)."""
+    if ref is not None:
+        txn_id = conn.execute(select(_s.c.txn_id).where(_s.c.ref == ref)).scalar()
+        if txn_id is None:
+            txn_id = conn.execute(
+                select(db.token_refs.c.txn_id).where(db.token_refs.c.ref == ref)
+            ).scalar()
+        if txn_id is None:
+            raise StationError(f"no sale or token with reference {ref!r}")
+        return receipt(conn, txn_id=txn_id)
+    return receipt(conn, seq=parse_receipt(receipt_text))
 
 
 # ---- reversals -------------------------------------------------------------------------------
