@@ -84,7 +84,9 @@ _WORDS = {
     "config": lambda a, b: "config %d %s" % (b, "applied" if a else "refused"),
     "lockout": lambda a, b: "keypad locked %d s after %d wrong entries" % (b, a),
     "key_change": lambda a, b: "decoder key changed to revision %d" % a,
-    "debt": lambda a, b: "debt recovered from a top-up: %d" % b,
+    "debt": lambda a, b: (
+        "debt added by a void token: %d" % b if a == 1 else "debt recovered from a top-up: %d" % b
+    ),
     "power_restore": lambda a, b: "supply retried after %d power trips" % a,
 }
 
