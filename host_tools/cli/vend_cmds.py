@@ -62,7 +62,64 @@ def reverse_cmd(station, receipt, reason, supervisor, cashier, as_json):
     print_receipt(vend.reverse(station, receipt, reason, supervisor, cashier), as_json, station)
 
 
+@click.group("void")
+def void_group():
+    """Void tokens of reversed sales: which are open, and confirming them on the meter."""
+
+
+@void_group.command("list")
+@click.option("--meter", default=None, help="Only this meter's.")
+@json_option
+@station_command
+def void_list(station, meter, as_json):
+    """Void tokens the meter has not confirmed yet."""
+    from host_tools.vending import render, voids
+
+    rows = voids.pending(station, meter)
+    emit(rows, as_json, lambda c, d: c.print(render.rows_table("Open void tokens", d)))
+
+
+@void_group.command("confirm")
+@click.argument("meter_number")
+@click.option("--port", required=True, help="The meter's serial port (or a simulator's).")
+@json_option
+@station_command
+def void_confirm(station, meter_number, port, as_json):
+    """Enter the meter's open void tokens over its serial port and close those it confirms.
+
+    `accepted` (applied now) and `used` (the customer already entered it) both mean the meter
+    has it; anything else leaves the void open."""
+    from host_tools.device.client import DeviceClient, DeviceError
+    from host_tools.vending import voids
+
+    results = []
+    try:
+        with DeviceClient(port) as meter:
+            number = meter.request("status").get("meter_number")
+            if number != meter_number:
+                raise click.ClickException(f"the meter on {port} is {number}, not {meter_number}")
+            for void in voids.pending(station, meter_number):
+                answer = meter.request("token", token=void["token"])["result"]
+                if answer in ("accepted", "used"):
+                    voids.confirm(station, meter_number, void["tid"], "token " + answer)
+                results.append({"tid": void["tid"], "result": answer})
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = "\n".join(
+        "void TID %d: %s"
+        % (
+            r["tid"],
+            "confirmed"
+            if r["result"] in ("accepted", "used")
+            else "still open (meter said %s)" % r["result"],
+        )
+        for r in results
+    )
+    emit(results, as_json, text or "no open void tokens for %s" % meter_number)
+
+
 def register(main):
     """Attach this module's commands to the top-level group."""
+    main.add_command(void_group)
     for command in (vend_cmd, reprint_cmd, reverse_cmd):
         main.add_command(command)

@@ -59,6 +59,10 @@ def receipt(console, r):
     for i, digits in enumerate(r.get("tokens") or []):
         grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
         console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
+    if r.get("void_grouped"):
+        console.print(f"\n  [bold]VOID TOKEN  {r['void_grouped']}[/]\n")
+    if r.get("void_note"):
+        console.print(r["void_note"])
     if kind == "config":
         console.print(r["blob"], soft_wrap=True)
 

@@ -16,7 +16,7 @@ sent on the DBAPI cursor): SQLAlchemy's per-execution work cost more CPU than th
 
 from sqlalchemy import bindparam, func, select
 
-from host_tools.vending import StationError, db, direct, ledger, registry, tariffs
+from host_tools.vending import StationError, db, direct, ledger, registry, tariffs, voids
 from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
@@ -94,10 +94,11 @@ def check_channel(channel):
 
 
 def next_tid(conn, meter, stamp, last=False):
-    """This minute's TID, or one past the meter's newest if that is already taken."""
+    """This minute's TID, or two past the meter's newest if that is already taken: the TID
+    after every token stays free for its void token (voids.py, SPEC.md §5.8)."""
     if last is False:
         last = conn.execute(_LAST_TID, {"meter": meter}).scalar_one()
-    return stamp.tid if last is None else max(stamp.tid, last + 1)
+    return stamp.tid if last is None else max(stamp.tid, last + 2)
 
 
 def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
@@ -373,7 +374,7 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         original = ledger.load(conn, seq=seq)
         if original is None or original["kind"] != "sale":
             raise StationError(f"receipt {receipt_number(seq)} is not a sale")
-        registry.get_meter(conn, original["meter"], lock=True)
+        meter_row = registry.get_meter(conn, original["meter"], lock=True)
         done = conn.execute(
             select(_r.c.reversal_id).where(_r.c.original_id == original["id"])
         ).scalar()
@@ -390,9 +391,12 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
             "reason": reason,
             "supervisor": supervisor,
         }
+        void, void_fields = voids.plan(conn, station, meter_row, body)
+        rev_body.update(void_fields)
 
         def side_rows(txn_id):
-            return [(_r, [{"original_id": original["id"], "reversal_id": txn_id}])]
+            rows = [(_r, [{"original_id": original["id"], "reversal_id": txn_id}])]
+            return rows + ([token_rows(txn_id, original["meter"], [void])] if void else [])
 
         row = ledger.append(
             conn, "reversal", original["meter"], stamp, cashier, rev_body, lines, side_rows
