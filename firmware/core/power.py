@@ -18,6 +18,7 @@ class Window:
         self.start = now
         self.pulses = 0  # the meter's pulse path adds to it
         self.over_since = _NONE
+        self.limited = False  # the last step had a limit to enforce
 
     def restart(self, now):
         self.start, self.pulses = now, 0
@@ -32,7 +33,14 @@ def step(m, now):
         # what flows whether or not it is limited.
         m.power_retry_at = 0
         win.over_since = _NONE
+        win.limited = False
         _measure(m, cfg, win, now)
+        return
+    if not win.limited:
+        # A limit just appeared: judge it on a window of its own, not on one begun under no
+        # limit (perhaps with another window length) that would average in time before it.
+        win.limited = True
+        win.restart(now)
         return
     if m.power_retry_at:
         if now < m.power_retry_at:
