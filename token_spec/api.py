@@ -102,8 +102,10 @@ from token_spec.types import (
     TYPE_PUBLIC_TEST,
     TYPE_SET_PRICE,
     TYPE_TEST,
+    TYPE_VOID,
     type_from_name,
 )
+from token_spec.void import void_tid, voided_tid
 
 FORMAT_VERSION = 1
 
@@ -187,6 +189,9 @@ __all__ = [
     "TYPE_PUBLIC_TEST",
     "TYPE_SET_PRICE",
     "TYPE_TEST",
+    "TYPE_VOID",
+    "void_tid",
+    "voided_tid",
     "type_from_name",
     "derive_decoder_key",
     "key_check_value",

@@ -19,6 +19,7 @@ from token_spec.types import (
     TYPE_DEBT_RECOVERY,
     TYPE_PUBLIC_TEST,
     TYPE_TEST,
+    TYPE_VOID,
 )
 
 TOKEN_DIGITS = const(20)
@@ -73,6 +74,10 @@ def _field_value(token_type, value, tid):
     if not isinstance(tid, int) or isinstance(tid, bool) or tid < 0:
         raise ValueError("TID must be a non-negative integer (minutes since 2020-01-01)")
     if token_type in AMOUNT_TYPES:
+        value16 = encode_amount(value)
+    elif token_type == TYPE_VOID:
+        if value == 0:
+            raise ValueError("a void token names the amount it takes back (at least 1)")
         value16 = encode_amount(value)
     elif token_type in NO_VALUE_TYPES:
         if value != 0:
@@ -153,6 +158,11 @@ def _interpret(token_type, tid24, value16):
         return token_type, (tid24 << 16) | value16, None
     if token_type in AMOUNT_TYPES:
         return token_type, decode_amount(value16), tid24
+    if token_type == TYPE_VOID:
+        amount = decode_amount(value16)
+        if amount == 0:  # outside the domain: also what the frozen "reserved type 12" vector is
+            raise TokenUnsupported("void token for no amount")
+        return token_type, amount, tid24
     if token_type == TYPE_DEBT_RECOVERY and value16 > DEBT_RECOVERY_MAX:
         raise TokenUnsupported("debt-recovery percentage above 100")
     if token_type in NO_VALUE_TYPES and value16 != 0:

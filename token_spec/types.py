@@ -14,7 +14,7 @@ TYPE_KEY_CHANGE_1 = const(8)
 TYPE_KEY_CHANGE_2 = const(9)
 TYPE_KEY_CHANGE_3 = const(10)
 TYPE_KEY_CHANGE_4 = const(11)
-_TYPE_RESERVED_12 = const(12)
+TYPE_VOID = const(12)  # format v1 addition (SPEC.md §5.8): voids the token with TID - 1
 _TYPE_RESERVED_13 = const(13)
 TYPE_TEST = const(14)
 TYPE_PUBLIC_TEST = const(15)
@@ -22,7 +22,7 @@ TYPE_PUBLIC_TEST = const(15)
 # Value domains.
 AMOUNT_TYPES = (TYPE_CREDIT, TYPE_SET_PRICE, TYPE_LOW_CREDIT, TYPE_ADD_DEBT)
 KEY_CHANGE_TYPES = (TYPE_KEY_CHANGE_1, TYPE_KEY_CHANGE_2, TYPE_KEY_CHANGE_3, TYPE_KEY_CHANGE_4)
-RESERVED_TYPES = (_TYPE_RESERVED_12, _TYPE_RESERVED_13)
+RESERVED_TYPES = (_TYPE_RESERVED_13,)
 NO_VALUE_TYPES = (TYPE_CLEAR_TAMPER, TYPE_CLEAR_CREDIT)
 # Types the meter does not check against its TID memory (SPEC.md §7).
 TID_FREE_TYPES = KEY_CHANGE_TYPES + (TYPE_PUBLIC_TEST,)
@@ -51,7 +51,7 @@ TYPE_NAMES = {
     TYPE_KEY_CHANGE_2: "key-change-2",
     TYPE_KEY_CHANGE_3: "key-change-3",
     TYPE_KEY_CHANGE_4: "key-change-4",
-    _TYPE_RESERVED_12: "reserved-12",
+    TYPE_VOID: "void",
     _TYPE_RESERVED_13: "reserved-13",
     TYPE_TEST: "test",
     TYPE_PUBLIC_TEST: "public-test",

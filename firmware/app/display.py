@@ -41,8 +41,16 @@ def lines(status, page=0, typing="", last_result=None):
             "DEBT",
             units_text(status["debt"], status["scale"]),
         ]
-    third = "TOKEN " + last_result.upper() if last_result else ""
+    third = "TOKEN " + last_result.upper() if last_result else _tamper_text(status)
     return [top, _ZONE_TEXT.get(status["zone"], status["zone"]), third, "SUPPLY " + relay]
+
+
+def _tamper_text(status):
+    # An open cover is shown while it is open; a latched disconnect until a clear-tamper token.
+    tamper = status.get("tamper") or {}
+    if tamper.get("open"):
+        return "TAMPER OPEN"
+    return "TAMPER LATCHED" if tamper.get("latched") else ""
 
 
 def unprovisioned_lines(damaged=False):

@@ -18,6 +18,7 @@ class Window:
         self.start = now
         self.pulses = 0  # the meter's pulse path adds to it
         self.over_since = _NONE
+        self.limited = False  # the last step had a limit to enforce
 
     def restart(self, now):
         self.start, self.pulses = now, 0
@@ -28,8 +29,17 @@ def step(m, now):
     cfg = m.config
     win = m.power_window
     if cfg.power_limit == 0:
+        # No limit to enforce, but the power is still measured: status and the display show
+        # what flows whether or not it is limited.
         m.power_retry_at = 0
         win.over_since = _NONE
+        win.limited = False
+        _measure(m, cfg, win, now)
+        return
+    if not win.limited:
+        # A limit just appeared: judge it on a window of its own, not on one begun under no
+        # limit (perhaps with another window length) that would average in time before it.
+        win.limited = True
         win.restart(now)
         return
     if m.power_retry_at:
@@ -39,13 +49,9 @@ def step(m, now):
         m.power_retry_at = 0
         m.events.record(now, ev.POWER_RESTORE, m.power_trips, 0)
     elapsed = now - win.start
-    if elapsed < cfg.power_window:
-        if elapsed < 0:
-            win.restart(now)
+    watts = _measure(m, cfg, win, now)
+    if watts == _NONE:
         return
-    watts = win.pulses * 3600000 // (cfg.pulses_per_kwh * elapsed)
-    m.power_w = watts
-    win.restart(now)
     if watts <= cfg.power_limit:
         win.over_since = _NONE
         if m.power_trips and now - m.power_last_trip >= cfg.power_reset:
@@ -62,3 +68,16 @@ def step(m, now):
         win.over_since = _NONE
         m.events.record(now, ev.POWER_TRIP, trips, watts)
         m.urgent = True
+
+
+def _measure(m, cfg, win, now):
+    # Watts over a completed window (stored in m.power_w, window restarted), else _NONE.
+    elapsed = now - win.start
+    if elapsed < cfg.power_window:
+        if elapsed < 0:
+            win.restart(now)
+        return _NONE
+    watts = win.pulses * 3600000 // (cfg.pulses_per_kwh * elapsed)
+    m.power_w = watts
+    win.restart(now)
+    return watts

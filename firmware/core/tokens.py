@@ -11,6 +11,7 @@ import token_spec.errors as te
 import token_spec.types as tt
 from firmware.core import events as ev
 from firmware.core.config import MAX_PRICE
+from firmware.core.void import apply_void
 from token_spec.acceptance import LOCKOUT_MAX_SECONDS, lockout_remaining, lockout_seconds
 from token_spec.codec import decode_token
 from token_spec.compat import const
@@ -61,7 +62,10 @@ def _accept(m, digits, now):
     seen = tid_status(full_tid, m.tids)
     if seen is not None:
         return seen, token_type, value
-    result = apply_effect(m, token_type, value, now)
+    if token_type == tt.TYPE_VOID:
+        result = apply_void(m, full_tid, value, now)
+    else:
+        result = apply_effect(m, token_type, value, now)
     if result == te.RESULT_ACCEPTED:
         m.tid_high_water = max(m.tid_high_water, remember_tid(full_tid, m.tids))
         m.urgent = True

@@ -56,7 +56,7 @@ def config_sign(
     if dry_run:
         emit(r, as_json, "\n".join(r["changes"]) or "no change from the last signed config")
         return
-    print_receipt(r, as_json)  # its Changes row lists what differs from the last config
+    print_receipt(r, as_json, station)  # its Changes row lists what differs from the last config
 
 
 @config_group.command("applied")
@@ -69,7 +69,7 @@ def config_applied(station, meter_number, counter, cashier, as_json):
     """Record that the meter applied config COUNTER (`prepay device config` shows it)."""
     from host_tools.vending import mgmt
 
-    print_receipt(mgmt.config_applied(station, meter_number, counter, cashier), as_json)
+    print_receipt(mgmt.config_applied(station, meter_number, counter, cashier), as_json, station)
 
 
 def register(main):

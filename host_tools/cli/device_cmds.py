@@ -92,6 +92,15 @@ def status(port, as_json, timeout):
         "emergency    granted %d, in use %d, offered %s"
         % (ec["granted"], ec["in_use"], "yes" if ec["offered"] else "no"),
     ]
+    tamper = r.get("tamper", {})
+    if tamper.get("open") or tamper.get("latched"):
+        lines.append(
+            "tamper       cover %s%s"
+            % (
+                "OPEN" if tamper.get("open") else "closed",
+                ", supply LATCHED off until a clear-tamper token" if tamper.get("latched") else "",
+            )
+        )
     emit(r, as_json, "\n".join(lines))
 
 
@@ -119,9 +128,12 @@ def events(since, port, as_json, timeout):
             found = client.all_events(since)
     except DeviceError as exc:
         raise click.ClickException(str(exc)) from None
+    from host_tools.device.event_words import describe
+    from host_tools.device.monitor import meter_clock
+
+    # Words, not codes (issue 13 item 8); --json keeps the raw a/b integers.
     text = "\n".join(
-        "%6d  %10d  %-13s a=%d b=%d" % (e["seq"], e["time"], e["event"], e["a"], e["b"])
-        for e in found
+        "%6d  %s  %s" % (e["seq"], meter_clock(e["time"]), describe(e)) for e in found
     )
     emit({"events": found}, as_json, text or "no events")
 

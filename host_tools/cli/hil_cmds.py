@@ -26,6 +26,17 @@ def _junit_results(path):
     return rows
 
 
+def _board_answers(port):
+    """One line, not a suite of errors, when nothing on `port` speaks the protocol."""
+    from host_tools.device.client import DeviceClient, DeviceError
+
+    try:
+        with DeviceClient(port):
+            pass
+    except DeviceError as exc:
+        raise click.ClickException(f"no board answered on {port} ({exc})") from None
+
+
 @click.command("hil", context_settings={"ignore_unknown_options": True})
 @click.option("--port", default="sim", show_default=True, help="serial port, or sim")
 @click.option("--power-cycle-cmd", default=None, help="command that cycles the supply")
@@ -45,6 +56,8 @@ def hil(port, power_cycle_cmd, pytest_args):
     root = Path(__file__).resolve().parents[2]
     if not (root / "hardware_tests" / "conftest.py").exists():
         raise click.ClickException(f"no hardware_tests/ next to {root / 'host_tools'}")
+    if port != "sim":
+        _board_answers(port)
     with tempfile.TemporaryDirectory(prefix="prepay-hil-") as tmp:
         report = Path(tmp, "hil.xml")
         cmd = [sys.executable, "-m", "pytest", "hardware_tests", "--port", port]

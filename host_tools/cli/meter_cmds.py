@@ -101,7 +101,7 @@ def meter_set_tariff(station, number, tariff_name, cashier, as_json):
         return
     click.echo(f"meter {r['meter']} now on tariff {tariff_name}")
     if r["config"] is not None:
-        print_receipt(r["config"], False)
+        print_receipt(r["config"], False, station)
 
 
 @meter.command("set-limits")
@@ -131,7 +131,7 @@ def meter_arrears(station, number, amount, note, cashier, supervisor, as_json):
     from host_tools.vending.mgmt import add_arrears
 
     r = add_arrears(station, number, amount, note, cashier, supervisor=supervisor)
-    print_receipt(r, as_json)
+    print_receipt(r, as_json, station)
 
 
 def _arrears_correction(how, help_text):
@@ -145,7 +145,7 @@ def _arrears_correction(how, help_text):
         from host_tools.vending import arrears
 
         r = arrears.correct(station, how, receipt, reason, supervisor, new_amount)
-        print_receipt(r, as_json)
+        print_receipt(r, as_json, station)
 
     command = click.Command("arrears-" + how, callback=run, params=params, help=help_text)
     for option in (

@@ -46,5 +46,10 @@ def station_command(func):
     return home_option(wrapper)
 
 
-def print_receipt(receipt, as_json):
+def print_receipt(receipt, as_json, station=None):
+    """A receipt; with the station, its header (utility, address, tax id) and local time."""
+    if station is not None:
+        from host_tools.vending.settings import for_print
+
+        receipt = for_print(station.config, station.tz, receipt)
     emit(receipt, as_json, render.receipt)

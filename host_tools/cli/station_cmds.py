@@ -92,6 +92,28 @@ def cashier_list(station, as_json):
     emit(rows, as_json, lambda c, d: c.print(render.rows_table("Cashiers", d)))
 
 
+@station.command("settings")
+@click.option("--utility", default=None, help="Utility name printed on receipts.")
+@click.option("--address", default=None, help="Utility address printed on receipts.")
+@click.option("--tax-id", default=None, help="Tax registration number printed on receipts.")
+@click.option(
+    "--tz", default=None, help="Time zone for receipts and reports, e.g. Africa/Nairobi."
+)
+@home_option
+@json_option
+def station_settings(utility, address, tax_id, tz, home_dir, as_json):
+    """Show or set what receipts print: utility name, address, tax id and time zone."""
+    from host_tools.vending import settings
+
+    changes = {"utility_name": utility, "address": address, "tax_id": tax_id, "timezone": tz}
+    try:
+        now = settings.update(home_dir, changes)
+    except StationError as error:
+        raise click.ClickException(str(error)) from None
+    rows = [(k.replace("_", " "), v or "(not set)") for k, v in now.items()]
+    emit(now, as_json, lambda c, d: c.print(render.kv_table("Station settings", rows)))
+
+
 def register(main):
     """Attach this module's commands to the top-level group."""
     main.add_command(station)

@@ -139,7 +139,9 @@ def _management_command(verb, value_name, help_text):
     def run(station, meter_number, value=None, ref=None, cashier="", as_json=False):
         from host_tools.vending import mgmt
 
-        print_receipt(mgmt.issue(station, meter_number, verb, value, ref, cashier), as_json)
+        print_receipt(
+            mgmt.issue(station, meter_number, verb, value, ref, cashier), as_json, station
+        )
 
     command = click.Command(verb, callback=run, params=params, help=help_text)
     for option in (_ref_option, _cashier_option, json_option, home_option):
@@ -166,7 +168,7 @@ def key_change_cmd(station, meter_number, revision, ref, cashier, as_json):
     """Issue the four key-change tokens and move the meter to the new key revision."""
     from host_tools.vending import mgmt
 
-    print_receipt(mgmt.key_change(station, meter_number, revision, ref, cashier), as_json)
+    print_receipt(mgmt.key_change(station, meter_number, revision, ref, cashier), as_json, station)
 
 
 def register(main):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from rich.console import Group
 from rich.table import Table
 
+from host_tools.device.event_words import describe
 from token_spec.epoch import EPOCH_UNIX
 
 SHOWN_EVENTS = 12
@@ -42,15 +43,20 @@ def status_rows(status):
         ("emergency credit", f"granted {ec.get('granted', 0)}, in use {ec.get('in_use', 0)}"),
         ("lockout", f"{lockout.get('seconds_left', 0)} s ({lockout.get('failures', 0)} bad)"),
     ]
-    if status.get("tamper", {}).get("latched"):
-        rows.append(("tamper", "LATCHED"))
+    tamper = status.get("tamper", {})
+    shown = [
+        word
+        for word, on in (("OPEN", tamper.get("open")), ("LATCHED", tamper.get("latched")))
+        if on
+    ]
+    if shown:
+        rows.append(("tamper", ", ".join(shown)))
     return rows
 
 
 def event_text(event):
-    kind = event.get("event") or event.get("kind")
     when = meter_clock(event.get("time", 0))
-    return f"#{event.get('seq')} {when} {kind} a={event.get('a')} b={event.get('b')}"
+    return f"#{event.get('seq')} {when} {describe(event)}"
 
 
 def render(port, status, events):

@@ -28,7 +28,7 @@ import tty
 from pathlib import Path
 
 import host_tools
-from host_tools.sim import boot_select
+from host_tools.sim import boot_select, preflight
 from token_spec.meter_link import POWER_CUT_EXIT, WATCHDOG_FILE, WATCHDOG_MS
 
 ROOT = Path(host_tools.__file__).resolve().parent.parent
@@ -97,6 +97,11 @@ class Supervisor:
         watchdog=DEFAULT_WATCHDOG_S,
     ):
         self.state_dir = str(Path(state_dir).resolve())
+        problem = preflight.check_heap(heap)
+        if problem is None:
+            self._state_lock, problem = preflight.lock_state(self.state_dir)
+        if problem:
+            raise SimError(problem)
         self.speed = speed
         self.heap = heap
         self.watchdog = watchdog  # seconds without a feed before a reset; 0 = no watchdog
@@ -362,6 +367,8 @@ class Supervisor:
                 pass
         if self._build is not None:
             self._build.cleanup()
+        preflight.unlock_state(self._state_lock)
+        self._state_lock = None
 
 
 def serve(

@@ -104,8 +104,9 @@ def _cross_check(conn):
     )
     for row in _stream(conn, query):
         body = json.loads(row["body"])
-        issued = body.get("tokens") or [body.get("token")]
-        same_tid = row["tid"] is None or body.get("tid") == row["tid"]
+        issued = body.get("tokens") or [body.get("token"), body.get("void_token")]
+        tids = (body.get("tid"), body.get("void_tid"))  # a reversal's void token (voids.py)
+        same_tid = row["tid"] is None or row["tid"] in tids
         if row["txn_meter"] != row["meter"] or row["digits"] not in issued or not same_tid:
             problems.append(f"token row {row['id']} (txn {row['seq']}): differs from its txn")
     original = _t.alias("original")

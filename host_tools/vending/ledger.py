@@ -247,7 +247,9 @@ def _build_append_pg(writes, guarded):
     if guard is not None:
         before.append(guard.c.version)
     args = [bindparam("t_" + c.name) for c in db.txns.columns if c.name not in _SERVER_SIDE]
-    args += [bindparam("t_prefix", type_=LargeBinary), sum(before[1:], before[0])]
+    # A txn with no rows at all (a logged reprint) passes 0: nothing has to be written first.
+    counted = sum(before[1:], before[0]) if before else literal_column("0")
+    args += [bindparam("t_prefix", type_=LargeBinary), counted]
     seal = func.prepay_seal(*args).table_valued("o_seq", "o_prev_hash", "o_hash")
     if guard is not None:
         seal = seal.lateral()

@@ -18,7 +18,9 @@ def receipt(console, r):
     title = {"sale": "RECEIPT", "reversal": "REVERSAL", "config": "SIGNED CONFIG"}.get(
         kind, "TOKEN" if kind == "token" else kind.upper()
     )
-    rows = [("Receipt", r["receipt"]), ("Date", r["created_at"]), ("Meter", r["meter"])]
+    _receipt_header(console, r)
+    when = r.get("local_time") or r["created_at"]
+    rows = [("Receipt", r["receipt"]), ("Date", when), ("Meter", r["meter"])]
     rows.append(("Customer", r.get("customer")))
     if kind == "sale":
         rows += [
@@ -66,6 +68,7 @@ def receipt(console, r):
         if "changes" in r:
             rows += [("Changes", "\n".join(r.get("changes") or []) or "none")]
     rows += [("Cashier", r.get("cashier")), ("REVERSED BY", r.get("reversed_by"))]
+    rows += [("Copy logged as", r.get("copy_logged"))]
     console.print(kv_table(title, rows))
     if r.get("replayed"):
         console.print("[yellow]reference already used: this is the original receipt[/]")
@@ -74,6 +77,10 @@ def receipt(console, r):
     for i, digits in enumerate(r.get("tokens") or []):
         grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
         console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
+    if r.get("void_grouped"):
+        console.print(f"\n  [bold]VOID TOKEN  {r['void_grouped']}[/]\n")
+    if r.get("void_note"):
+        console.print(r["void_note"])
     if r.get("blob"):
         console.print(r["blob"], soft_wrap=True)
     if r.get("config_blob"):
@@ -81,6 +88,16 @@ def receipt(console, r):
             f"New meter config {r['config_counter']} (enter with `prepay device config`):"
         )
         console.print(r["config_blob"], soft_wrap=True)
+
+
+def _receipt_header(console, r):
+    # The station's settings (prepay station settings) and, on a reprint, the COPY mark.
+    for field, style in (("utility_name", "bold"), ("address", ""), ("tax_id", "")):
+        if r.get(field):
+            text = ("Tax ID " if field == "tax_id" else "") + r[field]
+            console.print(f"[{style}]{text}[/]" if style else text, highlight=False)
+    if r.get("copy"):
+        console.print("[bold]*** COPY - NOT AN ORIGINAL RECEIPT ***[/]")
 
 
 def rows_table(title, rows):

@@ -26,6 +26,7 @@ from host_tools.vending import (
     meter_config,
     registry,
     tariffs,
+    voids,
 )
 from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, is_whole, parse_amount
@@ -110,10 +111,11 @@ def check_channel(channel):
 
 
 def next_tid(conn, meter, stamp, last=False):
-    """This minute's TID, or one past the meter's newest if that is already taken."""
+    """This minute's TID, or two past the meter's newest if that is already taken: the TID
+    after every token stays free for its void token (voids.py, SPEC.md §5.8)."""
     if last is False:
         last = conn.execute(_LAST_TID, {"meter": meter}).scalar_one()
-    return stamp.tid if last is None else max(stamp.tid, last + 1)
+    return stamp.tid if last is None else max(stamp.tid, last + 2)
 
 
 def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
@@ -333,21 +335,22 @@ def receipt(conn, seq=None, txn_id=None):
 
 
 def find_receipt(station, receipt_text=None, ref=None):
-    """`prepay reprint`: by receipt number or by payment/token reference."""
+    """A stored receipt by receipt number or by payment/token reference."""
+    return station.read(lambda conn: find_receipt_in(conn, receipt_text, ref))
 
-    def work(conn):
-        if ref is not None:
-            txn_id = conn.execute(select(_s.c.txn_id).where(_s.c.ref == ref)).scalar()
-            if txn_id is None:
-                txn_id = conn.execute(
-                    select(db.token_refs.c.txn_id).where(db.token_refs.c.ref == ref)
-                ).scalar()
-            if txn_id is None:
-                raise StationError(f"no sale or token with reference {ref!r}")
-            return receipt(conn, txn_id=txn_id)
-        return receipt(conn, seq=parse_receipt(receipt_text))
 
-    return station.read(work)
+def find_receipt_in(conn, receipt_text=None, ref=None):
+    """find_receipt inside a transaction (`prepay reprint` logs the copy in the same one)."""
+    if ref is not None:
+        txn_id = conn.execute(select(_s.c.txn_id).where(_s.c.ref == ref)).scalar()
+        if txn_id is None:
+            txn_id = conn.execute(
+                select(db.token_refs.c.txn_id).where(db.token_refs.c.ref == ref)
+            ).scalar()
+        if txn_id is None:
+            raise StationError(f"no sale or token with reference {ref!r}")
+        return receipt(conn, txn_id=txn_id)
+    return receipt(conn, seq=parse_receipt(receipt_text))
 
 
 # ---- reversals -------------------------------------------------------------------------------
@@ -401,7 +404,7 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         original = ledger.load(conn, seq=seq)
         if original is None or original["kind"] != "sale":
             raise StationError(f"receipt {receipt_number(seq)} is not a sale")
-        registry.get_meter(conn, original["meter"], lock=True)
+        meter_row = registry.get_meter(conn, original["meter"], lock=True)
         done = conn.execute(
             select(_r.c.reversal_id).where(_r.c.original_id == original["id"])
         ).scalar()
@@ -420,9 +423,12 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
             "reason": reason,
             "supervisor": supervisor,
         }
+        void, void_fields = voids.plan(conn, station, meter_row, body)
+        rev_body.update(void_fields)
 
         def side_rows(txn_id):
-            return [(_r, [{"original_id": original["id"], "reversal_id": txn_id}])]
+            rows = [(_r, [{"original_id": original["id"], "reversal_id": txn_id}])]
+            return rows + ([token_rows(txn_id, original["meter"], [void])] if void else [])
 
         row = ledger.append(
             conn, "reversal", original["meter"], stamp, cashier, rev_body, lines, side_rows

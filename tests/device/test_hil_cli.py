@@ -18,8 +18,8 @@ def test_hil_on_a_missing_port_fails_with_the_reason(tmp_path):
     port = str(tmp_path / "ttyUSB7")
     result = CliRunner().invoke(main, ["hil", "--port", port, "-k", "handshake"])
     assert result.exit_code != 0
-    assert "1 error" in result.output.splitlines()[-1]
-    assert "cannot open" in result.output
+    assert len(result.output.strip().splitlines()) == 1  # issue 13 item 9: one line
+    assert "no board answered" in result.output and "cannot open" in result.output
 
 
 def test_board_adapter_runs_against_a_meter_on_a_plain_port(tmp_path):

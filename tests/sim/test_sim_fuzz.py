@@ -1,5 +1,9 @@
-"""Fuzz the serial protocol over the pty: 100,000 random and malformed lines, every request
-line answered in order, and the meter healthy afterwards."""
+"""Fuzz the serial protocol over the pty: 100,000 random and malformed lines (20,000 on the 32-bit
+frozen interpreter, which runs the same firmware code), every request line answered in order, and
+the meter healthy afterwards.
+
+No wall-clock budget: the run fails only when the meter stops answering (STALL seconds without
+a single answer), so a loaded machine makes it slower, never red."""
 
 import json
 import random
@@ -9,7 +13,8 @@ import time
 from host_tools.device.client import DeviceClient
 from tests.sim.sim_scenario_helpers import provision, token
 
-LINES = 100_000
+LINES = {"pypi": 100_000, "unix32": 20_000}
+STALL = 60  # seconds without any answer: the meter has stopped answering
 SEED = 20260522
 SAFE_COMMANDS = [
     "hello",
@@ -110,10 +115,10 @@ def _line(rng, i):
     return line, req["id"]
 
 
-def test_fuzz_every_line_answered_and_meter_healthy(sim):
+def test_fuzz_every_line_answered_and_meter_healthy(sim, interpreter):
     rng = random.Random(SEED)
     lines, expected = [], []
-    for i in range(1, LINES + 1):
+    for i in range(1, LINES[interpreter] + 1):
         line, want = _line(rng, i)
         lines.append(line + b"\n")
         if want != "skip":
@@ -125,14 +130,14 @@ def test_fuzz_every_line_answered_and_meter_healthy(sim):
         writer = threading.Thread(
             target=lambda: (client.serial.write(payload), client.serial.flush())
         )
-        start = time.monotonic()
         writer.start()
         answers = []
-        deadline = start + 120
-        while len(answers) < len(expected) and time.monotonic() < deadline:
+        last_answer = time.monotonic()
+        while len(answers) < len(expected) and time.monotonic() - last_answer < STALL:
             for obj in client.read_line_objects(0.5):
                 if "id" in obj:
                     answers.append(obj["id"])
+                    last_answer = time.monotonic()
         writer.join(10)
         assert len(answers) == len(expected), (len(answers), len(expected))
         assert answers == expected

@@ -56,7 +56,9 @@ def test_a_schema_3_station_with_sales_upgrades_and_keeps_its_books(station):
     _as_schema_3(station)
     station.close()
     old = Station(home)
-    with pytest.raises(StationError, match=f"version 3, this prepay uses {NOW}: run `prepay station"):
+    with pytest.raises(
+        StationError, match=f"version 3, this prepay uses {NOW}: run `prepay station"
+    ):
         vend.find_receipt(old, sold[0]["receipt"])
     old.close()
 

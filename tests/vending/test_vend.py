@@ -91,15 +91,16 @@ def test_non_ascii_reference_is_stored_as_given(station):
     assert audit.verify(station)["ok"]
 
 
-def test_same_minute_tokens_get_consecutive_tids(station):
+def test_same_minute_tokens_get_tids_two_apart(station):
+    # Two apart: the TID after each token stays free for its void token (SPEC.md §5.8).
     tids = [sell(station, KWH_METER, "5", f"r{i}")["tid"] for i in range(3)]
     mgmt_tid = mgmt.issue(station, KWH_METER, "power-limit", "4000", now=NOON)["tid"]
     other = sell(station, FLAT_METER, "5", "other")["tid"]  # another meter: its own sequence
-    assert tids + [mgmt_tid] == [NOON_TID, NOON_TID + 1, NOON_TID + 2, NOON_TID + 3]
+    assert tids + [mgmt_tid] == [NOON_TID, NOON_TID + 2, NOON_TID + 4, NOON_TID + 6]
     assert other == NOON_TID
-    # A minute later the allocator is still ahead (TID NOON+3 is taken), so it continues.
+    # A minute later the allocator is still ahead (TID NOON+6 is taken), so it continues.
     later = sell(station, KWH_METER, "5", "r9", now=NOON + timedelta(minutes=1))["tid"]
-    assert later == NOON_TID + 4
+    assert later == NOON_TID + 8
     far = sell(station, KWH_METER, "5", "r10", now=NOON + timedelta(hours=1))["tid"]
     assert far == NOON_TID + 60
 

@@ -100,7 +100,9 @@ def reject_vectors():
         cases.append({"note": "digit %d changed" % pos, "token": changed, "result": "reject"})
     too_big = "%020d" % ctx.encrypt_int(1 << 66)
     cases.append({"note": "plaintext 2**66", "token": too_big, "result": ts.RESULT_REJECT})
-    for token_type in ts.RESERVED_TYPES:
+    # Types 12 and 13 as frozen: type 12 later became `void`, whose value 0 is still outside
+    # its domain (`unsupported`), so this case stands (SPEC.md §5.8).
+    for token_type in (12, 13):
         plain = codec._pack(token_type, 2000000, 0)
         cases.append(
             {
@@ -240,8 +242,37 @@ NIST_FF1 = [
 ]
 
 
+def void_vectors():
+    """Void tokens (SPEC.md §5.8, added to format v1 after the files above were frozen): the
+    token, the TID it names, and the encodings of the amount's exponent boundaries."""
+    cases = []
+    for i, amount in enumerate([1, 16383, 16390, 163900, 16383000]):
+        target = 2000000 + 10 * i
+        case = _token_case(0, 0, 0, ts.TYPE_VOID, amount, ts.void_tid(target), "void")
+        case["voids_tid"] = target
+        cases.append(case)
+    for amount in (0, 16384):  # no amount; an amount the encoding cannot carry exactly
+        try:
+            ts.encode_token(bytes(16), METERS[0], ts.TYPE_VOID, amount, 2000001)
+        except ValueError:
+            cases.append({"note": "void refused by the encoder", "value": amount})
+    key = ts.derive_decoder_key(VENDING_KEYS[0], METERS[0], 0)
+    ctx = ff1.context(key, METERS[0].encode())
+    cases.append(
+        {
+            "note": "void for amount 0: unsupported",
+            "decoder_key": key.hex(),
+            "meter": METERS[0],
+            "token": "%020d" % ctx.encrypt_int(codec._pack(ts.TYPE_VOID, 2000001, 0)),
+            "result": ts.RESULT_UNSUPPORTED,
+        }
+    )
+    return cases
+
+
 def main(argv):
     files = {
+        "void.json": void_vectors(),
         "tokens.json": token_vectors(),
         "rejects.json": reject_vectors(),
         "keys.json": key_vectors(),

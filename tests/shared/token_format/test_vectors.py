@@ -30,7 +30,8 @@ def test_token_vectors_encode_and_decode():
             case["tid24"],
         )
         seen_types.add(case["type"])
-    assert seen_types == set(range(16)) - set(ts.RESERVED_TYPES)
+    # The void type (added later in format v1) has its own file, vectors/void.json.
+    assert seen_types == set(range(16)) - set(ts.RESERVED_TYPES) - {ts.TYPE_VOID}
 
 
 def test_token_vectors_plaintext_layout():
