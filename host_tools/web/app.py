@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from host_tools.web import api, auth, pages
+from host_tools.web import api, auth, pages, report_pages
 from host_tools.web.auth import Forbidden
 
 HERE = Path(__file__).parent
@@ -74,6 +74,12 @@ def routes():
         Route("/day", pages.day, methods=["GET"]),
         Route("/day.csv", pages.day, methods=["GET"]),
         Route("/day/close", pages.close_day, methods=["POST"]),
+        Route("/month", report_pages.month, methods=["GET"]),
+        Route("/month.csv", report_pages.month, methods=["GET"]),
+        Route("/trends", report_pages.trends, methods=["GET"]),
+        Route("/trends.csv", report_pages.trends, methods=["GET"]),
+        Route("/arrears", report_pages.arrears, methods=["GET"]),
+        Route("/arrears.csv", report_pages.arrears, methods=["GET"]),
         Route("/api/v1/vends", api.post_vend, methods=["POST"]),
         Route("/api/v1/vends/{ref}", api.get_vend, methods=["GET"]),
         Route("/api/v1/reversals", api.post_reversal, methods=["POST"]),
