@@ -80,6 +80,23 @@ def add_user(conn, name, role, password, stamp, vend_limit):
     return name
 
 
+def set_role(conn, name, role):
+    """Change a user's role (and the cashier row's right to approve reversals); the station
+    always keeps at least one admin."""
+    role = check_role(role)
+    row = get_user(conn, name)
+    if row is None:
+        raise StationError(f"no user named {name!r}")
+    if row.role == "admin" and role != "admin":
+        admins = conn.execute(select(db.users.c.name).where(db.users.c.role == "admin")).all()
+        if len(admins) <= 1:
+            raise StationError(f"{name} is the station's only admin: make another admin first")
+    conn.execute(update(db.users).where(db.users.c.name == name).values(role=role))
+    approves = role in ("supervisor", "admin")
+    conn.execute(update(db.cashiers).where(db.cashiers.c.id == name).values(supervisor=approves))
+    return name
+
+
 def list_users(conn):
     u, c = db.users, db.cashiers
     rows = conn.execute(

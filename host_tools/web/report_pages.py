@@ -28,8 +28,10 @@ async def month(request, user):
     if _wants_csv(request):
         header = ["table", "name", *CSV_FIELDS, "kwh"]
         rows = [row + [""] for row in table_rows(report)]
-        rows += [["day", d["date"], "", "", "", "", fmt(d["net"]), reports_month.kwh_text(d["wh"])]
-                 for d in report["days"]]  # fmt: skip
+        rows += [
+            ["day", d["date"], "", "", "", "", fmt(d["net"]), reports_month.kwh_text(d["wh"])]
+            for d in report["days"]
+        ]
         return csv_export.response(f"prepay-month-{name}.csv", header, rows)
     days = [(d["date"][8:], d["net"]) for d in report["days"]]
     net = [(channel, _minor(row["net"])) for channel, row in report["channels"].items()]
@@ -55,8 +57,9 @@ async def trends(request, user):
         return render(request, "error.html", 400, message=str(exc))
     if _wants_csv(request):
         rows = [[m["month"], m["revenue"], m["kwh"]] for m in series]
-        return csv_export.response(f"prepay-months-to-{last}.csv", ["month", "revenue", "kwh"],
-                                   rows)  # fmt: skip
+        return csv_export.response(
+            f"prepay-months-to-{last}.csv", ["month", "revenue", "kwh"], rows
+        )
     revenue = [(m["month"][2:], m["net"]) for m in series]
     energy = [(m["month"][2:], m["wh"]) for m in series]
     return render(
@@ -65,9 +68,10 @@ async def trends(request, user):
         series=series,
         last=last,
         revenue=charts.columns("Revenue per month (net sales)", revenue),
-        energy=charts.columns("kWh sold per month (kWh meters)", energy,
-                              text=lambda wh: f"{wh // 1000} kWh"),
-    )  # fmt: skip
+        energy=charts.columns(
+            "kWh sold per month (kWh meters)", energy, text=lambda wh: f"{wh // 1000} kWh"
+        ),
+    )
 
 
 @page(SUPERVISORS)
@@ -75,8 +79,18 @@ async def arrears(request, user):
     report = await _call(reports_month.arrears, _station(request))
     if _wants_csv(request):
         header = ["table", "meter", "customer", "raised", "recovered", "outstanding", "recovery"]
-        rows = [["meter", r["meter"], r["customer"], r["raised"], r["recovered"],
-                 r["outstanding"], r["recovery"]] for r in report["meters"]]  # fmt: skip
+        rows = [
+            [
+                "meter",
+                r["meter"],
+                r["customer"],
+                r["raised"],
+                r["recovered"],
+                r["outstanding"],
+                r["recovery"],
+            ]
+            for r in report["meters"]
+        ]
         rows += [["age", a["age"], "", "", "", a["outstanding"], ""] for a in report["ages"]]
         return csv_export.response(f"prepay-arrears-{report['date']}.csv", header, rows)
     ages = [(a["age"], a["owed"]) for a in report["ages"]]
