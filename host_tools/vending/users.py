@@ -140,6 +140,17 @@ def _locked(conn, keys, now):
     return max(until) if until else None
 
 
+def locked_accounts(conn, now=None):
+    """{user name: locked until (ISO UTC)} of the accounts locked now."""
+    lf, now_iso = db.login_failures, _iso(_now(now))
+    rows = conn.execute(
+        select(lf.c.key, lf.c.locked_until).where(
+            lf.c.key.like("user:%"), lf.c.locked_until > now_iso
+        )
+    )
+    return {key[len("user:") :]: until for key, until in rows}
+
+
 def _record_failure(conn, keys, now):
     lf = db.login_failures
     for key in keys:

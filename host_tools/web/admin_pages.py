@@ -170,6 +170,7 @@ async def _meter_page(request, number, status=200, error=None):
         meter=registry.meter_dict(meter),
         tariffs=tariffs,
         error=error,
+        saved=request.query_params.get("saved") == "1" and not error,
     )
 
 
@@ -193,7 +194,7 @@ async def edit_meter(request, user):
         await _write(request, work)
     except StationError as exc:
         return await _meter_page(request, number, 400, str(exc))
-    return _back(f"/admin/meters/{number}")
+    return _back(f"/admin/meters/{number}?saved=1")
 
 
 @action(ADMIN)
@@ -221,11 +222,13 @@ async def import_customers(request, user):
 async def _users_page(request, status=200, error=None, form=None):
     station = _station(request)
     listed = await _call(station.read, users.list_users)
+    locked = await _call(station.read, users.locked_accounts)
     return render(
         request,
         "admin_users.html",
         status,
         users=listed,
+        locked=locked,
         roles=users.ROLES,
         form=form or {"role": "cashier"},
         error=error,

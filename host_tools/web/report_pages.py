@@ -2,6 +2,8 @@
 kWh and revenue, arrears with their recovery percentage and age. Each has its charts drawn on
 the server (host_tools/web/charts.py) and a CSV of every table (`.csv` beside the page)."""
 
+import calendar
+
 from host_tools.vending import StationError, reports_month
 from host_tools.vending.money import fmt
 from host_tools.web import charts, csv_export
@@ -47,6 +49,12 @@ async def month(request, user):
     )
 
 
+def _month_label(name, first):
+    """ "Mar" under a column; the year too on the first column and on each January."""
+    abbr = calendar.month_abbr[int(name[5:])]
+    return f"{abbr} {name[:4]}" if first or name.endswith("-01") else abbr
+
+
 @page(SUPERVISORS)
 async def trends(request, user):
     station = _station(request)
@@ -60,8 +68,9 @@ async def trends(request, user):
         return csv_export.response(
             f"prepay-months-to-{last}.csv", ["month", "revenue", "kwh"], rows
         )
-    revenue = [(m["month"][2:], m["net"]) for m in series]
-    energy = [(m["month"][2:], m["wh"]) for m in series]
+    labels = [_month_label(m["month"], i == 0) for i, m in enumerate(series)]
+    revenue = [(label, m["net"]) for label, m in zip(labels, series, strict=True)]
+    energy = [(label, m["wh"]) for label, m in zip(labels, series, strict=True)]
     return render(
         request,
         "trends.html",

@@ -159,7 +159,9 @@ def test_users_are_added_given_roles_and_unlocked(client):
             users.authenticate(station, "clerk", "wrong password!", f"10.0.0.{i}")
     assert login(client, "clerk").status_code == 403  # locked
     login(client, "root")
-    csrf = csrf_of(client.get("/admin/users").text)
+    page = client.get("/admin/users").text
+    assert 'id="unlock-clerk"' in page and 'id="unlock-boss"' not in page
+    csrf = csrf_of(page)
     _post(client, "/admin/users/clerk/unlock", csrf)
     assert login(client, "clerk").status_code == 303
 

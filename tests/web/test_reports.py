@@ -89,3 +89,12 @@ def test_a_cashier_sees_no_back_office_report(client):
     login(client, "clerk")
     for path in ("/month", "/month.csv", "/trends", "/trends.csv", "/arrears", "/arrears.csv"):
         assert client.get(path).status_code == 403, path
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted():
+    from host_tools.web.csv_export import safe
+
+    assert [safe(c) for c in ("=1+2", "+1", "@SUM(A1)", "-1+2", "-", "plain")] == [
+        "'=1+2", "'+1", "'@SUM(A1)", "'-1+2", "'-", "plain"
+    ]  # fmt: skip
+    assert [safe(c) for c in ("-5.00", "12.50", 7, "0.000")] == ["-5.00", "12.50", 7, "0.000"]
