@@ -180,3 +180,24 @@ def test_an_api_key_is_shown_once_and_revoked(client):
     assert client.get(f"/api/v1/meters/{KWH_METER}", headers=auth).status_code == 401
     again = client.post(f"/admin/keys/{key_id}/revoke", data={"csrf": csrf})
     assert again.status_code == 400 and "no live API key" in again.text
+
+
+def test_the_import_is_one_transaction_on_sqlite_and_postgresql(web_station):
+    from host_tools.vending import customers
+
+    station, _ = web_station
+    header = "meter,customer,phone,tariff,unit,scale,imp_per_kwh\n"
+    rows = [
+        f"{make_meter_number(f'{300 + i:010d}')},C{i},,flat,kwh,1000,1000\n" for i in range(50)
+    ]
+    before = station.read(registry.list_meters)
+    with pytest.raises(customers.ImportRefused) as refused:  # the last row is bad
+        customers.import_customers(station, header + "".join(rows) + "1,x,,,,,\n")
+    (error,) = refused.value.errors
+    assert error.startswith("line 52: meter number '1'")
+    assert station.read(registry.list_meters) == before
+    assert customers.import_customers(station, header + "".join(rows)) == {
+        "added": 50,
+        "updated": 0,
+    }
+    assert len(station.read(registry.list_meters)) == len(before) + 50
