@@ -29,7 +29,7 @@ DEMO_EXTRAS  := $(VENV)/.stamp-sim
 BENCH_EXTRAS := $(VENV)/.stamp-test+postgres+sim+bench
 
 demo: $(DEMO_EXTRAS)
-	$(BIN)/prepay demo
+	$(BIN)/prepay demo --keep .demo-station
 
 test: $(TEST_EXTRAS)
 	$(MAKE) --no-print-directory lint compile typecheck firmware pytest mptest

@@ -10,10 +10,17 @@ spends it — non-interactive, in well under a minute, on built-in defaults.
 5. A second vend (mobile money) whose token closes the relay again.
 6. The day's batch-close report, which checks that the books balance.
 
+With `keep` (`prepay demo --keep DIR`; `make demo` keeps it in .demo-station/) the station is
+built in DIR instead of a temporary home, so its sales can be seen afterwards in the web app:
+the demo ends by printing the `prepay serve` command and the logins. DIR is replaced on each
+run, but only if a demo made it (the MARKER file): any other directory is refused.
+
 The station steps run the real `prepay` verbs in-process, so the output is what a clerk sees.
 """
 
 import os
+import shlex
+import shutil
 import tempfile
 import time
 from contextlib import contextmanager
@@ -32,6 +39,8 @@ POWER = {"limit_w": 10000}  # a 10 kW limit: the demo load stays well below it
 STEP_S = 15 * 60
 STEP_PAUSE_S = 0.12  # real time per step, so the run can be followed on screen
 ZONE_STYLE = {"normal": "green", "low": "yellow", "disconnected": "red"}
+MARKER = ".prepay-demo"  # in a kept demo station's home: this demo may replace it
+USERS = {"admin": "admin", "demo": "cashier", "super": "supervisor"}  # password: PASSPHRASE
 
 
 @contextmanager
@@ -52,9 +61,10 @@ def _demo_passphrase():
 
 
 class Demo:
-    def __init__(self, console, pause=STEP_PAUSE_S):
+    def __init__(self, console, pause=STEP_PAUSE_S, keep=None):
         self.console = console
         self.pause = pause
+        self.keep = keep
         self.home = None
         self.client = None
         self.seen_seq = 0
@@ -138,10 +148,18 @@ class Demo:
         from host_tools.device.client import DeviceClient
         from host_tools.sim.meter import SimMeter
 
+        if self.keep:
+            _clear_kept(self.keep)
         with tempfile.TemporaryDirectory(prefix="prepay-demo-") as tmp, _demo_passphrase():
-            self.home = os.path.join(tmp, "station")
-            self.heading("1. A vending station (SQLite, temporary home)")
+            self.home = os.path.abspath(self.keep) if self.keep else os.path.join(tmp, "station")
+            where = self.home if self.keep else "temporary home"
+            self.heading(f"1. A vending station (SQLite, {where})")
             self.prepay("station", "init", "--home", self.home)
+            if self.keep:
+                open(os.path.join(self.home, MARKER), "w").close()
+            for name, role in USERS.items():
+                if name != "admin":  # `station init` made the admin
+                    self.prepay("user", "add", name, "--role", role, "--home", self.home)
             self.prepay("tariff", "add", "residential", "--price", TARIFF_PRICE,
                         "--home", self.home)  # fmt: skip
 
@@ -158,6 +176,24 @@ class Demo:
             self.prepay("report", "day", "--home", self.home)
         self.say("[green bold]demo finished[/]: token sold, spent, relay cut at zero and "
                  "restored by a second token; the books balance")  # fmt: skip
+        self._how_to_open()
+
+    def _how_to_open(self):
+        """How to see this station in the web app (or how to keep it, for a temporary one)."""
+        if not self.keep:
+            self.say("To see the demo's sales in the web app: [bold]prepay demo --keep DIR[/], "
+                     "then the `prepay serve` command it prints.")  # fmt: skip
+            return
+        inside = not os.path.relpath(self.home).startswith("..")  # .demo-station: short
+        home = os.path.relpath(self.home) if inside else self.home
+        command = (f"PREPAY_PASSPHRASE={shlex.quote(PASSPHRASE)} prepay serve "
+                   f"--home {shlex.quote(home)}")  # fmt: skip
+        logins = ", ".join(f"{name} ({role})" for name, role in USERS.items())
+        self.heading("The web app on the demo station")
+        self.console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
+        self.say("  then open [bold]http://127.0.0.1:8080/[/] and log in as " + logins)
+        self.say(f"  password (all three): {PASSPHRASE}")
+        self.say("  (.venv/bin/prepay if the venv is not activated; Ctrl-C stops the server)")
 
     def _sell_and_spend(self):
         self._low_credit_config()
@@ -203,6 +239,17 @@ class DemoError(Exception):
     """A demo step did not do what the demo shows; the message names it."""
 
 
-def run_demo(console=None, pause=STEP_PAUSE_S):
+def _clear_kept(home):
+    """Remove a previous run's kept station; refuse a directory the demo did not make."""
+    if not os.path.exists(home):
+        return
+    if not os.path.isdir(home) or (
+        os.listdir(home) and not os.path.exists(os.path.join(home, MARKER))
+    ):
+        raise DemoError(f"{home} is not a demo station: choose another --keep directory")
+    shutil.rmtree(home)
+
+
+def run_demo(console=None, pause=STEP_PAUSE_S, keep=None):
     """Run the whole demo; raises DemoError (or a CLI error) if any step misbehaves."""
-    Demo(console or Console(), pause).run()
+    Demo(console or Console(), pause, keep).run()

@@ -7,12 +7,18 @@ from host_tools.cli.output import one_line
 
 @click.command("demo")
 @click.option("--pause", type=click.FloatRange(min=0), default=None, hidden=True)
-def demo(pause):
+@click.option(
+    "--keep",
+    metavar="DIR",
+    default=None,
+    help="Keep the demo station in DIR (replaced each run) to open it with `prepay serve`.",
+)
+def demo(pause, keep):
     """Sell a token to a simulated meter and watch it spent (no setup, under a minute)."""
     from host_tools.demo import STEP_PAUSE_S, DemoError, run_demo
 
     with one_line(DemoError):
-        run_demo(pause=STEP_PAUSE_S if pause is None else pause)
+        run_demo(pause=STEP_PAUSE_S if pause is None else pause, keep=keep)
 
 
 def register(main):

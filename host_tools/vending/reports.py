@@ -28,10 +28,16 @@ def _books(conn):
 def day(station, date=None, cashier=None):
     """The day report as a dict (the CLI prints it as tables or JSON)."""
     date = date or station.stamp().local_date
+    return {"date": date, **period(station, date, date, cashier)}
+
+
+def period(station, first, last, cashier=None):
+    """Totals per channel and cashier of the txns dated `first`..`last` (YYYY-MM-DD, both
+    included); reversals count on the day they are made. The month report uses it too."""
 
     def work(conn):
         t, s, e = db.txns, db.sales, db.entries
-        where = [t.c.local_date == date]
+        where = [t.c.local_date.between(first, last)]
         if cashier is not None:
             where.append(t.c.cashier == cashier)
         sales = conn.execute(
@@ -81,7 +87,6 @@ def day(station, date=None, cashier=None):
         problems.append(f"cash booked {fmt(cash_booked)} differs from net sales {fmt(net)}")
     money = ("sold", "reversed", "net")
     return {
-        "date": date,
         "cashier": cashier,
         "channels": {k: _fmt_row(v, money) for k, v in sorted(channels.items())},
         "cashiers": {k: _fmt_row(v, money) for k, v in sorted(cashiers.items())},

@@ -80,6 +80,23 @@ def add_user(conn, name, role, password, stamp, vend_limit):
     return name
 
 
+def set_role(conn, name, role):
+    """Change a user's role (and the cashier row's right to approve reversals); the station
+    always keeps at least one admin."""
+    role = check_role(role)
+    row = get_user(conn, name)
+    if row is None:
+        raise StationError(f"no user named {name!r}")
+    if row.role == "admin" and role != "admin":
+        admins = conn.execute(select(db.users.c.name).where(db.users.c.role == "admin")).all()
+        if len(admins) <= 1:
+            raise StationError(f"{name} is the station's only admin: make another admin first")
+    conn.execute(update(db.users).where(db.users.c.name == name).values(role=role))
+    approves = role in ("supervisor", "admin")
+    conn.execute(update(db.cashiers).where(db.cashiers.c.id == name).values(supervisor=approves))
+    return name
+
+
 def list_users(conn):
     u, c = db.users, db.cashiers
     rows = conn.execute(
@@ -121,6 +138,17 @@ def _locked(conn, keys, now):
     rows = conn.execute(select(db.login_failures).where(db.login_failures.c.key.in_(keys))).all()
     until = [r.locked_until for r in rows if r.locked_until and r.locked_until > _iso(now)]
     return max(until) if until else None
+
+
+def locked_accounts(conn, now=None):
+    """{user name: locked until (ISO UTC)} of the accounts locked now."""
+    lf, now_iso = db.login_failures, _iso(_now(now))
+    rows = conn.execute(
+        select(lf.c.key, lf.c.locked_until).where(
+            lf.c.key.like("user:%"), lf.c.locked_until > now_iso
+        )
+    )
+    return {key[len("user:") :]: until for key, until in rows}
 
 
 def _record_failure(conn, keys, now):

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from host_tools.web import api, auth, pages
+from host_tools.web import admin_pages, api, auth, pages, report_pages
 from host_tools.web.auth import Forbidden
 
 HERE = Path(__file__).parent
@@ -74,6 +74,27 @@ def routes():
         Route("/day", pages.day, methods=["GET"]),
         Route("/day.csv", pages.day, methods=["GET"]),
         Route("/day/close", pages.close_day, methods=["POST"]),
+        Route("/month", report_pages.month, methods=["GET"]),
+        Route("/month.csv", report_pages.month, methods=["GET"]),
+        Route("/trends", report_pages.trends, methods=["GET"]),
+        Route("/trends.csv", report_pages.trends, methods=["GET"]),
+        Route("/arrears", report_pages.arrears, methods=["GET"]),
+        Route("/arrears.csv", report_pages.arrears, methods=["GET"]),
+        Route("/admin", admin_pages.index, methods=["GET"]),
+        Route("/admin/tariffs", admin_pages.tariffs, methods=["GET"]),
+        Route("/admin/tariffs", admin_pages.add_tariff, methods=["POST"]),
+        Route("/admin/meters", admin_pages.meters, methods=["GET"]),
+        Route("/admin/meters", admin_pages.add_meter, methods=["POST"]),
+        Route("/admin/meters/import", admin_pages.import_customers, methods=["POST"]),
+        Route("/admin/meters/{number}", admin_pages.meter, methods=["GET"]),
+        Route("/admin/meters/{number}", admin_pages.edit_meter, methods=["POST"]),
+        Route("/admin/users", admin_pages.users_list, methods=["GET"]),
+        Route("/admin/users", admin_pages.add_user, methods=["POST"]),
+        Route("/admin/users/{name}/role", admin_pages.set_role, methods=["POST"]),
+        Route("/admin/users/{name}/unlock", admin_pages.unlock_user, methods=["POST"]),
+        Route("/admin/keys", admin_pages.keys, methods=["GET"]),
+        Route("/admin/keys", admin_pages.add_key, methods=["POST"]),
+        Route("/admin/keys/{key_id}/revoke", admin_pages.revoke_key, methods=["POST"]),
         Route("/api/v1/vends", api.post_vend, methods=["POST"]),
         Route("/api/v1/vends/{ref}", api.get_vend, methods=["GET"]),
         Route("/api/v1/reversals", api.post_reversal, methods=["POST"]),

@@ -6,16 +6,14 @@ own shift and cash-up. Supervisor: reverse a sale (reason required, never one's 
 report and closing the day.
 """
 
-import csv
-import io
 import secrets
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse
 
 from host_tools.vending import StationError, closing, lookup, mgmt, registry, reports, vend
 from host_tools.vending.money import fmt, parse_amount
-from host_tools.web import charts
+from host_tools.web import charts, csv_export
 from host_tools.web.auth import SUPERVISORS, Forbidden, action, page
 
 PAPERS = ("80", "58", "a4")
@@ -253,28 +251,22 @@ def _minor(text):
     return sign * parse_amount(text.lstrip("-")) if text.strip("-0.") else 0
 
 
-def _day_csv(report):
-    """The day's per-channel and per-cashier tables as one CSV (a `table` column says which)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["table", "name", "sales", "sold", "reversals", "reversed", "net"])
-    for table in ("channels", "cashiers"):
-        for name, row in report[table].items():
-            writer.writerow([table[:-1], _csv_safe(name)] + [row[k] for k in CSV_FIELDS])
-    filename = f"prepay-day-{report['date']}.csv"
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 CSV_FIELDS = ("sales", "sold", "reversals", "reversed", "net")
 
 
-def _csv_safe(text):
-    """No formula injection when the CSV is opened in a spreadsheet (=, +, -, @ first)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+def table_rows(report, tables=("channels", "cashiers")):
+    """Rows [table, name, sales, sold, reversals, reversed, net] of a report's tables."""
+    return [
+        [table[:-1], name] + [row[k] for k in CSV_FIELDS]
+        for table in tables
+        for name, row in report[table].items()
+    ]
+
+
+def _day_csv(report):
+    """The day's per-channel and per-cashier tables as one CSV (a `table` column says which)."""
+    header = ["table", "name", *CSV_FIELDS]
+    return csv_export.response(f"prepay-day-{report['date']}.csv", header, table_rows(report))
 
 
 @action(SUPERVISORS)

@@ -14,6 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from host_tools.vending import apikeys, home, users
+from tests.web.browser import Browser
 
 with warnings.catch_warnings():  # Starlette's note that it will prefer httpx2 one day
     warnings.simplefilter("ignore")
@@ -174,3 +175,11 @@ def live_sqlite_server(tmp_path, sqlite_station):
     server.station, server.keys = station, keys
     yield server
     server.stop()
+
+
+@pytest.fixture
+def browser(live_sqlite_server, tmp_path):
+    """Headless Chromium (tests/web/browser.py) on the live SQLite server."""
+    opened = Browser(live_sqlite_server.url, tmp_path / "shots")
+    yield opened
+    opened.quit()

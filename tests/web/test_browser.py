@@ -9,17 +9,9 @@ import pytest
 
 from host_tools.vending import closing, lookup
 from tests.vending.vending_setup import KWH_METER
-from tests.web.browser import Browser
 from tests.web.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def browser(live_sqlite_server, tmp_path):
-    opened = Browser(live_sqlite_server.url, tmp_path / "shots")
-    yield opened
-    opened.quit()
 
 
 def log_in(browser, name):

@@ -15,7 +15,7 @@ def test_the_day_report_has_a_server_drawn_chart_and_a_csv(client):
     page = client.get("/day")
     assert page.status_code == 200
     svg = page.text.split('<svg class="chart"', 1)[1].split("</svg>", 1)[0]
-    assert svg.count('class="bar"') == 2 and ">20.00<" in svg and ">7.50<" in svg
+    assert svg.count('class="chart-bar"') == 2 and ">20.00<" in svg and ">7.50<" in svg
     date = client.station.stamp().local_date
     exported = client.get("/day.csv", params={"date": date})
     assert exported.headers["content-type"].startswith("text/csv")

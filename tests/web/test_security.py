@@ -37,6 +37,7 @@ PROTECTED = [(method, path) for method, path in ROUTES if not path.startswith(PU
 def test_the_route_walk_finds_the_pages_and_the_api():
     paths = {path for _, path in ROUTES}
     assert {"/meters", "/day/close", "/api/v1/vends", "/api/v1/openapi.json"} <= paths
+    assert {"/month.csv", "/arrears", "/admin/meters/import", "/admin/users"} <= paths
     assert len(ROUTES) >= 18
 
 
@@ -161,6 +162,32 @@ def test_a_cashier_cannot_reach_supervisor_pages(client):
     sale = vend.sell(client.station, KWH_METER, "10", "SEC-1", "cash", "boss")
     for path in ("/day", f"/receipts/{sale['receipt']}/reverse"):
         assert client.get(path).status_code == 403
+
+
+def _restricted(role):
+    """(method, path) of every page route whose handler refuses `role` (from the routes)."""
+    app = create_app(station=None)
+    return [
+        (method, _sample_path(route.path))
+        for route in app.routes
+        if isinstance(route, Route) and role not in getattr(route.endpoint, "roles", (role,))
+        for method in sorted(route.methods - {"HEAD"})
+    ]
+
+
+@pytest.mark.parametrize("name", ["clerk", "boss"])
+def test_every_route_above_a_role_refuses_it(client, name):
+    """Walks the routes as above: a new supervisor or admin page is checked without a list."""
+    login(client, name)
+    role = {"clerk": "cashier", "boss": "supervisor"}[name]
+    refused = _restricted(role)
+    assert ("GET", "/admin/users") in refused and ("GET", "/meters") not in refused
+    if role == "cashier":
+        assert ("GET", "/month") in refused
+    csrf = csrf_of(client.get("/shift").text)
+    for method, path in refused:
+        response = client.request(method, path, data={"csrf": csrf} if method == "POST" else None)
+        assert response.status_code == 403, (method, path)
 
 
 def test_pages_carry_a_strict_content_security_policy(client):
