@@ -44,8 +44,9 @@ compile: $(TEST_EXTRAS)
 typecheck: $(TEST_EXTRAS)
 	$(BIN)/pyright -p pyrightconfig.json
 
+# Tests that read shared/ directly (the ESP32 partition tables) find it where `make firmware` does.
 pytest: $(TEST_EXTRAS)
-	$(PY) -m pytest
+	PREPAY_SHARED=$(abspath $(SHARED)) $(PY) -m pytest
 
 # The shared tests keep whole fault-injection traces in memory (not the app: its heap is
 # tests/sim/test_sim_heap_cli.py's job), so they get more than the 2 MiB default heap.

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from host_tools.device import partitions as pt
 
 ROOT = Path(__file__).resolve().parents[2]
+# `make pytest` passes the folder `make firmware` reads (../shared, or beside the main checkout
+# of a git worktree); run alone, ../shared.
 SHARED = Path(os.environ.get("PREPAY_SHARED", ROOT.parent / "shared"))
 TARBALL = SHARED / "micropython" / "micropython-1.28.0-min.tar.gz"
 
