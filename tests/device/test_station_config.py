@@ -34,6 +34,7 @@ def js(*args):
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)  # the first admin (station init)
     monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
     home = tmp_path / "station"
     run("station", "init", "--home", home)

@@ -18,6 +18,7 @@ METER = "12345678903"
 @pytest.fixture
 def home(tmp_path, monkeypatch, sim):
     monkeypatch.setenv("PREPAY_PASSPHRASE", "void scenario passphrase")
+    monkeypatch.setenv("PREPAY_USER_PASSWORD", "void scenario passphrase")  # first admin
     monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
     root = str(tmp_path / "station")
     run("station", "init", "--home", root)
