@@ -88,6 +88,9 @@ _WORDS = {
         "debt added by a void token: %d" % b if a == 1 else "debt recovered from a top-up: %d" % b
     ),
     "power_restore": lambda a, b: "supply retried after %d power trips" % a,
+    "journal_fallback": lambda a, b: (
+        "no journal partition: state kept in a flash file (development boards only; reflash)"
+    ),
 }
 
 
