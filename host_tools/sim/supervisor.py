@@ -98,8 +98,6 @@ class Supervisor:
     ):
         self.state_dir = str(Path(state_dir).resolve())
         problem = preflight.check_heap(heap)
-        if problem is None:
-            self._state_lock, problem = preflight.lock_state(self.state_dir)
         if problem:
             raise SimError(problem)
         self.speed = speed
@@ -119,6 +117,10 @@ class Supervisor:
         # An interpreter with the meter frozen in (`make firmware`) runs its frozen copy and
         # nothing from the checkout: .py or .mpy files on its path would shadow it.
         self.frozen = self._probe_frozen()
+        # Last of the checks, so a refused option or interpreter leaves no state folder behind.
+        self._state_lock, problem = preflight.lock_state(self.state_dir)
+        if problem:
+            raise SimError(problem)
         self.master, self._slave = _raw_pty()  # keep the slave open: no EIO between clients
         self.port = os.ttyname(self._slave)
         self.child = None
