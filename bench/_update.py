@@ -9,7 +9,7 @@ them instantly. Prints the time for this bundle, the rate, and what a whole ESP3
 (the OTA slot's payload) takes at that rate. Not included: the board's flash erase and write
 (about 40 ms per 4 KiB block on an ESP32, overlapped with receiving only partly).
 
-    .venv/bin/python bench/update.py
+    .venv/bin/python bench/_update.py   (bench/firmware.py prints it too)
 """
 
 import sys
