@@ -274,3 +274,44 @@ def test_a_sale_and_its_outbox_row_commit_together(station):
         "txn_id": txn_id
     }
     assert sold["receipt"]
+
+
+def test_an_smtp_server_that_is_down_is_a_refusal_retried_later(station):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    configure(station, smtp_host="127.0.0.1", smtp_port=str(port))
+    contact(station, KWH_METER, sms=False)
+    noon = at("2026-03-10 12:00")
+    event(station, KWH_METER, 1, "supply_cut", noon, credit=0)
+    Dispatcher(station, clock=lambda: noon).run_once()
+    (row,) = station.read(list_deliveries)
+    assert (row["state"], row["attempts"], row["channel"]) == ("pending", 1, "email")
+    assert row["last_error"].startswith("SMTP connect") and row["next_at"] > noon.isoformat()
+
+
+def test_the_long_running_dispatcher_sends_as_messages_come_and_stops_on_sigterm(station):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sent = station.home / "sent.jsonl"
+    configure(station, file_path=str(sent))
+    env = dict(os.environ, PREPAY_HOME=str(station.home))
+    cmd = [sys.executable, "-m", "host_tools.cli", "notify", "run", "--poll", "0.2"]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        event(station, KWH_METER, 1, "supply_restored", at("2026-03-10 12:00"), credit=7)
+        deadline = time.monotonic() + 60
+        while not (sent.exists() and sent.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "supply restored, credit 0.007 kWh" in sent.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert b"1 sent" in out
