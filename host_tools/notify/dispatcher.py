@@ -107,7 +107,11 @@ class Dispatcher:
                 select(_o).where(_o.c.fanned_at.is_(None)).order_by(_o.c.id).limit(FAN_BATCH)
             ).all()
             for row in rows:
-                for delivery in self._deliveries(conn, row, conf, now):
+                try:
+                    deliveries = list(self._deliveries(conn, row, conf, now))
+                except Exception as error:  # noqa: BLE001 - one bad row must not block the rest
+                    deliveries = [_unrenderable(row, now, error)]
+                for delivery in deliveries:
                     conn.execute(_d.insert().values(**delivery))
                 conn.execute(
                     _o.update()
@@ -248,6 +252,23 @@ class Dispatcher:
             self.run_once()
             time.sleep(poll)
         return dict(self.counts)
+
+
+def _unrenderable(row, now, error):
+    """A delivery parked at once for an outbox row whose message cannot be made (a template or
+    data error): a person sees it in `prepay notify parked` instead of the outbox stalling."""
+    return {
+        "outbox_id": row.id,
+        "channel": "none",
+        "recipient": "",
+        "subject": "",
+        "body": "",
+        "critical": False,
+        "state": "parked",
+        "attempts": 0,
+        "next_at": _iso(now),
+        "last_error": f"cannot make the message: {type(error).__name__}: {error}"[:500],
+    }
 
 
 def _minutes(hhmm):

@@ -315,3 +315,20 @@ def test_the_long_running_dispatcher_sends_as_messages_come_and_stops_on_sigterm
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert b"1 sent" in out
+
+
+def test_a_message_that_cannot_be_made_is_parked_and_the_rest_go(station, sms_gateway):
+    from host_tools.notify import outbox
+
+    configure(station, gateway=sms_gateway)
+    contact(station, KWH_METER, email=False)
+    when = "2026-03-10T12:00:00+00:00"
+    # a top-up row naming a sale that does not exist (a bug or a hand-edited database)
+    station.write(lambda conn: outbox.enqueue(conn, "topup", KWH_METER, "bad", {"txn_id": 7},
+                                              when))  # fmt: skip
+    event(station, KWH_METER, 1, "supply_restored", at("2026-03-10 12:00"), credit=7)
+    Dispatcher(station, clock=lambda: at("2026-03-10 12:00")).run_once()
+    assert len(sms_gateway.received) == 1
+    parked = station.read(lambda conn: list_deliveries(conn, "parked"))
+    assert [p["dedupe_key"] for p in parked] == ["bad"]
+    assert "cannot make the message" in parked[0]["last_error"]
