@@ -43,8 +43,23 @@ RULES = (
     ("vending does not know the device side", ("host_tools.vending",), (), ("host_tools.device",)),
     ("the device side does not know vending", ("host_tools.device",), (), ("host_tools.vending",)),
     (
+        "vending writes a sale's message through the outbox only (notify uses vending, not back)",
+        ("host_tools.vending",),
+        (),
+        tuple(
+            "host_tools.notify." + name
+            for name in ("dispatcher", "channels", "messages", "events", "settings")
+        ),
+    ),
+    (
         "use goes one way: cli, demo and provisioning use vending, device and sim, never back",
-        ("host_tools.vending", "host_tools.device", "host_tools.sim", "host_tools.build"),
+        (
+            "host_tools.vending",
+            "host_tools.device",
+            "host_tools.sim",
+            "host_tools.build",
+            "host_tools.notify",
+        ),
         ("host_tools.sim.__main__",),  # `python -m host_tools.sim` is `prepay sim`: a top
         HOST_TOP,
     ),

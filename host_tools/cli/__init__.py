@@ -17,6 +17,8 @@ sts_cmds      prepay sts ...              STS-compatible tokens: encode|decode|k
 user_cmds     prepay user ...             the station's users (cashier, supervisor, admin)
 apikey_cmds   prepay apikey ...           API keys of the payment channels
 serve_cmds    prepay serve                the station as a web app and HTTP API
+customer_cmds prepay customer ...         a meter's customer: contact, language, opt-in
+notify_cmds   prepay notify ...           customer messages: dispatcher, parked, settings
 
 Shared by the verbs: output.py (--json, printing, one-line errors, progress bars) and
 station_access.py (--home, opening the station). Each module's `register(main)` attaches its
@@ -52,6 +54,8 @@ _GROUP_MODULES = (
     "user_cmds",
     "apikey_cmds",
     "serve_cmds",
+    "customer_cmds",
+    "notify_cmds",
 )
 
 

@@ -35,9 +35,10 @@ from host_tools.vending import StationError
 # 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version,
 # entries keyed by (txn_id, line); 4: users, sessions, login_failures, api_keys, day_closes,
 # cashups (added tables only: the station as a web app, see host_tools/web); 5: money controls
-# (meters.rated_amps and max_sale_kwh, arrears_closed). Each step is an Alembic revision in
-# host_tools/vending/migrations/versions/ (`prepay station upgrade`).
-SCHEMA_VERSION = 5
+# (meters.rated_amps and max_sale_kwh, arrears_closed); 6: customer_contacts, notify_outbox,
+# notify_deliveries (added tables only: customer messages, host_tools/notify). Each step is an
+# Alembic revision in host_tools/vending/migrations/versions/ (`prepay station upgrade`).
+SCHEMA_VERSION = 6
 metadata = MetaData()
 
 station_meta = Table(
@@ -306,6 +307,60 @@ cashups = Table(
     Column("difference", BigInteger, nullable=False),  # counted - expected (short < 0)
     Column("note", Text, nullable=False, default=""),
 )
+
+# ---- 5: customer messages (host_tools/notify, docs/notify.md) ----------------------------------
+# How to reach a meter's customer: language and per-channel opt-in. One row per meter at most;
+# a meter without one gets no message (the SMS number defaults to meters.phone).
+customer_contacts = Table(
+    "customer_contacts",
+    metadata,
+    Column("meter", Text, ForeignKey("meters.number"), primary_key=True),
+    Column("email", Text, nullable=False, default=""),
+    Column("phone", Text, nullable=False, default=""),  # "" = the meter's registry phone
+    Column("language", Text, nullable=False, default="en"),  # en | zh
+    Column("email_opt_in", Boolean, nullable=False, default=False),
+    Column("sms_opt_in", Boolean, nullable=False, default=False),
+)
+
+# The outbox: one row per thing to announce, written in the transaction of that thing (a sale,
+# an event the head-end stored). `dedupe_key` is unique: announcing the same thing twice
+# writes one row. The dispatcher fans a row out into deliveries (one per channel) once.
+notify_outbox = Table(
+    "notify_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("dedupe_key", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),  # topup | credit_low | supply_cut | ... (notify.kinds)
+    Column("meter", Text, nullable=False),
+    Column("created_at", Text, nullable=False),  # ISO 8601 UTC
+    Column("data", Text, nullable=False),  # JSON: the figures the message needs
+    Column("fanned_at", Text),  # NULL until its deliveries exist
+)
+Index("ix_notify_outbox_unfanned", notify_outbox.c.fanned_at, notify_outbox.c.id)
+
+# One message on one channel. state: pending -> sending (claimed, committed before the send)
+# -> sent | pending again (a definite failure, with backoff) | parked (for a person: repeated
+# failure, or uncertain whether it went out). Never sent again from `sending` (at most once).
+notify_deliveries = Table(
+    "notify_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("outbox_id", BigInteger, ForeignKey("notify_outbox.id"), nullable=False),
+    Column("channel", Text, nullable=False),  # email | sms | file
+    Column("recipient", Text, nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("body", Text, nullable=False),
+    Column("critical", Boolean, nullable=False, default=False),  # may break quiet hours
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", Text, nullable=False),  # ISO 8601 UTC: not before
+    Column("claimed_by", Text),  # host:pid of the dispatcher sending it
+    Column("claimed_at", Text),
+    Column("sent_at", Text),
+    Column("last_error", Text, nullable=False, default=""),
+    UniqueConstraint("outbox_id", "channel", name="uq_notify_deliveries_once"),
+)
+Index("ix_notify_deliveries_due", notify_deliveries.c.state, notify_deliveries.c.next_at)
 
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 

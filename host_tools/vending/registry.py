@@ -1,6 +1,7 @@
 """Meters, tariffs and cashiers: the station's master data (no secrets: only key revisions)."""
 
 import json
+import re
 
 from sqlalchemy import bindparam, func, select
 
@@ -373,3 +374,73 @@ def list_cashiers(conn):
         {"id": r.id, "name": r.name, "limit": fmt(r.vend_limit), "supervisor": bool(r.supervisor)}
         for r in conn.execute(db.cashiers.select().order_by(db.cashiers.c.id))
     ]
+
+
+# ---- customer contact (customer messages, host_tools/notify) ---------------------------------
+
+LANGUAGES = ("en", "zh")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+def set_contact(conn, number, email=None, phone=None, language=None, email_opt=None, sms_opt=None):
+    """Create or change the customer's contact of a meter; None leaves a field as it is.
+
+    Opting in to a channel needs its address (email, or a phone here or on the meter)."""
+    row = get_meter(conn, number, lock=True)
+    old = get_contact(conn, row.number)
+    new = dict(old)
+    if email is not None:
+        email = email.strip()
+        if email and not _EMAIL.match(email):
+            raise StationError(f"--email {email!r} is not an e-mail address")
+        new["email"] = email
+    if phone is not None:
+        phone = phone.strip().replace(" ", "")
+        if phone and not _PHONE.match(phone):
+            raise StationError(f"--phone {phone!r}: use digits with an optional leading +")
+        new["phone"] = phone
+    if language is not None:
+        if language not in LANGUAGES:
+            raise StationError(f"--language must be one of {', '.join(LANGUAGES)}")
+        new["language"] = language
+    if email_opt is not None:
+        new["email_opt_in"] = email_opt
+    if sms_opt is not None:
+        new["sms_opt_in"] = sms_opt
+    if new["email_opt_in"] and not new["email"]:
+        raise StationError("opting in to e-mail needs an --email address")
+    if new["sms_opt_in"] and not (new["phone"] or row.phone):
+        raise StationError("opting in to SMS needs a --phone number")
+    values = {k: new[k] for k in ("email", "phone", "language", "email_opt_in", "sms_opt_in")}
+    c = db.customer_contacts
+    if old["stored"]:
+        conn.execute(c.update().where(c.c.meter == row.number).values(**values))
+    else:
+        conn.execute(c.insert().values(meter=row.number, **values))
+    return get_contact(conn, row.number)
+
+
+def get_contact(conn, number):
+    """The contact of a meter's customer as a dict (defaults, stored=False, if none is set)."""
+    c, m = db.customer_contacts, db.meters
+    row = conn.execute(
+        select(c, m.c.phone.label("meter_phone"), m.c.customer, m.c.critical)
+        .select_from(m.outerjoin(c, c.c.meter == m.c.number))
+        .where(m.c.number == number)
+    ).first()
+    if row is None:
+        raise unregistered(number)
+    stored = row.meter is not None
+    return {
+        "meter": number,
+        "customer": row.customer,
+        "critical": bool(row.critical),
+        "stored": stored,
+        "email": row.email if stored else "",
+        "phone": row.phone if stored else "",
+        "sms_number": (row.phone if stored and row.phone else "") or row.meter_phone,
+        "language": row.language if stored else "en",
+        "email_opt_in": bool(row.email_opt_in) if stored else False,
+        "sms_opt_in": bool(row.sms_opt_in) if stored else False,
+    }

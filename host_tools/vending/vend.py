@@ -16,6 +16,7 @@ sent on the DBAPI cursor): SQLAlchemy's per-execution work cost more CPU than th
 
 from sqlalchemy import bindparam, func, select
 
+from host_tools.notify import outbox
 from host_tools.vending import (
     StationError,
     arrears,
@@ -168,7 +169,9 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 "standing": sale["standing_charge"],
             }
             issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
-            return [(_s, [sale_row]), token_rows(txn_id, meter, issued)]
+            # The top-up confirmation, in the sale's own write (host_tools/notify/outbox.py).
+            topup = outbox.sale_row(txn_id, meter, stamp)
+            return [(_s, [sale_row]), token_rows(txn_id, meter, issued), topup]
 
         crash(3)
         lines = _sale_lines(sale)

@@ -19,6 +19,9 @@ NEW_TABLES = (
     "cashups",
     "users",  # schema 4
     "arrears_closed",  # schema 5
+    "notify_deliveries",
+    "notify_outbox",
+    "customer_contacts",  # schema 6
 )
 NEW_METER_COLUMNS = ("rated_amps", "max_sale_kwh")  # schema 5
 NOW = db.SCHEMA_VERSION
