@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from host_tools.vending import StationError, arrears, audit, db, mgmt, registry, reports, vend
 from host_tools.vending.money import fmt
-from tests.vending.vending_setup import METERS, at, make_station
+from tests.vending.vending_setup import METERS, REFUSALS, at, make_station
 from token_spec import decode_token, derive_decoder_key, make_meter_number
 
 NOW = at("2026-03-10 12:00")
@@ -45,22 +45,6 @@ SALE_METERS = st.sampled_from(ALL_METERS + RECOVERING)
 AWKWARD = st.sampled_from([1, 99, 16_385, 163_851, 170_055, 1_638_301, 999_999])
 AMOUNTS = st.one_of(st.integers(1, 400_000), AWKWARD)
 
-# The refusals a cashier or clerk can meet; anything else is a failure.
-REFUSALS = (
-    "buys no energy",
-    "buys no credit",
-    "more than one token can carry",
-    "more credit than one token can carry",
-    "above its maximum",
-    "already reversed",
-    "already written off",
-    "already recovered",
-    "nothing outstanding",
-    "is already",
-    "above the maximum",
-    "charges the standing charge per day",
-    "time-of-use needs a currency meter",
-)
 TARIFFS = st.sampled_from(["domestic", "flat", "recover", "standing", "tou"])
 
 

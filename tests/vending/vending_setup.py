@@ -16,6 +16,24 @@ METERS = (KWH_METER, FLAT_METER, CURRENCY_METER, DEBT_METER)
 # 50 kWh at 1.00, to 200 kWh at 1.50, then 2.00 (per kWh)
 BLOCKS = "50:1.00,200:1.50,*:2.00"
 
+# The refusals a cashier or clerk can meet; anything else is a failure
+# (the property tests of the station and of station + meter).
+REFUSALS = (
+    "buys no energy",
+    "buys no credit",
+    "more than one token can carry",
+    "more credit than one token can carry",
+    "above its maximum",
+    "already reversed",
+    "already written off",
+    "already recovered",
+    "nothing outstanding",
+    "is already",
+    "above the maximum",
+    "charges the standing charge per day",
+    "time-of-use needs a currency meter",
+)
+
 
 def at(text):
     """An aware UTC datetime from "YYYY-MM-DD HH:MM[:SS]"."""
