@@ -10,7 +10,9 @@ Host level: this module composes the station (host_tools.vending) and the serial
    before the meter is touched (a failed provisioning is then simply retried). Options that
    contradict an existing entry are refused.
 2. Decoder key: derived from the station's vending key (passphrase from PREPAY_PASSPHRASE or
-   a prompt) with token_spec.derive_decoder_key; it goes to the meter and nowhere else.
+   a prompt) with token_spec.derive_decoder_key; it goes to the meter and nowhere else. An STS
+   meter (`meter add --format sts`) also gets `"format": "sts"` and the `"sts"` object of
+   docs/interfaces.md, its STS decoder key derived from the station's STS vending key.
 3. `provision` over the serial protocol, with the station's clock; then `hello` must report
    the meter provisioned under that number. A meter that is already provisioned is left alone.
 
@@ -124,6 +126,21 @@ def meter_settings(station, row):
     return settings
 
 
+def provision_args(station, row, settings, now=None):
+    """The `provision` command's arguments: the settings, the v1 decoder key (signed config
+    blobs) and, for an STS meter, `"format": "sts"` with its `"sts"` object (decoder key
+    derived now from the station's STS vending key; docs/interfaces.md)."""
+    from host_tools.vending import sts_meters
+
+    decoder_key = station.decoder_key(row["number"], row["key_revision"])
+    args = dict(settings, decoder_key=decoder_key.hex(), time=meter_time(now))
+    sts = sts_meters.provision_settings(station, row["number"])
+    if sts is not None:
+        args.update(format="sts", sts=sts)
+        settings["format"] = "sts"  # reported back (the key is not)
+    return args
+
+
 def provision_meter(port, number, home=None, options=None, config=None, prompt=None, now=None):
     """Provision the meter on `port` as `number`; returns what was done (no key material).
 
@@ -139,8 +156,7 @@ def provision_meter(port, number, home=None, options=None, config=None, prompt=N
     try:
         row, registered = registry_entry(station, number, options, extra)
         settings = meter_settings(station, row)
-        decoder_key = station.decoder_key(row["number"], row["key_revision"])
-        args = dict(settings, decoder_key=decoder_key.hex(), time=meter_time(now))
+        args = provision_args(station, row, settings, now)
         if config:
             args["config"] = config
         hello = _send_provision(port, args)

@@ -104,7 +104,8 @@ def _cross_check(conn):
     for row in _stream(conn, query):
         body = json.loads(row["body"])
         issued = body.get("tokens") or [body.get("token")]
-        same_tid = row["tid"] is None or body.get("tid") == row["tid"]
+        # STS tokens store the station's minute count (tid_seq); the token carries `tid`.
+        same_tid = row["tid"] is None or body.get("tid_seq", body.get("tid")) == row["tid"]
         if row["txn_meter"] != row["meter"] or row["digits"] not in issued or not same_tid:
             problems.append(f"token row {row['id']} (txn {row['seq']}): differs from its txn")
     original = _t.alias("original")

@@ -43,6 +43,9 @@ def receipt(console, r):
     elif kind == "token":
         rows += [("Type", r["token_type"]), ("Value", r.get("value_text")), ("TID", r.get("tid"))]
         rows += [("Key revision", r.get("new_revision"))]
+    if r.get("format") == "sts":
+        rows += [("Token format", f"STS EA{r['ea']:02d}" if "ea" in r else "STS")]
+        rows += [("Key change", r.get("key_change"))]
     elif kind == "arrears":
         rows += [("Arrears", r["amount"]), ("Note", r.get("note"))]
     elif kind == "config":
@@ -51,13 +54,31 @@ def receipt(console, r):
     console.print(kv_table(title, rows))
     if r.get("replayed"):
         console.print("[yellow]reference already used: this is the original receipt[/]")
-    if "token_grouped" in r:
+    if "token_grouped" in r and r.get("format") != "sts":
         console.print(f"\n  [bold]TOKEN  {r['token_grouped']}[/]\n")
+    if r.get("format") == "sts":
+        _sts_tokens(console, r)
+        return
     for i, digits in enumerate(r.get("tokens") or []):
         grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
         console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
     if kind == "config":
         console.print(r["blob"], soft_wrap=True)
+
+
+def _grouped(digits):
+    return " ".join(digits[k : k + 4] for k in range(0, 20, 4))
+
+
+def _sts_tokens(console, r):
+    """An STS receipt: the key change tokens first, in order, then the credit token."""
+    kcts = r.get("kcts") or []
+    if kcts:
+        console.print("  Enter these tokens in this order:")
+    for i, digits in enumerate(kcts):
+        console.print(f"  [bold]{i + 1}. KEY CHANGE {i + 1}/{len(kcts)}  {_grouped(digits)}[/]")
+    label = f"{len(kcts) + 1}. " if kcts else ""
+    console.print(f"\n  [bold]{label}TOKEN  {_grouped(r['token'])}[/]\n")
 
 
 def rows_table(title, rows):

@@ -16,7 +16,7 @@ sent on the DBAPI cursor): SQLAlchemy's per-execution work cost more CPU than th
 
 from sqlalchemy import bindparam, func, select
 
-from host_tools.vending import StationError, db, direct, ledger, registry, tariffs
+from host_tools.vending import StationError, db, direct, ledger, registry, sts_meters, tariffs
 from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
@@ -70,6 +70,11 @@ _METER_STATE = direct.Statement(
         .scalar_subquery()
         .label("cashier_limit"),
         _LAST_TID.scalar_subquery().label("last_tid"),
+        # Not NULL for an STS meter (issue 16): its tokens come from sts_meters.
+        select(db.sts_meters.c.ea)
+        .where(db.sts_meters.c.number == bindparam("meter"))
+        .scalar_subquery()
+        .label("sts_ea"),
         _MONTH.c.month_units,
         _MONTH.c.month_standing,
         select(func.coalesce(func.sum(_e.c.amount), 0))
@@ -128,10 +133,22 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             raise StationError(
                 f"{fmt(amount)} is above the vend limit {fmt(limit)} of cashier {cashier or '-'}"
             )
-        sale = _price(conn, station, meter_row, amount, state)
-        sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
-        key = station.decoder_key(meter, meter_row.key_revision, vending_key)
-        sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])
+        kcts = []
+        if state.sts_ea is not None:
+            # STS meter: priced in the token's units, tokens (KCTs first) from sts_meters.
+            sts = sts_meters.state(conn, meter)
+            pricing = sts_meters.Pricing(meter_row.unit)
+            sale = _price(conn, station, sts_meters.pricing_row(meter_row), amount, state, pricing)
+            minute = sts_meters.minute_now(station, now)
+            tid_seq = sts_meters.next_tid_seq(conn, meter, minute, last=state.last_tid)
+            issued, fields, kcts = sts_meters.sale_tokens(station, conn, sts, sale, tid_seq)
+            sale.update(fields)
+        else:
+            sale = _price(conn, station, meter_row, amount, state)
+            sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
+            key = station.decoder_key(meter, meter_row.key_revision, vending_key)
+            sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])
+            issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
         crash(2)
         sale.update(ref=ref, channel=channel, amount=amount, cashier=cashier)
 
@@ -146,8 +163,8 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 "units": sale["units"],
                 "standing": sale["standing_charge"],
             }
-            issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
-            return [(_s, [sale_row]), token_rows(txn_id, meter, issued)]
+            rows = [(_s, [sale_row]), token_rows(txn_id, meter, issued)]
+            return rows + ([sts_meters.kct_rows(kcts, txn_id)] if kcts else [])
 
         crash(3)
         lines = _sale_lines(sale)
@@ -183,8 +200,11 @@ def _replay(conn, txn_id, meter, amount):
     return out
 
 
-def _price(conn, station, meter_row, amount, state):
-    """Debt recovery, standing charge and the credit/energy split for one sale."""
+def _price(conn, station, meter_row, amount, state, pricing=None):
+    """Debt recovery, standing charge and the credit/energy split for one sale.
+
+    `pricing` (STS meters, sts_meters.Pricing): units are the token's, rounded down to what
+    its amount encoding carries; currency credit is then carried forward like kWh rounding."""
     tariff = station.tariff(conn, meter_row.tariff)
     arrears = []
     if tariff["debt_percent"]:
@@ -211,6 +231,16 @@ def _price(conn, station, meter_row, amount, state):
         "energy": 0,
         "prepayment": 0,
     }
+    if meter_row.unit == "currency" and pricing is not None:
+        sale["carry_in"] = -int(state.carry)
+        budget = amount - debt_total + sale["carry_in"]
+        units, paid, carry = pricing.energy_for(
+            budget, sts_meters.CURRENCY_BLOCKS, meter_row.scale, 0
+        )
+        if units <= 0:
+            raise StationError(f"{fmt(amount)} buys no credit after debt recovery")
+        sale.update(units=units, prepayment=paid, carry_out=carry)
+        return sale
     if meter_row.unit == "currency":
         # The meter applies the tariff itself; the token carries money in register units.
         def net_of(paid):
@@ -224,7 +254,8 @@ def _price(conn, station, meter_row, amount, state):
     sale["carry_in"] = -int(state.carry)
     budget = amount - debt_total - sale["standing_charge"] + sale["carry_in"]
     used = int(state.month_units)
-    units, energy, carry = tariffs.energy_for(budget, tariff["blocks"], meter_row.scale, used)
+    energy_for = tariffs.energy_for if pricing is None else pricing.energy_for
+    units, energy, carry = energy_for(budget, tariff["blocks"], meter_row.scale, used)
     if units <= 0:
         raise StationError(
             f"{fmt(amount)} buys no energy after debt recovery and standing charge: "
