@@ -44,7 +44,9 @@ def dk(pan, ea=7, **changes):
     """A decoder key computed directly from STS.md's algorithms (not through the station)."""
     p = dict(BASE_PARAMS, **changes)
     vk = VK02 if p["dkga"] == 2 else VK04
-    return keys.decoder_key(vk, p["dkga"], pan, p["sgc"], p["ti"], p["kt"], p["krn"], p["base"], ea)
+    return keys.decoder_key(
+        vk, p["dkga"], pan, p["sgc"], p["ti"], p["kt"], p["krn"], p["base"], ea
+    )
 
 
 def decode(digits, key, ea=7):

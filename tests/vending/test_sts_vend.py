@@ -104,7 +104,7 @@ def test_rekey_gives_kcts_first_then_one_token_again(sts_station):
     assert token.kct_fields(block)[1] == 2  # new KRN
     cls, block = token.decode_block(r["kcts"][1], old, 7)
     assert block >> 60 == token.KCT_2ND and token.kct_fields(block)[1] == 2  # new TI
-    assert decode(r["token"], new)[3:] [1] is not None
+    assert decode(r["token"], new)[3:][1] is not None
     assert decode(r["token"], new)[5] and not decode(r["token"], old)[5]
     report = sts_meters.rollover_report(sts_station)
     assert {m["meter"]: m["stage"] for m in report["meters"]}[STS_KWH] == "not started"
