@@ -242,3 +242,31 @@ def test_no_sts_key_ever_reaches_the_database(sts_station):
         data = path.read_bytes().lower() if path.is_file() else b""
         assert not [s for s in secrets if s.encode() in data], path
     assert PAN_C in text  # the dump does hold what we registered
+
+
+def test_provision_args_carry_the_sts_object(sts_station):
+    from host_tools.provisioning import meter_settings, provision_args
+    from host_tools.vending import registry
+    from tests.vending.vending_setup import KWH_METER
+
+    def rows(conn):
+        return [registry.meter_dict(registry.get_meter(conn, n)) for n in (STS_MONEY, KWH_METER)]
+
+    sts_row, v1_row = sts_station.read(rows)
+    args = provision_args(sts_station, sts_row, meter_settings(sts_station, sts_row))
+    assert args["format"] == "sts"
+    assert args["sts"] == {
+        "dk": dk(PAN_B, ea=11, dkga=4, sgc="123457").hex().upper(),
+        "ea": 11,
+        "kt": 2,
+        "krn": 1,
+        "ti": 1,
+        "ken": 255,
+        "sgc": "123457",
+        "base": 1993,
+        "mfr": 100,  # IIN 0000: the IAIN's first 4 digits, "0100"
+        "ddtk": False,
+    }
+    assert len(args["sts"]["dk"]) == 32 and args["decoder_key"]  # v1 key: config blobs
+    v1 = provision_args(sts_station, v1_row, meter_settings(sts_station, v1_row))
+    assert "format" not in v1 and "sts" not in v1
