@@ -383,7 +383,11 @@ def management_value(verb, text):
             "clear-tamper"
         )
     if verb == "power-limit":
-        watts = _int_option("value", text, 0, sts_amount.UNITS_MAX)
+        if text is None or not str(text).strip().isdigit():
+            _fail(f"power-limit: {text!r} is not a whole number of watts")
+        watts = int(str(text).strip())
+        if watts > sts_amount.UNITS_MAX:
+            _fail(f"power-limit: {watts} W is above the {sts_amount.UNITS_MAX} W a token carries")
         if sts_amount.carried(watts) != watts:
             _fail(f"power-limit: {watts} W is not exactly representable in an STS token")
         return watts

@@ -211,6 +211,10 @@ def test_management_tokens_are_non_monetary_and_in_the_audit_chain(sts_station):
     assert sts_station.read(entries) == []  # no money moved
     day = reports.day(sts_station, "2024-03-10")
     assert day["counts"]["token"] == 3 and day["books_balance"]
+    with pytest.raises(StationError, match="not a whole number of watts"):
+        mgmt.issue(sts_station, STS_KWH, "power-limit", "1.5", now=at(WHEN))
+    with pytest.raises(StationError, match="not exactly representable"):
+        mgmt.issue(sts_station, STS_KWH, "power-limit", "16385", now=at(WHEN))
     with pytest.raises(StationError, match="STS meters take power-limit"):
         mgmt.issue(sts_station, STS_KWH, "set-price", "1.00", now=at(WHEN))
     with pytest.raises(StationError, match="meter rekey"):
