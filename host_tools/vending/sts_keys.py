@@ -50,7 +50,9 @@ def _bind(station, dkga, key, first):
                 f"the DKGA{dkga:02d} STS vending key does not belong to this station's database"
             )
 
-    station.write(work)
+    # Checking only reads: a sale calls this inside its own write transaction, and a second
+    # writer there would wait for the first one forever (SQLite) or deadlock.
+    (station.write if first else station.read)(work)
 
 
 def read_hex_file(path, dkga):
