@@ -174,6 +174,7 @@ class Demo:
                 with DeviceClient(sim.port) as client:
                     self.client = client
                     self._sell_and_spend()
+            self.sts_meter(tmp)
             self.heading("6. Batch close: the day's report")
             self.prepay("report", "day", "--home", self.home)
         self.say("[green bold]demo finished[/]: token sold, spent, relay cut at zero and "
@@ -239,14 +240,11 @@ class Demo:
     # ---- an STS meter beside the v1 one (issue 16) -------------------------------------
     def sts_meter(self, tmp):
         """Register an STS meter, provision a second simulated meter as it, sell it a token and
-        enter it. Not yet called by run(): it needs the meter's STS mode (branch i16meter) —
-        `provision` taking `"format": "sts"` with the `"sts"` object (docs/interfaces.md) and
-        the serial `token` command taking STS tokens. Wire it after step 5 with
-        `self.sts_meter(tmp)` inside run()'s temporary directory."""
+        enter it over the serial port (run() calls it after step 5)."""
         from host_tools.device.client import DeviceClient
         from host_tools.sim.meter import SimMeter
 
-        self.heading("STS: an STS-compatible meter beside the v1 meter")
+        self.heading("5b. STS: an STS-compatible meter beside the v1 meter")
         self.prepay("station", "sts-key", "generate", "--dkga", "04", "--home", self.home)
         self.prepay("meter", "add", STS_METER, "--unit", "kwh", "--scale", "1000",
                     "--imp-per-kwh", "1000", "--tariff", "residential", "--format", "sts",
