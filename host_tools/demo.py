@@ -30,6 +30,8 @@ from rich.console import Console
 from host_tools.device.monitor import meter_clock
 
 METER = "12345678903"
+STS_METER = "00000000216"  # the STS meter's station number; its PAN is STS.md's PAN A
+STS_PAN = "600727000000000009"
 PASSPHRASE = "prepay demo passphrase"  # the throwaway demo station only
 TARIFF_PRICE = "2.00"  # per kWh
 METER_TARIFF = {"type": "flat", "price": 200}  # the same in register units (scale 100 = cents)
@@ -83,12 +85,12 @@ class Demo:
         main.main(list(args), prog_name="prepay", standalone_mode=False)
 
     # ---- station ------------------------------------------------------------------------
-    def vend(self, amount, ref, channel):
+    def vend(self, amount, ref, channel, meter=METER):
         """Sell through the CLI (prints the receipt); returns the token digits."""
         from host_tools.vending import vend
         from host_tools.vending.station import Station
 
-        self.prepay("vend", METER, amount, "--ref", ref, "--channel", channel,
+        self.prepay("vend", meter, amount, "--ref", ref, "--channel", channel,
                     "--cashier", "demo", "--home", self.home)  # fmt: skip
         station = Station(self.home)
         try:
@@ -172,6 +174,7 @@ class Demo:
                 with DeviceClient(sim.port) as client:
                     self.client = client
                     self._sell_and_spend()
+            self.sts_meter(tmp)
             self.heading("6. Batch close: the day's report")
             self.prepay("report", "day", "--home", self.home)
         self.say("[green bold]demo finished[/]: token sold, spent, relay cut at zero and "
@@ -233,6 +236,31 @@ class Demo:
             f"signed config #{receipt['counter']} applied: low-credit alarm at 5.00, "
             f"power limit {POWER['limit_w']} W"
         )
+
+    # ---- an STS meter beside the v1 one (issue 16) -------------------------------------
+    def sts_meter(self, tmp):
+        """Register an STS meter, provision a second simulated meter as it, sell it a token and
+        enter it over the serial port (run() calls it after step 5)."""
+        from host_tools.device.client import DeviceClient
+        from host_tools.sim.meter import SimMeter
+
+        self.heading("5b. STS: an STS-compatible meter beside the v1 meter")
+        self.prepay("station", "sts-key", "generate", "--dkga", "04", "--home", self.home)
+        self.prepay("meter", "add", STS_METER, "--unit", "kwh", "--scale", "1000",
+                    "--imp-per-kwh", "1000", "--tariff", "residential", "--format", "sts",
+                    "--pan", STS_PAN, "--sgc", "123456", "--ti", "01", "--krn", "1",
+                    "--ea", "07", "--dkga", "04", "--base", "2014",
+                    "--home", self.home)  # fmt: skip
+        with SimMeter(state_dir=os.path.join(tmp, "sts-meter"), speed=0) as sim:
+            self.prepay("device", "provision", "--port", sim.port, "--meter", STS_METER,
+                        "--home", self.home)  # fmt: skip
+            with DeviceClient(sim.port) as client:
+                v1_client, self.client = self.client, client
+                try:
+                    self.enter(self.vend("10.00", "DEMO-STS-0001", "cash", STS_METER))
+                    self.show(client.request("status"))
+                finally:
+                    self.client = v1_client
 
 
 class DemoError(Exception):

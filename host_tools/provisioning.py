@@ -12,6 +12,8 @@ Host level: this module composes the station (host_tools.vending) and the serial
 2. Decoder key: derived from the station's vending key (passphrase from PREPAY_PASSPHRASE or
    a prompt) with token_spec.derive_decoder_key; it goes to the meter and nowhere else. The
    maintenance key (token_spec.keys.derive_maintenance_key, signs firmware updates) likewise.
+   An STS meter (`meter add --format sts`) also gets `"format": "sts"` and the `"sts"` object
+   of docs/interfaces.md, its STS decoder key derived from the station's STS vending key.
 3. `provision` over the serial protocol, with the station's clock; then `hello` must report
    the meter provisioned under that number. A meter that is already provisioned is left alone.
 
@@ -109,6 +111,23 @@ def meter_settings(station, row):
     return settings
 
 
+def provision_args(station, row, settings, now=None):
+    """The `provision` command's arguments: the settings, the v1 decoder key (signed config
+    blobs) and, for an STS meter, `"format": "sts"` with its `"sts"` object (decoder key
+    derived now from the station's STS vending key; docs/interfaces.md)."""
+    from host_tools.vending import sts_meters
+
+    decoder_key = station.decoder_key(row["number"], row["key_revision"])
+    args = dict(settings, decoder_key=decoder_key.hex(), time=meter_time(now))
+    # The key that signs this meter's firmware updates (host_tools/device/update.py).
+    args["maintenance_key"] = maintenance_key(station.key, row["number"]).hex()
+    sts = sts_meters.provision_settings(station, row["number"])
+    if sts is not None:
+        args.update(format="sts", sts=sts)
+        settings["format"] = "sts"  # reported back (the key is not)
+    return args
+
+
 def provision_meter(port, number, home=None, options=None, config=None, prompt=None, now=None):
     """Provision the meter on `port` as `number`; returns what was done (no key material).
 
@@ -124,10 +143,7 @@ def provision_meter(port, number, home=None, options=None, config=None, prompt=N
     try:
         row, registered = registry_entry(station, number, options, extra)
         settings = meter_settings(station, row)
-        decoder_key = station.decoder_key(row["number"], row["key_revision"])
-        args = dict(settings, decoder_key=decoder_key.hex(), time=meter_time(now))
-        # The key that signs this meter's firmware updates (host_tools/device/update.py).
-        args["maintenance_key"] = maintenance_key(station.key, row["number"]).hex()
+        args = provision_args(station, row, settings, now)
         if config:
             args["config"] = config
         hello = _send_provision(port, args)

@@ -14,7 +14,6 @@ from firmware.core.tokens import TEST_RELAY_SECONDS, apply_effect, end_wrong_ent
 from token_spec.compat import const
 from token_spec.sts import token
 from token_spec.sts.tid import ken_allows
-from token_spec.units import register_units
 
 # Event token types for STS: 16 + class * 16 + subclass (v1 types are 0..15).
 _TYPE_BASE = const(16)
@@ -65,13 +64,19 @@ def _apply(m, cls, subclass, value, now):
     # Range checks and the unit, then the v1 core operation; anything refused changes nothing.
     kwh = m.config.kwh_meter
     if cls == token.CLASS_CREDIT:
-        units = None
         if kwh and subclass == 0:
-            units = register_units(value, m.settings["scale"], 10)  # 0.1 kWh
+            per = 10  # 0.1 kWh
         elif not kwh and subclass == 4 and value >= 0:
-            units = register_units(value, m.settings["scale"], 100000)  # 10**-5 currency
-        if units is None:
-            return te.RESULT_UNSUPPORTED  # another unit, or not whole register units
+            per = 100000  # 10**-5 currency
+        else:
+            return te.RESULT_UNSUPPORTED  # another unit: a rejection, never a conversion
+        # Floored to whole register units: the fraction below one register unit is dropped,
+        # never charged for (the station prices a token at what it floors to on a register of
+        # the token's own kind, docs/sts.md "Units"). A token worth less than one register unit
+        # is refused and stays unused (accepting it would burn its TID for nothing).
+        units = value * m.settings["scale"] // per
+        if units <= 0:
+            return te.RESULT_UNSUPPORTED
         return apply_effect(m, tt.TYPE_CREDIT, units, now)
     if subclass == token.SET_POWER_LIMIT:
         if value > _MAX_POWER_LIMIT_W:

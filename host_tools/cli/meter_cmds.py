@@ -1,5 +1,5 @@
 """`prepay meter add|list|show|set-tariff|set-limits|arrears|arrears-adjust|arrears-write-off|
-arrears-reverse`: the station's meter registry and its arrears.
+arrears-reverse|rekey`: the station's meter registry, its arrears and STS key changes.
 
 Putting a meter's settings into the meter itself is `prepay device provision` (device_cmds).
 """
@@ -28,6 +28,18 @@ def meter():
 @click.option("--key-revision", type=int, default=1, show_default=True)
 @click.option("--rated-amps", type=int, default=None, help="Rated current (default: station's).")
 @click.option("--max-sale-kwh", type=int, default=None, help="Most kWh one sale may buy.")
+@click.option(
+    "--format", "token_format", type=click.Choice(("v1", "sts")), default="v1", show_default=True
+)
+@click.option("--pan", default=None, help="STS: the 18-digit meter PAN (IIN + IAIN + Luhn).")
+@click.option("--sgc", default=None, help="STS: supply group code (6 digits).")
+@click.option("--ti", default=None, help="STS: tariff index (0-99).")
+@click.option("--krn", default=None, help="STS: key revision number (1-9).")
+@click.option("--kt", default="2", show_default=True, help="STS: key type (2 = DUTK).")
+@click.option("--ken", default="255", show_default=True, help="STS: key expiry number.")
+@click.option("--ea", default=None, help="STS: encryption algorithm 07 (STA) or 11 (MISTY1).")
+@click.option("--dkga", default=None, help="STS: key derivation 02 or 04.")
+@click.option("--base", default=None, help="STS: TID base date 1993, 2014 or 2035.")
 @station_command
 def meter_add(
     station,
@@ -42,11 +54,18 @@ def meter_add(
     key_revision,
     rated_amps,
     max_sale_kwh,
+    token_format,
+    **sts_options,
 ):
-    """Register a meter (11 digits with a Luhn check digit)."""
+    """Register a meter (11 digits with a Luhn check digit); --format sts with its STS key
+    parameters registers an STS meter (docs/sts.md)."""
+    from host_tools.vending import sts_meters
+
+    sts = sts_meters.check_options(token_format, sts_options)
     stamp = station.stamp()
-    added = station.write(
-        lambda conn: registry.add_meter(
+
+    def work(conn):
+        added = registry.add_meter(
             conn,
             number,
             unit,
@@ -61,8 +80,12 @@ def meter_add(
             rated_amps,
             max_sale_kwh,
         )
-    )
-    click.echo(f"meter {added} added")
+        if sts is not None:
+            sts_meters.add(conn, added, sts["pan"], sts["params"], sts["ea"], stamp)
+        return added
+
+    added = station.write(work)
+    click.echo(f"{token_format} meter {added} added")
 
 
 @meter.command("list")
@@ -163,6 +186,31 @@ _arrears_correction("write-off", "Write off what an arrears still owes (a balanc
 _arrears_correction(
     "reverse", "Undo a mistaken arrears; what was recovered goes to the meter's carry."
 )
+
+
+@meter.command("rekey")
+@click.argument("number")
+@click.option("--new-krn", required=True, help="New key revision number (1-9).")
+@click.option("--new-ti", default=None, help="New tariff index (0-99).")
+@click.option("--new-base", default=None, help="New TID base date (needs --ro).")
+@click.option("--new-dkga", default=None, help="New key derivation 02 or 04.")
+@click.option("--ro", is_flag=True, help="Rollover: the meter clears its TID memory.")
+@json_option
+@station_command
+def meter_rekey(station, number, new_krn, new_ti, new_base, new_dkga, ro, as_json):
+    """STS meter: record a new key; its next sale's receipt carries the key change tokens
+    first, then the credit token under the new key."""
+    from host_tools.vending import sts_meters
+
+    done = sts_meters.rekey(station, number, new_krn, new_ti, new_base, new_dkga, ro)
+    emit(
+        done,
+        as_json,
+        lambda c, d: c.print(
+            f"meter {d['meter']}: key change recorded ({d['pending']}); "
+            "the next sale carries the key change tokens"
+        ),
+    )
 
 
 def register(main):

@@ -1,4 +1,5 @@
-"""`prepay report day`: the batch close; exit status 1 when the books do not balance."""
+"""`prepay report day|rollover`: the batch close (exit status 1 when the books do not
+balance) and the STS TID rollover campaign's progress."""
 
 from datetime import date as date_type
 
@@ -33,6 +34,23 @@ def report_day(station, day, cashier, as_json):
     emit(data, as_json, render.day)
     if not data["books_balance"]:
         raise SystemExit(1)
+
+
+@report_group.command("rollover")
+@click.option("--sgc", default=None, help="Only this supply group (6 digits).")
+@json_option
+@station_command
+def report_rollover(station, sgc, as_json):
+    """STS meters and their TID rollover stage: done, issued, pending, not started."""
+    from host_tools.vending import sts_meters
+
+    data = sts_meters.rollover_report(station, sgc)
+
+    def show(console, d):
+        console.print(render.rows_table("TID rollover", d["meters"]))
+        console.print(", ".join(f"{k}: {v}" for k, v in sorted(d["counts"].items())) or "none")
+
+    emit(data, as_json, show)
 
 
 def register(main):

@@ -1,4 +1,5 @@
-"""`prepay station init|upgrade|cashier add|list`: set up the vending station and its cashiers.
+"""`prepay station init|upgrade|settings|cashier add|list|sts-key`: set up the vending station,
+its cashiers and its STS vending keys.
 
 The station's other verbs each have their module: tariff_cmds, meter_cmds, vend_cmds,
 config_cmds, report_cmds, audit_cmds and the management tokens in token_cmds (docs/station.md).
@@ -112,6 +113,61 @@ def station_settings(utility, address, tax_id, tz, home_dir, as_json):
         raise click.ClickException(str(error)) from None
     rows = [(k.replace("_", " "), v or "(not set)") for k, v in now.items()]
     emit(now, as_json, lambda c, d: c.print(render.kv_table("Station settings", rows)))
+
+
+@station.group("sts-key")
+def sts_key_group():
+    """The station's STS vending keys (DKGA02, DKGA04), sealed like the v1 vending key."""
+
+
+_dkga_option = click.option(
+    "--dkga", required=True, type=click.Choice(("02", "04")), help="Which key derivation."
+)
+
+
+@sts_key_group.command("import")
+@_dkga_option
+@click.option("--key-file", required=True, help="File holding the key as hex digits.")
+@json_option
+@station_command
+def sts_key_import(station, dkga, key_file, as_json):
+    """Seal a utility's STS vending key into the station home (the file is not changed;
+    delete it when done). The key is never printed."""
+    from host_tools.vending import sts_keys
+
+    done = sts_keys.store(station, int(dkga), sts_keys.read_hex_file(key_file, int(dkga)))
+    emit(
+        done,
+        as_json,
+        lambda c, d: c.print(f"DKGA{d['dkga']} STS vending key sealed in {d['file']}"),
+    )
+
+
+@sts_key_group.command("generate")
+@_dkga_option
+@json_option
+@station_command
+def sts_key_generate(station, dkga, as_json):
+    """Make a fresh random STS vending key (a supply group of our own)."""
+    from host_tools.vending import sts_keys
+
+    done = sts_keys.generate(station, int(dkga))
+    emit(
+        done,
+        as_json,
+        lambda c, d: c.print(f"DKGA{d['dkga']} STS vending key sealed in {d['file']}"),
+    )
+
+
+@sts_key_group.command("list")
+@json_option
+@station_command
+def sts_key_list(station, as_json):
+    """Which STS vending keys the station holds (never the keys)."""
+    from host_tools.vending import sts_keys
+
+    rows = sts_keys.describe(station)
+    emit(rows, as_json, lambda c, d: c.print(render.rows_table("STS vending keys", d)))
 
 
 def register(main):

@@ -1,4 +1,6 @@
-"""`prepay sts encode|decode|key|keychange`: STS-compatible tokens (docs/sts.md).
+"""`prepay sts encode|decode|key|keychange|rollover`: STS-compatible tokens (docs/sts.md).
+
+`rollover` works on the vending station (its STS meters); the others are bench tools.
 
 For engineers and acceptance scripts. A decoder key is given directly (--dk) or derived from
 the vending key and the meter's codes (--vk --dkga --pan --sgc --ti --kt --krn --base).
@@ -11,6 +13,8 @@ import json
 
 import click
 
+from host_tools.cli.output import emit
+from host_tools.cli.station_access import station_command
 from host_tools.sts import keys
 from token_spec.sts import token
 from token_spec.sts.crc import is_currency
@@ -428,6 +432,28 @@ def keychange(
     doc.update({"new_" + k: v for k, v in changes.items() if k != "vk"})
     labels = ["KCT%d" % (i + 1) for i in range(len(tokens))]
     _emit(doc, as_json, ["%s %s" % (n, _grouped(t)) for n, t in zip(labels, tokens, strict=True)])
+
+
+@sts.command("rollover")
+@click.option("--sgc", required=True, help="Supply group code (6 digits).")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document")
+@station_command
+def rollover(station, sgc, as_json):
+    """TID rollover campaign: move every meter of a supply group to base 2014 and DKGA04
+    (KRN + 1, RO = 1). Each meter's next sale carries its key change tokens;
+    `prepay report rollover` shows the progress."""
+    from host_tools.vending import sts_meters
+
+    done = sts_meters.rollover(station, sgc)
+
+    def show(console, d):
+        console.print(
+            f"supply group {d['sgc']}: {len(d['moved'])} meter(s) moved to base 2014/DKGA04, "
+            f"{len(d['already'])} already there, {len(d['waiting'])} waiting for an earlier "
+            "key change to be proven (run again later)"
+        )
+
+    emit(done, as_json, show)
 
 
 def register(main):

@@ -105,7 +105,9 @@ def _cross_check(conn):
     for row in _stream(conn, query):
         body = json.loads(row["body"])
         issued = body.get("tokens") or [body.get("token"), body.get("void_token")]
-        tids = (body.get("tid"), body.get("void_tid"))  # a reversal's void token (voids.py)
+        # STS tokens store the station's minute count (tid_seq); the token carries `tid`. A
+        # reversal's void token (voids.py) has its own TID.
+        tids = (body.get("tid_seq", body.get("tid")), body.get("void_tid"))
         same_tid = row["tid"] is None or row["tid"] in tids
         if row["txn_meter"] != row["meter"] or row["digits"] not in issued or not same_tid:
             problems.append(f"token row {row['id']} (txn {row['seq']}): differs from its txn")

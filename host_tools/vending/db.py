@@ -36,9 +36,10 @@ from host_tools.vending import StationError
 # entries keyed by (txn_id, line); 4: users, sessions, login_failures, api_keys, day_closes,
 # cashups (added tables only: the station as a web app, see host_tools/web); 5: money controls
 # (meters.rated_amps and max_sale_kwh, arrears_closed); 6: customer_contacts, notify_outbox,
-# notify_deliveries (added tables only: customer messages, host_tools/notify). Each step is an
-# Alembic revision in host_tools/vending/migrations/versions/ (`prepay station upgrade`).
-SCHEMA_VERSION = 6
+# notify_deliveries (added tables only: customer messages, host_tools/notify); 7: STS meters
+# (sts_meters, sts_keys, sts_kct_sales; added tables only). Each step is an Alembic revision in
+# host_tools/vending/migrations/versions/ (`prepay station upgrade`).
+SCHEMA_VERSION = 7
 metadata = MetaData()
 
 station_meta = Table(
@@ -361,6 +362,48 @@ notify_deliveries = Table(
     UniqueConstraint("outbox_id", "channel", name="uq_notify_deliveries_once"),
 )
 Index("ix_notify_deliveries_due", notify_deliveries.c.state, notify_deliveries.c.next_at)
+
+# ---- 6: STS meters (issue 16, host_tools/vending/sts_meters.py). A meter registered as STS
+# has a row in `sts_meters` beside its `meters` row. Its key parameters are generations in
+# `sts_keys` (0 = as registered; each `meter rekey` or rollover adds one), never a key: decoder
+# keys are derived at vend time from the station's STS vending key. A key change is carried by
+# a sale (its KCTs come first on the receipt): `sts_kct_sales` records which sale carried which
+# generation. All three are insert-only, like the ledger.
+sts_meters = Table(
+    "sts_meters",
+    metadata,
+    Column("number", Text, ForeignKey("meters.number"), primary_key=True),
+    Column("pan", Text, nullable=False, unique=True),
+    Column("ea", Integer, nullable=False),  # 7 | 11
+    Column("mfr", Integer, nullable=False),  # manufacturer code from the PAN's IAIN
+    Column("created_at", Text, nullable=False),
+)
+
+sts_keys = Table(
+    "sts_keys",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("meter", Text, ForeignKey("sts_meters.number"), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("sgc", Text, nullable=False),  # 6 digits
+    Column("ti", Integer, nullable=False),
+    Column("kt", Integer, nullable=False),
+    Column("krn", Integer, nullable=False),
+    Column("ken", Integer, nullable=False),
+    Column("dkga", Integer, nullable=False),  # 2 | 4
+    Column("base", Integer, nullable=False),  # 1993 | 2014 | 2035
+    Column("ro", Integer, nullable=False, default=0),  # the KCTs to this key clear TID memory
+    Column("campaign", Text, nullable=False, default=""),  # "rollover" or "" (meter rekey)
+    Column("created_at", Text, nullable=False),
+    UniqueConstraint("meter", "generation", name="uq_sts_keys_generation"),
+)
+
+sts_kct_sales = Table(
+    "sts_kct_sales",
+    metadata,
+    Column("key_id", BigInteger, ForeignKey("sts_keys.id"), primary_key=True),
+    _txn_ref("txn_id", primary_key=True),
+)
 
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 

@@ -18,7 +18,6 @@ KEY_BYTES = 32
 FORMAT = "prepay-vending-key-v1"
 # scrypt cost: ~0.1 s and 32 MiB on a laptop; stored in the file so it can be raised later.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
-_AAD = FORMAT.encode()
 
 
 # A new vending key's passphrase: at least this long and a zxcvbn score of at least
@@ -60,14 +59,22 @@ def _b64(data):
 
 def create_key_file(path, passphrase):
     """Generate a fresh vending key, write it encrypted to `path` (mode 0600), return the key."""
+    return seal_key_file(path, passphrase, secrets.token_bytes(KEY_BYTES))
+
+
+def seal_key_file(path, passphrase, key, file_format=FORMAT):
+    """Write `key` encrypted to `path` (mode 0600, never overwriting); returns the key.
+
+    `file_format` names the kind of key (also the AES-GCM associated data), so one kind of
+    key file cannot be loaded as another (the STS vending keys use their own, sts_keys.py)."""
     check_passphrase(passphrase)
     if os.path.exists(path):
         raise StationError(f"{path} already exists: refusing to overwrite a vending key")
-    key = secrets.token_bytes(KEY_BYTES)
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-    sealed = AESGCM(_kek(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(nonce, key, _AAD)
+    kek = _kek(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    sealed = AESGCM(kek).encrypt(nonce, key, file_format.encode())
     doc = {
-        "format": FORMAT,
+        "format": file_format,
         "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(salt)},
         "cipher": "AES-256-GCM",
         "nonce": _b64(nonce),
@@ -80,7 +87,7 @@ def create_key_file(path, passphrase):
     return key
 
 
-def load_key_file(path, passphrase):
+def load_key_file(path, passphrase, file_format=FORMAT, sizes=(KEY_BYTES,)):
     """Decrypt the vending key; a wrong passphrase or a damaged file is a clear error."""
     try:
         with open(path) as src:
@@ -89,7 +96,7 @@ def load_key_file(path, passphrase):
         salt = base64.b64decode(kdf["salt"])
         nonce = base64.b64decode(doc["nonce"])
         sealed = base64.b64decode(doc["ciphertext"])
-        if doc.get("format") != FORMAT or kdf.get("name") != "scrypt":
+        if doc.get("format") != file_format or kdf.get("name") != "scrypt":
             raise ValueError("unknown format")
         kek = _kek(passphrase or "", salt, int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
     except FileNotFoundError:
@@ -99,10 +106,10 @@ def load_key_file(path, passphrase):
             f"vending key file {path} is unreadable ({type(exc).__name__})"
         ) from None
     try:
-        key = AESGCM(kek).decrypt(nonce, sealed, _AAD)
+        key = AESGCM(kek).decrypt(nonce, sealed, file_format.encode())
     except InvalidTag:
         raise StationError(f"wrong passphrase for the vending key in {path}") from None
-    if len(key) != KEY_BYTES:
+    if len(key) not in sizes:
         raise StationError(f"vending key file {path} holds a key of the wrong size")
     return key
 

@@ -10,7 +10,16 @@ import json
 
 from sqlalchemy import func, select
 
-from host_tools.vending import StationError, arrears, db, ledger, meter_config, registry, vend
+from host_tools.vending import (
+    StationError,
+    arrears,
+    db,
+    ledger,
+    meter_config,
+    registry,
+    sts_meters,
+    vend,
+)
 from host_tools.vending.money import fmt, is_whole, parse_amount, parse_price
 from token_spec import (
     TYPE_ADD_DEBT,
@@ -108,6 +117,9 @@ def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
 
     def work(conn):
         meter_row = registry.get_meter(conn, meter, lock=True)
+        sts = sts_meters.state(conn, meter)
+        if sts is not None:
+            return _issue_sts(conn, sts, meter_row, verb, text)
         value = token_value(meter_row, verb, text)
         request = f"{verb} {value}"
         earlier = _claim_ref(conn, ref, meter, request)
@@ -128,6 +140,24 @@ def issue(station, meter, verb, text=None, ref=None, cashier="", now=None):
 
         def side_rows(txn_id):
             issued = [(tid, TYPE_NAMES[token_type], value, digits)]
+            return [vend.token_rows(txn_id, meter, issued), _ref_rows(ref, txn_id)]
+
+        return vend.receipt_from(
+            ledger.append(conn, "token", meter, stamp, cashier, body, [], side_rows)
+        )
+
+    def _issue_sts(conn, sts, meter_row, verb, text):
+        """The same verb for an STS meter: a class 2 token under its current key."""
+        value = sts_meters.management_value(verb, text)
+        request = f"{verb} {value}"
+        earlier = _claim_ref(conn, ref, meter, request)
+        if earlier is not None:
+            return vend.receipt(conn, txn_id=earlier)
+        minute = sts_meters.minute_now(station, now)
+        issued, body = sts_meters.management_token(station, conn, sts, verb, value, minute)
+        body.update(request=request, customer=meter_row.customer)
+
+        def side_rows(txn_id):
             return [vend.token_rows(txn_id, meter, issued), _ref_rows(ref, txn_id)]
 
         return vend.receipt_from(
@@ -158,6 +188,10 @@ def key_change(station, meter, new_revision=None, ref=None, cashier="", now=None
 
     def work(conn):
         meter_row = registry.get_meter(conn, meter, lock=True)
+        if sts_meters.state(conn, meter) is not None:
+            raise StationError(
+                f"meter {meter} is an STS meter: change its key with `prepay meter rekey`"
+            )
         old = meter_row.key_revision
         new = old + 1 if new_revision is None else int(new_revision)
         earlier = _claim_ref(conn, ref, meter, "key-change")
@@ -370,6 +404,7 @@ def meter_summary(station, meter):
             {k: (fmt(v) if isinstance(v, int) else v) for k, v in item.items()}
             for item in arrears.history(conn, meter)
         ]
+        out.update(sts_meters.summary(conn, meter))
         out["last_tid"] = conn.execute(
             select(func.max(db.tokens.c.tid)).where(db.tokens.c.meter == meter)
         ).scalar()

@@ -67,13 +67,19 @@ def receipt(console, r):
         rows += [("Applied by meter", "yes" if r.get("request") == "config-applied" else None)]
         if "changes" in r:
             rows += [("Changes", "\n".join(r.get("changes") or []) or "none")]
+    if r.get("format") == "sts":
+        rows += [("Token format", f"STS EA{r['ea']:02d}" if "ea" in r else "STS")]
+        rows += [("Key change", r.get("key_change"))]
     rows += [("Cashier", r.get("cashier")), ("REVERSED BY", r.get("reversed_by"))]
     rows += [("Copy logged as", r.get("copy_logged"))]
     console.print(kv_table(title, rows))
     if r.get("replayed"):
         console.print("[yellow]reference already used: this is the original receipt[/]")
-    if "token_grouped" in r:
+    if "token_grouped" in r and r.get("format") != "sts":
         console.print(f"\n  [bold]TOKEN  {r['token_grouped']}[/]\n")
+    if r.get("format") == "sts":
+        _sts_tokens(console, r)
+        return
     for i, digits in enumerate(r.get("tokens") or []):
         grouped = " ".join(digits[k : k + 4] for k in range(0, 20, 4))
         console.print(f"  [bold]KEY CHANGE {i + 1}/4  {grouped}[/]")
@@ -98,6 +104,21 @@ def _receipt_header(console, r):
             console.print(f"[{style}]{text}[/]" if style else text, highlight=False)
     if r.get("copy"):
         console.print("[bold]*** COPY - NOT AN ORIGINAL RECEIPT ***[/]")
+
+
+def _grouped(digits):
+    return " ".join(digits[k : k + 4] for k in range(0, 20, 4))
+
+
+def _sts_tokens(console, r):
+    """An STS receipt: the key change tokens first, in order, then the credit token."""
+    kcts = r.get("kcts") or []
+    if kcts:
+        console.print("  Enter these tokens in this order:")
+    for i, digits in enumerate(kcts):
+        console.print(f"  [bold]{i + 1}. KEY CHANGE {i + 1}/{len(kcts)}  {_grouped(digits)}[/]")
+    label = f"{len(kcts) + 1}. " if kcts else ""
+    console.print(f"\n  [bold]{label}TOKEN  {_grouped(r['token'])}[/]\n")
 
 
 def rows_table(title, rows):

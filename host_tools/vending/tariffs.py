@@ -34,21 +34,34 @@ def _block_walk(blocks, scale, used, budget_fine=None, units=None):
     return bought, cost
 
 
-def energy_for(budget_minor, blocks, scale, used):
+class TokenAmounts:
+    """What one credit token can carry: `top` (the largest amount) and `floor(units)` (the
+    largest amount <= units it carries exactly). V1 is token format v1's; an STS meter's sale
+    uses the STS amount encoding's (sts_meters.TOKEN_AMOUNTS)."""
+
+    def __init__(self, name, top, floor):
+        self.name, self.top, self.floor = name, top, floor
+
+
+V1 = TokenAmounts("one token", MAX_AMOUNT, lambda units: nearest_representable(units)[0] or 0)
+
+
+def energy_for(budget_minor, blocks, scale, used, token=V1):
     """Units (representable in a token) that `budget_minor` buys after `used` units this month.
 
     Returns (units, energy_minor, carry_minor): the units are rounded down to what a credit
-    token can carry; the customer pays energy_minor (the exact cost rounded *down* to a minor
-    unit, so rounding never costs the customer) and carry_minor is kept for the next vend.
+    token (`token`: TokenAmounts) can carry; the customer pays energy_minor (the exact cost
+    rounded *down* to a minor unit, so rounding never costs the customer) and carry_minor is
+    kept for the next vend.
     """
     fine_per_minor = 100 * scale
     raw, _ = _block_walk(blocks, scale, used, budget_fine=budget_minor * fine_per_minor)
-    if raw > MAX_AMOUNT:
+    if raw > token.top:
         raise StationError(
-            f"this amount buys more than one token can carry "
-            f"({units_text(MAX_AMOUNT, scale)} kWh): split the purchase"
+            f"this amount buys more than {token.name} can carry "
+            f"({units_text(token.top, scale)} kWh): split the purchase"
         )
-    units = nearest_representable(raw)[0] or 0
+    units = token.floor(raw) if raw > 0 else 0
     _, cost_fine = _block_walk(blocks, scale, used, units=units)
     energy_minor = cost_fine // fine_per_minor
     return units, energy_minor, budget_minor - energy_minor
@@ -76,7 +89,7 @@ def currency_value(net_minor, scale):
     return register_units(net_minor, scale)
 
 
-def currency_credit(budget_minor, scale):
+def currency_credit(budget_minor, scale, token=V1):
     """(units, credited_minor) for a currency meter: the largest credit a token carries exactly
     that `budget_minor` pays for; the caller carries `budget_minor - credited_minor` forward.
 
@@ -87,10 +100,11 @@ def currency_credit(budget_minor, scale):
     refused (split the purchase).
     """
     exact_units = budget_minor * scale // 100
-    if exact_units > MAX_AMOUNT:
-        top = MAX_AMOUNT * 100 // scale
+    if exact_units > token.top:
+        top = token.top * 100 // scale
         raise StationError(
-            f"{fmt(budget_minor)} is more credit than one token can carry ({fmt(top)}): split it"
+            f"{fmt(budget_minor)} is more credit than {token.name} can carry ({fmt(top)}): "
+            "split it"
         )
-    units = nearest_representable(exact_units)[0] or 0
+    units = token.floor(exact_units) if exact_units > 0 else 0
     return units, units * 100 // scale

@@ -26,6 +26,7 @@ from host_tools.vending import (
     limits,
     meter_config,
     registry,
+    sts_meters,
     tariffs,
     voids,
 )
@@ -88,6 +89,11 @@ _METER_STATE = direct.Statement(
         .scalar_subquery()
         .label("cashier_limit"),
         _LAST_TID.scalar_subquery().label("last_tid"),
+        # Not NULL for an STS meter (issue 16): its tokens come from sts_meters.
+        select(db.sts_meters.c.ea)
+        .where(db.sts_meters.c.number == bindparam("meter"))
+        .scalar_subquery()
+        .label("sts_ea"),
         _MONTH.c.month_units,
         _MONTH.c.month_standing,
         select(func.coalesce(func.sum(_e.c.amount), 0))
@@ -147,13 +153,26 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             raise StationError(
                 f"{fmt(amount)} is above the vend limit {fmt(limit)} of cashier {cashier or '-'}"
             )
-        sale = _price(conn, station, meter_row, amount, state)
-        waiting = meter_config.pending(conn, meter)
-        if waiting is not None:  # e.g. a new tariff: the receipt carries it (issue 13 item 3)
-            sale.update(config_counter=waiting["counter"], config_blob=waiting["blob"])
-        sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
-        key = station.decoder_key(meter, meter_row.key_revision, vending_key)
-        sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])
+        kcts = []
+        if state.sts_ea is not None:
+            # STS meter: priced in the token's units, tokens (KCTs first) from sts_meters. TIDs
+            # one apart: an STS sale has no void token (docs/sts.md, Reversals).
+            sts = sts_meters.state(conn, meter)
+            token = sts_meters.TOKEN_AMOUNTS[meter_row.unit]
+            sale = _price(conn, station, sts_meters.pricing_row(meter_row), amount, state, token)
+            minute = sts_meters.minute_now(station, now)
+            tid_seq = sts_meters.next_tid_seq(conn, meter, minute, last=state.last_tid)
+            issued, fields, kcts = sts_meters.sale_tokens(station, conn, sts, sale, tid_seq)
+            sale.update(fields)
+        else:
+            sale = _price(conn, station, meter_row, amount, state)
+            waiting = meter_config.pending(conn, meter)
+            if waiting is not None:  # e.g. a new tariff: the receipt carries it (issue 13)
+                sale.update(config_counter=waiting["counter"], config_blob=waiting["blob"])
+            sale["tid"] = next_tid(conn, meter, stamp, last=state.last_tid)
+            key = station.decoder_key(meter, meter_row.key_revision, vending_key)
+            sale["token"] = encode_token(key, meter, TYPE_CREDIT, sale["units"], sale["tid"])
+            issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
         crash(2)
         sale.update(ref=ref, channel=channel, amount=amount, cashier=cashier)
 
@@ -168,10 +187,10 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 "units": sale["units"],
                 "standing": sale["standing_charge"],
             }
-            issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
             # The top-up confirmation, in the sale's own write (host_tools/notify/outbox.py).
             topup = outbox.sale_row(txn_id, meter, stamp)
-            return [(_s, [sale_row]), token_rows(txn_id, meter, issued), topup]
+            rows = [(_s, [sale_row]), token_rows(txn_id, meter, issued), topup]
+            return rows + ([sts_meters.kct_rows(kcts, txn_id)] if kcts else [])
 
         crash(3)
         lines = _sale_lines(sale)
@@ -207,8 +226,12 @@ def _replay(conn, txn_id, meter, amount):
     return out
 
 
-def _price(conn, station, meter_row, amount, state):
-    """Debt recovery, standing charge and the credit/energy split for one sale."""
+def _price(conn, station, meter_row, amount, state, token=tariffs.V1):
+    """Debt recovery, standing charge and the credit/energy split for one sale.
+
+    `token` (tariffs.TokenAmounts) is what one credit token carries: v1's, or an STS meter's
+    (sts_meters.TOKEN_AMOUNTS, with meter_row's scale the token's unit); units are rounded
+    down to it and the rest is carried forward, the same for both."""
     tariff = station.tariff(conn, meter_row.tariff)
     arrears = []
     if tariff["debt_percent"]:
@@ -236,7 +259,7 @@ def _price(conn, station, meter_row, amount, state):
         # The meter applies the tariff itself; the token carries money in register units. What
         # a token cannot carry exactly is carried forward, as for kWh meters (never refused).
         budget = amount - debt_total + sale["carry_in"]
-        units, credited = tariffs.currency_credit(budget, meter_row.scale)
+        units, credited = tariffs.currency_credit(budget, meter_row.scale, token)
         if units <= 0:
             raise StationError(f"{fmt(amount)} buys no credit after debt recovery: take more")
         sale.update(units=units, prepayment=credited, carry_out=budget - credited)
@@ -247,7 +270,9 @@ def _price(conn, station, meter_row, amount, state):
     sale["standing_charge"] = min(owed_standing, amount - debt_total)
     budget = amount - debt_total - sale["standing_charge"] + sale["carry_in"]
     used = int(state.month_units)
-    units, energy, carry = tariffs.energy_for(budget, tariff["blocks"], meter_row.scale, used)
+    units, energy, carry = tariffs.energy_for(
+        budget, tariff["blocks"], meter_row.scale, used, token
+    )
     if units <= 0:
         raise StationError(
             f"{fmt(amount)} buys no energy after debt recovery and standing charge: "

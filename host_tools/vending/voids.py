@@ -23,11 +23,21 @@ ENTER_TEXT = (
     "customer's debt, recovered from later purchases."
 )
 
+# STS has no void token (docs/sts.md, "Reversing an STS sale"): the sale's token stays valid on
+# the meter, so the receipt says so and names the remedies.
+STS_TEXT = (
+    "STS tokens cannot be voided: this sale's token still adds its credit if entered. Keep the "
+    "customer's copy; if it was entered, recover its value with `prepay meter arrears` (or a "
+    "clear-credit token, which empties the meter's whole credit register)."
+)
+
 
 def plan(conn, station, meter_row, sale_body):
     """(tokens row values, receipt fields) for the void of a sale, or (None, fields saying why
     no void was issued)."""
     meter = meter_row.number
+    if sale_body.get("format") == "sts":
+        return None, {"void_note": STS_TEXT}
     units = sale_body.get("units") or 0
     if units <= 0:
         return None, {"void_note": "the sale's token carried no credit: nothing to void"}

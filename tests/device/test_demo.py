@@ -30,6 +30,9 @@ def test_demo_sells_spends_cuts_and_reconnects(tmp_path):
         "DEMO-MOBILE-0002",
         ": accepted, credit 10.00",
         "relay closed",
+        "5b. STS",  # an STS meter sold a token that the simulated STS meter accepts
+        "Token format    STS EA07",
+        ": accepted, credit 5.000",
         "Batch close",
         "books balance",
         "demo finished",

@@ -12,6 +12,9 @@ from host_tools.vending.station import Station
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
 
 NEW_TABLES = (
+    "sts_kct_sales",  # schema 7 (dropped first: they point at meters and txns)
+    "sts_keys",
+    "sts_meters",
     "sessions",
     "login_failures",
     "api_keys",
@@ -28,7 +31,7 @@ NOW = db.SCHEMA_VERSION
 
 
 def _as_schema_3(station):
-    """The station's database as `station init` of schema 3 made it (what schemas 4 and 5
+    """The station's database as `station init` of schema 3 made it (what schemas 4, 5 and 6
     added dropped, the version set back)."""
     with station.engine.begin() as conn:
         for table in NEW_TABLES:

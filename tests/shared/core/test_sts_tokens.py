@@ -25,27 +25,38 @@ def test_kwh_credit_in_tenths_then_used():
     assert m.status(T)["sts"]["tids_stored"] == 1
 
 
-def test_credit_not_whole_register_units_is_refused_not_rounded():
-    m = sts_meter(scale=1)  # whole kWh registers
-    assert m.enter_token(credit(15), T) == ts.RESULT_UNSUPPORTED  # 1.5 kWh
-    assert m.credit == 0 and m.fail_count == 0
+def test_credit_floors_to_whole_register_units():
+    # A register coarser than the token (whole kWh): the fraction is dropped, never rounded up.
+    m = sts_meter(scale=1)
+    assert m.enter_token(credit(15), T) == ts.RESULT_ACCEPTED  # 1.5 kWh
+    assert m.credit == 1 and m.fail_count == 0
     assert m.enter_token(credit(20, tid=TID + 1), T) == ts.RESULT_ACCEPTED
-    assert m.credit == 2
+    assert m.credit == 3
+    # Worth less than one register unit: refused and left unused (no TID burnt for nothing).
+    assert m.enter_token(credit(9, tid=TID + 2), T) == ts.RESULT_UNSUPPORTED
+    assert m.credit == 3 and m.status(T)["sts"]["tids_stored"] == 2
+    # A register finer than the token: exact (12.5 kWh at 1000 per kWh).
+    fine = sts_meter(scale=1000)
+    assert fine.enter_token(credit(125), T) == ts.RESULT_ACCEPTED
+    assert fine.credit == 12500
 
 
-def test_currency_tokens_on_currency_meters_only():
+def test_currency_tokens_floor_to_the_register_on_currency_meters_only():
     # Above 16383 * 10**-5 the currency encoding carries odd amounts (12.34 -> 12.34024): a
-    # cents register refuses them rather than rounding; a 10**-5 register takes them all.
+    # cents register takes 12.34 (the 0.00024 is dropped, the station charged 12.34); a 10**-5
+    # register takes it all.
     m = sts_meter(unit="currency", scale=100000)
     assert m.enter_token(credit(1234000, subclass=4), T) == ts.RESULT_ACCEPTED
     assert m.credit == 1234024
     cents = sts_meter(unit="currency", scale=100)
-    assert cents.enter_token(credit(1234000, subclass=4), T) == ts.RESULT_UNSUPPORTED
+    assert cents.enter_token(credit(1234000, subclass=4), T) == ts.RESULT_ACCEPTED
+    assert cents.credit == 1234
     assert cents.enter_token(credit(15000, tid=TID + 1, subclass=4), T) == ts.RESULT_ACCEPTED
-    assert cents.credit == 15  # 0.15 is carried exactly
-    assert cents.enter_token(credit(1500, tid=TID + 2, subclass=4), T) == "unsupported"
+    assert cents.credit == 1234 + 15  # 0.15 is carried exactly
+    assert cents.enter_token(credit(999, tid=TID + 2, subclass=4), T) == "unsupported"
+    # The unit must match: a kWh token on a currency meter is a rejection, not a conversion.
     assert cents.enter_token(credit(100, tid=TID + 3), T) == ts.RESULT_UNSUPPORTED  # 0.1 kWh
-    assert cents.credit == 15 and cents.fail_count == 0
+    assert cents.credit == 1234 + 15 and cents.fail_count == 0
     k = sts_meter()
     assert k.enter_token(credit(100000, subclass=4), T) == ts.RESULT_UNSUPPORTED
     assert k.enter_token(credit(10, subclass=1), T) == ts.RESULT_UNSUPPORTED  # water
