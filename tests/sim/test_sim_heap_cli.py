@@ -16,9 +16,11 @@ from tests.sim.sim_scenario_helpers import START, power_cut, provision, token
 
 # The GC heap the whole scenario must fit, per interpreter (bench/firmware.py prints each floor;
 # docs/firmware.md, Memory). unix32, the meter frozen into a 32-bit build as on a board, is held
-# to issue 6's 64 KiB. PyPI's 64-bit interpreter loads every module into the heap (.mpy) and
-# gets its floor plus one 16 KiB step, so growth is caught there too.
-HEAP = {"unix32": "64K", "pypi": "208K"}
+# to issue 6's 64 KiB. PyPI's 64-bit interpreter loads every module into the heap (.mpy): it
+# gets a guard against gross growth, not a floor — 208 KiB began to fail now and then (an
+# `events` request out of memory, fragmentation) once void tokens, STS mode and the config
+# schema landed (2026-12-07), so it is 240 KiB; the 64 KiB bar on unix32 is the real one.
+HEAP = {"unix32": "64K", "pypi": "240K"}
 
 
 def test_whole_app_runs_in_a_bounded_heap(tmp_path, interpreter):
