@@ -10,7 +10,7 @@ PY     := $(BIN)/python
 # Sources that run on the meter: compiled with mpy-cross so syntax the board rejects fails here.
 MPY_SRC ?= firmware token_spec
 
-.PHONY: all demo test bench lint compile typecheck pytest mptest clean
+.PHONY: all demo test bench lint compile typecheck pytest mptest clean mplib
 all: test
 
 # One stamp per set of extras; each depends on pyproject.toml so a changed pin reinstalls.
@@ -30,15 +30,19 @@ BENCH_EXTRAS := $(VENV)/.stamp-test+postgres+sim+bench
 demo: $(DEMO_EXTRAS)
 	$(BIN)/prepay demo
 
-test: $(TEST_EXTRAS)
+test: $(TEST_EXTRAS) mplib
 	$(MAKE) --no-print-directory lint compile typecheck pytest mptest
 
 lint: $(TEST_EXTRAS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-compile: $(TEST_EXTRAS)
-	$(PY) -m host_tools.build.mpy $(MPY_SRC)
+# MicroPython libraries from PyPI (umqtt.simple, pinned in host_tools/build/mplib.py).
+mplib: $(DEMO_EXTRAS)
+	$(PY) -m host_tools.build.mplib
+
+compile: $(TEST_EXTRAS) mplib
+	$(PY) -m host_tools.build.mpy $(MPY_SRC) build/mplib
 
 typecheck: $(TEST_EXTRAS)
 	$(BIN)/pyright -p pyrightconfig.json

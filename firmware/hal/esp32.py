@@ -45,6 +45,8 @@ def create(board_config):
 
 class Esp32Hal:
     name = "esp32"
+    files_dir = ""  # net.json and net_cursor: /net.json, /net_cursor on the littlefs root
+    _wifi = None
 
     def __init__(self, config):
         self.config = config
@@ -308,6 +310,17 @@ class Esp32Hal:
 
     def bench_busy(self):
         return self._bench_train.busy()
+
+    # --- network (only on a meter with network settings) ----------------------------------
+    def net_start(self, ssid, password):
+        """Station mode on `ssid`; joining happens in the background (net_ready polls it)."""
+        from firmware.hal.esp32_net import Wifi
+
+        self._wifi = Wifi(ssid, password)
+
+    def net_ready(self):
+        wifi = self._wifi
+        return wifi is not None and wifi.ready()
 
     def power_cut(self):
         raise NotImplementedError(

@@ -101,6 +101,7 @@ class Supervisor:
         # takes far more memory than running bytecode).
         self.mpy = bool(heap) if mpy is None else mpy
         self._build = None
+        self._lib_build = None
         self.micropython = micropython or find_micropython()
         self.log = log or (lambda msg: print("prepay sim: " + msg, file=sys.stderr, flush=True))
         self.master, self._slave = _raw_pty()  # keep the slave open: no EIO between clients
@@ -127,7 +128,8 @@ class Supervisor:
         stdin = os.open(os.ttyname(slave), os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
         env = dict(os.environ)
         env.update(
-            MICROPYPATH=".frozen:" + self._code_dir(),  # .frozen holds asyncio
+            # .frozen holds asyncio; the library folder umqtt.simple (host_tools/build/mplib.py)
+            MICROPYPATH=".frozen:" + self._code_dir() + ":" + self._lib_dir(),
             PREPAY_SIM_STATE=self.state_dir,
             PREPAY_SIM_SPEED=str(self.speed),
         )
@@ -164,6 +166,30 @@ class Supervisor:
             except CompileError as exc:
                 raise SimError("mpy-cross failed: %s" % exc) from None
         return self._build.name
+
+    def _lib_dir(self):
+        """The MicroPython libraries from PyPI, the copy a board gets (compiled like the
+        firmware when the firmware is)."""
+        from host_tools.build.mplib import LibraryError, ensure
+
+        try:
+            lib = ensure()
+        except LibraryError as exc:
+            raise SimError(str(exc)) from None
+        if not self.mpy:
+            return str(lib)
+        if self._lib_build is None:
+            from host_tools.build.mpy import CompileError, compile_file, source_files
+
+            self._lib_build = tempfile.TemporaryDirectory(prefix="prepay-sim-lib-")
+            try:
+                for src in source_files([lib]):
+                    compile_file(
+                        src, Path(self._lib_build.name, src.relative_to(lib)).with_suffix(".mpy")
+                    )
+            except CompileError as exc:
+                raise SimError("mpy-cross failed: %s" % exc) from None
+        return self._lib_build.name
 
     def _firmware_ended(self):
         """Collect the last output of an exited firmware, then restart it (or give up)."""
@@ -316,6 +342,8 @@ class Supervisor:
                 pass
         if self._build is not None:
             self._build.cleanup()
+        if self._lib_build is not None:
+            self._lib_build.cleanup()
 
 
 def serve(state_dir, speed="1", heap=None, announce=None, watchdog=DEFAULT_WATCHDOG_S):
