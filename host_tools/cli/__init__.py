@@ -52,6 +52,7 @@ _GROUP_MODULES = (
     "user_cmds",
     "apikey_cmds",
     "serve_cmds",
+    "headend_cmds",
 )
 
 

@@ -35,8 +35,9 @@ from host_tools.vending import StationError
 # 2: txns sealed under a random id (entries and side rows point at it); 3: meters.version,
 # entries keyed by (txn_id, line); 4: users, sessions, login_failures, api_keys, day_closes,
 # cashups
-# (added tables only: the station as a web app, see host_tools/web)
-SCHEMA_VERSION = 4
+# (added tables only: the station as a web app, see host_tools/web); 5: the head-end's tables
+# meter_links, meter_events, readings, deliveries (added tables only: host_tools/headend)
+SCHEMA_VERSION = 5
 metadata = MetaData()
 
 station_meta = Table(
@@ -290,6 +291,62 @@ cashups = Table(
     Column("difference", BigInteger, nullable=False),  # counted - expected (short < 0)
     Column("note", Text, nullable=False, default=""),
 )
+
+# ---- the head-end (host_tools/headend, docs/online.md) -----------------------------------------
+# One row per meter the head-end has heard from: online/offline (the retained state or its
+# last will), the last state document (JSON) and the newest event seq stored in order.
+meter_links = Table(
+    "meter_links",
+    metadata,
+    Column("meter", Text, primary_key=True),
+    Column("online", Boolean, nullable=False),
+    Column("changed_at", Text, nullable=False),  # UTC ISO time of the last online/offline
+    Column("state", Text),  # the meter's last state document (JSON)
+    Column("acked_seq", BigInteger, nullable=False, default=0),  # events stored 1..acked_seq
+)
+
+# The meter's journal events, stored once per (meter, seq) whatever the resends.
+meter_events = Table(
+    "meter_events",
+    metadata,
+    Column("meter", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("time", BigInteger, nullable=False),  # meter time (seconds since 2020-01-01)
+    Column("kind", Text, nullable=False),
+    Column("a", BigInteger, nullable=False),
+    Column("b", BigInteger, nullable=False),
+    Column("received_at", Text, nullable=False),
+)
+
+# Telemetry at 15-minute resolution: the last state seen in each quarter hour of meter time.
+readings = Table(
+    "readings",
+    metadata,
+    Column("meter", Text, primary_key=True),
+    Column("slot", BigInteger, primary_key=True),  # meter time // 900
+    Column("credit", BigInteger, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("power_w", BigInteger, nullable=False),
+    Column("relay", Text, nullable=False),
+    Column("zone", Text, nullable=False),
+)
+
+# Remote top-up: every token sold is queued here in the sale's own transaction
+# (vending/deliveries.py); the head-end pushes it to the meter when online.
+# status: pending -> sent -> accepted | rejected | done ("used": typed in first)
+deliveries = Table(
+    "deliveries",
+    metadata,
+    _txn_ref("txn_id", primary_key=True),
+    Column("meter", Text, nullable=False),
+    Column("digits", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("result", Text),  # the meter's token result code
+    Column("sent_at", Text),
+    Column("closed_at", Text),
+)
+Index("ix_deliveries_meter_status", deliveries.c.meter, deliveries.c.status)
 
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 

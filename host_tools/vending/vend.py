@@ -17,6 +17,7 @@ sent on the DBAPI cursor): SQLAlchemy's per-execution work cost more CPU than th
 from sqlalchemy import bindparam, func, select
 
 from host_tools.vending import StationError, db, direct, ledger, registry, tariffs
+from host_tools.vending.deliveries import delivery_rows
 from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
@@ -147,7 +148,8 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 "standing": sale["standing_charge"],
             }
             issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
-            return [(_s, [sale_row]), token_rows(txn_id, meter, issued)]
+            queued = delivery_rows(txn_id, meter, issued)  # remote top-up (host_tools/headend)
+            return [(_s, [sale_row]), token_rows(txn_id, meter, issued), queued]
 
         crash(3)
         lines = _sale_lines(sale)

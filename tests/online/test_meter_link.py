@@ -86,6 +86,10 @@ def test_events_flow_until_acked_and_survive_outage_and_power_cut(online_meter, 
     again = wait_for(headend, "events", lambda d: d["seq"] == top, timeout=15)
     assert again["seq"] == top
     cmd(headend, {"ack": top})
+    end = time.monotonic() + 5
+    while online_meter.request("status")["network"]["cursor"] != top:
+        assert time.monotonic() < end, "the ack did not move the cursor"
+        time.sleep(0.05)
     # Cut the network, make events, bring it back: they arrive, in order, after the acked ones.
     online_meter.request("sim.net", up=False)
     wait_for(headend, "state", lambda d: d.get("online") is False)

@@ -12,13 +12,14 @@ from host_tools.vending.station import Station
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
 
 NEW_TABLES = ("sessions", "login_failures", "api_keys", "day_closes", "cashups", "users")
+HEADEND_TABLES = ("deliveries", "readings", "meter_events", "meter_links")  # schema 5
 
 
 def _as_schema_3(station):
     """The station's database as `station init` of schema 3 made it (the tables schema 4
     added dropped, the version set back)."""
     with station.engine.begin() as conn:
-        for table in NEW_TABLES:
+        for table in HEADEND_TABLES + NEW_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
         conn.execute(text("UPDATE station_meta SET value = '3' WHERE key = 'schema_version'"))
 
@@ -44,13 +45,13 @@ def test_a_schema_3_station_with_sales_upgrades_and_keeps_its_books(station):
     _as_schema_3(station)
     station.close()
     old = Station(home)
-    with pytest.raises(StationError, match="version 3, this prepay uses 4: run `prepay station"):
+    with pytest.raises(StationError, match="version 3, this prepay uses 5: run `prepay station"):
         vend.find_receipt(old, sold[0]["receipt"])
     old.close()
 
-    assert "schema version 3 -> 4: upgraded" in _upgrade(home)
+    assert "schema version 3 -> 5: upgraded" in _upgrade(home)
     upgraded = Station(home)
-    assert set(NEW_TABLES) <= _tables(upgraded)
+    assert set(NEW_TABLES + HEADEND_TABLES) <= _tables(upgraded)
     result = audit.verify(upgraded)
     assert result["ok"], result
     again = vend.sell(upgraded, KWH_METER, "20", "UP-1", "cash", "clerk")  # idempotent ref
@@ -66,7 +67,7 @@ def test_a_newer_schema_is_refused_and_nothing_changes(station):
     with station.engine.begin() as conn:
         conn.execute(text("UPDATE station_meta SET value = '9' WHERE key = 'schema_version'"))
     out = _upgrade(station.home, code=1)
-    assert "schema version 9, newer than this prepay's 4" in out
+    assert "schema version 9, newer than this prepay's 5" in out
     with station.engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM station_meta WHERE key = "
                                  "'schema_version'")).scalar() == "9"  # fmt: skip
@@ -83,4 +84,4 @@ def test_a_failing_step_leaves_the_schema_3_database_as_it_was(station):
     with station.engine.connect() as conn:
         assert conn.execute(text("SELECT value FROM station_meta WHERE key = "
                                  "'schema_version'")).scalar() == "3"  # fmt: skip
-    assert db.SCHEMA_VERSION == 4
+    assert db.SCHEMA_VERSION == 5
