@@ -109,3 +109,28 @@ def _events(probe, seconds):
     return [
         json.loads(p) for t, p, _ in probe.collect(seconds) if t == f"prepay/v1/{METER}/events"
     ]
+
+
+def test_a_networked_meter_runs_in_the_bounded_heap(tmp_path, broker, headend):
+    """The heap test's bound (tests/sim/test_sim_heap_cli.py) with the MQTT link running:
+    compiled firmware and umqtt, a token by MQTT, events acked."""
+    from tests.sim.test_sim_heap_cli import HEAP
+
+    with (
+        SimMeter(tmp_path / "state", speed=0, heap=HEAP) as sim,
+        DeviceClient(sim.port, timeout=10) as m,
+    ):
+        provision(m)
+        m.request("net.set", network={"broker": broker.url, "password": PASSWORD})
+        wait_for(headend, "state", lambda d: d.get("online"))
+        for i in range(10):
+            cmd(headend, {"id": f"h{i}", "token": token(100, 10 + i)})
+            got = wait_for(headend, "result", lambda d, i=i: d.get("id") == f"h{i}")
+            assert got["result"] == "accepted"
+        top = max(e["seq"] for e in m.all_events())
+        cmd(headend, {"ack": top})
+        end = time.monotonic() + 5
+        while m.request("status")["network"]["cursor"] != top:
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        assert m.request("status")["credit"] == 1000
