@@ -26,6 +26,7 @@ _STATE_EVERY_MS = const(15000)  # telemetry: the head-end keeps 15-minute readin
 _RESEND_MS = const(10000)  # events not acknowledged by then are sent again
 _PING_MS = const(20000)
 _KEEPALIVE_S = const(60)
+_SOCKET_TIMEOUT_S = const(2)
 _EVENTS_PER_POLL = const(8)
 _MAX_COMMANDS = const(4)  # commands queued between two polls; more are dropped (QoS 1 resends)
 
@@ -68,7 +69,10 @@ class Link:
         return self.client is not None
 
     def _connect(self):
+        import umqtt.simple
         from umqtt.simple import MQTTClient
+
+        umqtt.simple.socket = _TimedSockets  # connect and CONNACK bounded too (see below)
 
         params = {}
         if self.ca:
@@ -87,6 +91,7 @@ class Link:
         client.set_last_will(topic(self.number, "state"), OFFLINE, retain=True, qos=1)
         self.client = client  # before connect: a failure half-way still gets closed
         client.connect(clean_session=False)  # the broker keeps our QoS 1 commands offline
+        client.sock = _Bounded(client.sock)  # umqtt's blocking reads now give up after 2 s
         client.subscribe(topic(self.number, "cmd"), 1)
         self.connects += 1
         self.backoff = _BACKOFF_MIN_MS
@@ -253,6 +258,52 @@ class Link:
             "cursor": self.cursor,
             "last_error": self.last_error,
         }
+
+
+class _TimedSockets:
+    """Stands in for the `socket` module inside umqtt.simple, whose `connect()` makes its own
+    socket: the same sockets, born with the 2 s timeout, so a broker host that does not answer
+    (or accepts the TCP connection and then says nothing) cannot hold the loop."""
+
+    @staticmethod
+    def getaddrinfo(*args):
+        import socket
+
+        return socket.getaddrinfo(*args)
+
+    @staticmethod
+    def socket(*args):
+        import socket
+
+        sock = socket.socket(*args)
+        sock.settimeout(_SOCKET_TIMEOUT_S)
+        return sock
+
+
+class _Bounded:
+    """umqtt.simple's socket with a timeout: its `setblocking(True)` (while it reads the rest
+    of a packet or waits for a PUBACK) becomes a 2 s timeout, so a broker that stops answering
+    without closing the connection ends in OSError (the link drops and retries) instead of
+    hanging the asyncio loop, and with it the meter loop."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.setblocking(True)
+
+    def setblocking(self, flag):
+        if flag and hasattr(self.sock, "settimeout"):
+            self.sock.settimeout(_SOCKET_TIMEOUT_S)
+        else:
+            self.sock.setblocking(flag)
+
+    def read(self, n):
+        return self.sock.read(n)
+
+    def write(self, buf, n=None):
+        return self.sock.write(buf) if n is None else self.sock.write(buf, n)
+
+    def close(self):
+        self.sock.close()
 
 
 def _load_cursor(path):

@@ -134,3 +134,31 @@ def test_a_networked_meter_runs_in_the_bounded_heap(tmp_path, broker, headend):
             assert time.monotonic() < end
             time.sleep(0.05)
         assert m.request("status")["credit"] == 1000
+
+
+def test_a_broker_that_stops_answering_does_not_stall_the_meter(online_meter, broker, headend):
+    import signal
+
+    wait_for(headend, "state", lambda d: d.get("online"))
+    broker.proc.send_signal(signal.SIGSTOP)  # connection open, nobody answering
+    try:
+        # a change makes the link publish its state (QoS 1: it waits for a PUBACK)
+        online_meter.request("keypad", keys=token(300, 40) + "#")
+        worst = 0.0
+        end = time.monotonic() + 6
+        while time.monotonic() < end:
+            start = time.monotonic()
+            online_meter.request("status")
+            worst = max(worst, time.monotonic() - start)
+            time.sleep(0.1)
+        # the serial protocol stays answered (each request within the client's 10 s; the 2 s
+        # socket timeout bounds any wait: figure printed, not asserted) ...
+        print(f"slowest status answer while the broker was silent: {worst:.2f} s")
+        # ... and the link gave up on the silent broker
+        assert online_meter.request("status")["network"]["last_error"] is not None
+    finally:
+        broker.proc.send_signal(signal.SIGCONT)
+    end = time.monotonic() + 15
+    while not online_meter.request("status")["network"]["connected"]:
+        assert time.monotonic() < end, "the link did not come back"
+        time.sleep(0.1)
