@@ -16,7 +16,7 @@ again after a reconnect or 10 s without an ack, and the head-end stores each (me
 import json
 
 from firmware.core.ticks import ticks_diff
-from firmware.net.settings import parse_broker
+from firmware.net.settings import ca_der, parse_broker
 from firmware.version import VERSION
 from token_spec.compat import const
 
@@ -75,8 +75,17 @@ class Link:
         umqtt.simple.socket = _TimedSockets  # connect and CONNACK bounded too (see below)
 
         params = {}
-        if self.ca:
-            params["cadata"] = self.ca
+        if self.tls:
+            import ssl
+            import sys
+
+            # umqtt.simple 1.3.4 imports `ussl`; MicroPython 1.22+ has only `ssl` (same API)
+            sys.modules.setdefault("ussl", ssl)
+
+            # the broker's certificate must chain to the provisioned CA and name the host
+            params = {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": self.host}
+            if self.ca:
+                params["cadata"] = ca_der(self.ca)
         client = MQTTClient(
             self.number,
             self.host,

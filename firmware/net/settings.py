@@ -52,6 +52,8 @@ def check(settings):
             )
         out[name] = value
     parse_broker(out.get("broker"))
+    if "ca" in out:
+        ca_der(out["ca"])
     return out
 
 
@@ -81,3 +83,16 @@ def public(settings):
         if name not in _SECRET:
             out[name] = settings[name]
     return out
+
+
+def ca_der(pem):
+    """The first certificate of a PEM text as DER bytes: MicroPython's TLS (mbedTLS) takes
+    `cadata` as DER (a PEM string is refused as "invalid cert"). ValueError if there is none."""
+    from binascii import a2b_base64
+
+    begin = pem.find("-----BEGIN CERTIFICATE-----")
+    end = pem.find("-----END CERTIFICATE-----")
+    if begin < 0 or end < begin:
+        raise ValueError("ca must be a PEM certificate")
+    body = pem[begin + 27 : end]
+    return a2b_base64("".join(body.split()))

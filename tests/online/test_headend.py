@@ -152,3 +152,48 @@ def test_events_arrive_exactly_once_in_order_across_outage_and_power_cut(chain):
     assert [r.seq for r in stored] == list(range(1, len(stored) + 1))
     assert [r.kind for r in stored].count("boot") >= 2
     assert _link(station).acked_seq == on_meter[-1]
+
+
+def test_the_whole_chain_over_tls_with_a_generated_ca(tmp_path, monkeypatch):
+    monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
+    monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)
+    home = tmp_path / "home"
+    station = make_station(home)
+    with (
+        ScratchBroker(meters={CURRENCY_METER: METER_PASSWORD}, tls=True) as broker,
+        SimMeter(tmp_path / "state", speed=0) as sim,
+        DeviceClient(sim.port, timeout=10) as meter,
+    ):
+        assert broker.url.startswith("mqtts://")
+        provision_meter(sim.port, CURRENCY_METER, home=str(home))
+        head_station = Station(str(home))
+        headend = Headend(
+            head_station,
+            broker.url,
+            broker.headend_user,
+            broker.headend_password,
+            ca_file=broker.ca_file,
+        )
+        stop = threading.Event()
+        worker = threading.Thread(target=headend.run, args=(stop,), daemon=True)
+        headend.start()
+        worker.start()
+        try:
+            network = {
+                "broker": broker.url,
+                "password": METER_PASSWORD,
+                "ca": broker.ca_pem.decode(),
+            }
+            meter.request("net.set", network=network)
+            wait(lambda: _link(station) is not None and _link(station).online, 15, "online")
+            assert meter.request("status")["network"]["tls"] is True
+            vend.sell(station, CURRENCY_METER, "3", "TLS-1", "cash", "clerk")
+            wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+            assert meter.request("status")["credit"] == 300
+        finally:
+            stop.set()
+            worker.join(10)
+            headend.close()
+            head_station.close()
+    station.close()

@@ -19,8 +19,19 @@ def test_broker_urls():
 
 
 def test_check_and_public_view():
-    full = {"broker": "mqtt://h", "password": "p", "wifi_password": "w", "ca": "PEM", "ssid": "s"}
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tests.support.mosquitto import make_test_pki
+
+    pem = make_test_pki()[0]
+    full = {"broker": "mqtt://h", "password": "p", "wifi_password": "w", "ca": pem.decode()}
+    full["ssid"] = "s"
     assert ns.check(full) == full
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    assert ns.ca_der(full["ca"]) == der
+    with pytest.raises(ValueError, match="PEM certificate"):
+        ns.check({"broker": "mqtts://h", "ca": "not a certificate"})
     assert ns.public(full) == {"broker": "mqtt://h", "ssid": "s"}
     with pytest.raises(ValueError, match="unknown network setting"):
         ns.check({"broker": "mqtt://h", "pasword": "typo"})

@@ -12,6 +12,10 @@ for PostgreSQL. The broker listens on a free 127.0.0.1 port with a generated con
     with ScratchBroker(meters={"01234567890": "pw"}) as broker:
         broker.port, broker.headend_user, broker.headend_password
 
+`ScratchBroker(tls=True)` listens with TLS only: a CA and a server certificate for 127.0.0.1
+and localhost are generated (python `cryptography`) in the broker's folder; `broker.ca_pem`
+is the CA certificate a client needs, `broker.url` is then mqtts://.
+
 `restart()` stops and starts the same broker on the same port (persistence off: a restart
 loses retained and queued messages, the harshest case for the head-end and the meter).
 """
@@ -63,6 +67,55 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def make_test_pki():
+    """(CA cert PEM, server cert PEM, server key PEM): a throw-away CA for one test broker,
+    the server certificate valid for 127.0.0.1 and localhost for a day."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "prepay test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return ca.public_bytes(pem), cert.public_bytes(pem), key_pem
+
+
 def acl_text(headend_user=HEADEND_USER):
     """The broker ACL: each meter its own subtree, the head-end everything under the root."""
     return (
@@ -77,7 +130,10 @@ def acl_text(headend_user=HEADEND_USER):
 class ScratchBroker:
     """Start on enter, stop and delete on exit."""
 
-    def __init__(self, meters=None, headend_password=None):
+    def __init__(self, meters=None, headend_password=None, tls=False):
+        self.tls = tls
+        self.ca_pem = None
+        self.ca_file = None
         self.meters = dict(meters or {})  # meter number -> password
         self.headend_user = HEADEND_USER
         self.headend_password = headend_password or secrets.token_hex(8)
@@ -88,7 +144,7 @@ class ScratchBroker:
 
     @property
     def url(self):
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def _write_config(self, passwd_tool):
         pwfile = os.path.join(self.dir, "passwd")
@@ -102,10 +158,23 @@ class ScratchBroker:
         with open(aclfile, "w") as f:
             f.write(acl_text(self.headend_user))
         conf = os.path.join(self.dir, "mosquitto.conf")
+        tls = ""
+        if self.tls:
+            self.ca_pem, cert_pem, key_pem = make_test_pki()
+            names = {"ca.pem": self.ca_pem, "server.pem": cert_pem, "server.key": key_pem}
+            for name, data in names.items():
+                with open(os.path.join(self.dir, name), "wb") as f:
+                    f.write(data)
+                os.chmod(os.path.join(self.dir, name), 0o644)  # a test key: mosquitto reads it
+            self.ca_file = os.path.join(self.dir, "ca.pem")
+            tls = (
+                f"cafile {self.ca_file}\n"
+                f"certfile {os.path.join(self.dir, 'server.pem')}\n"
+                f"keyfile {os.path.join(self.dir, 'server.key')}\n"
+            )
         with open(conf, "w") as f:
             f.write(
-                f"listener {self.port} {self.host}\n"
-                "allow_anonymous false\n"
+                f"listener {self.port} {self.host}\n" + tls + "allow_anonymous false\n"
                 f"password_file {pwfile}\n"
                 f"acl_file {aclfile}\n"
                 "persistence false\n"
