@@ -29,6 +29,7 @@ from host_tools.vending import (
     tariffs,
     voids,
 )
+from host_tools.vending.deliveries import delivery_rows
 from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
@@ -169,9 +170,11 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 "standing": sale["standing_charge"],
             }
             issued = [(sale["tid"], "credit", sale["units"], sale["token"])]
-            # The top-up confirmation, in the sale's own write (host_tools/notify/outbox.py).
+            # The top-up confirmation and the remote delivery, both in the sale's own write
+            # (host_tools/notify/outbox.py, host_tools/vending/deliveries.py).
             topup = outbox.sale_row(txn_id, meter, stamp)
-            return [(_s, [sale_row]), token_rows(txn_id, meter, issued), topup]
+            queued = delivery_rows(txn_id, meter, issued)
+            return [(_s, [sale_row]), token_rows(txn_id, meter, issued), topup, queued]
 
         crash(3)
         lines = _sale_lines(sale)
