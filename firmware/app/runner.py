@@ -16,6 +16,8 @@ _LOOP_MS = const(250)
 _LOOP_HEALTHY_MS = const(2000)
 _SERIAL_IDLE_MS = const(10)
 _BATCH = const(1024)
+_NET_MS = const(50)
+_NET_IDLE_MS = const(500)
 
 
 def _log_exception(exc):
@@ -108,8 +110,18 @@ class Runner:
             busy = self.serve_once()
             await asyncio.sleep_ms(0 if busy else _SERIAL_IDLE_MS)
 
+    async def net_loop(self):
+        # The link's poll is bounded (docs/interfaces.md, Online meters); without network
+        # settings this task only sleeps.
+        while True:
+            net = self.app.net
+            if net is not None:
+                net.poll()
+            await asyncio.sleep_ms(_NET_MS if net is not None else _NET_IDLE_MS)
+
     async def main(self):
         asyncio.create_task(self.meter_loop())
+        asyncio.create_task(self.net_loop())
         await self.serial_loop()
 
 

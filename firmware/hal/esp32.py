@@ -30,6 +30,8 @@ from firmware.hal.esp32_pulse import (
 )
 
 BEEP_MS = 100
+WIFI_BACKOFF_MIN_MS = 1000
+WIFI_BACKOFF_MAX_MS = 60000
 
 
 class StorageError(OSError):
@@ -51,6 +53,8 @@ def create(board_config):
 
 class Esp32Hal:
     name = "esp32"
+    files_dir = ""  # net.json and net_cursor: /net.json, /net_cursor on the littlefs root
+    _wifi = None
 
     def __init__(self, config):
         self.config = config
@@ -351,6 +355,37 @@ class Esp32Hal:
 
     def bench_busy(self):
         return self._bench_train.busy()
+
+    # --- network (only on a meter with network settings) ----------------------------------
+    def net_start(self, ssid, password):
+        """Wi-Fi station mode on `ssid`; joining happens in the background (net_ready polls)."""
+        import network  # only a networked meter loads it
+
+        self._wifi = network.WLAN(network.STA_IF)
+        self._wifi.active(True)
+        self._wifi_login = (ssid, password)
+        self._wifi_backoff = WIFI_BACKOFF_MIN_MS
+        self._wifi_next = time.ticks_ms()
+
+    def net_ready(self):
+        """True when the station has an address; otherwise (re)join when the backoff (1 s
+        doubling to 60 s) says. Never waits: `connect()` returns at once and joins meanwhile."""
+        wifi = self._wifi
+        if wifi is None:
+            return False
+        if wifi.isconnected():
+            self._wifi_backoff = WIFI_BACKOFF_MIN_MS
+            return True
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self._wifi_next) >= 0:
+            try:
+                wifi.disconnect()
+                wifi.connect(*self._wifi_login)
+            except OSError:
+                pass
+            self._wifi_next = time.ticks_add(now, self._wifi_backoff)
+            self._wifi_backoff = min(self._wifi_backoff * 2, WIFI_BACKOFF_MAX_MS)
+        return False
 
     def power_cut(self):
         raise NotImplementedError(

@@ -95,6 +95,8 @@ class SimHal:
         self._saved_real = None
         self._fed_real = None
         self._stall_ms = 0
+        self.files_dir = state_dir  # net.json and net_cursor live beside the journal
+        self.net_up = True  # `sim.net` cuts and restores the simulated network
         virtual_ms = self._load_state()
         if virtual_ms is None:
             now = start if start is not None else meter_time()
@@ -220,6 +222,14 @@ class SimHal:
         """Make the next loop iteration hang for `seconds` (real time), as a driver stuck on
         its bus would: the loop stops feeding the watchdog."""
         self._stall_ms = seconds * 1000
+
+    # ---- network -------------------------------------------------------------------------
+    def net_ready(self):
+        """The unix port's plain sockets are always there; `sim.net` plays an outage."""
+        return self.net_up
+
+    def set_net(self, up):
+        self.net_up = bool(up)
 
     # ---- storage and power -----------------------------------------------------------------
     def block_device(self):

@@ -56,6 +56,7 @@ _GROUP_MODULES = (
     "serve_cmds",
     "customer_cmds",
     "notify_cmds",
+    "headend_cmds",
 )
 
 

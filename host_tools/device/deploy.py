@@ -12,6 +12,8 @@ Board layout: `firmware/main.py` -> `/main.py` (MicroPython runs `main.py` as so
 module keeps its package path as `.mpy` (`/firmware/core/meter.mpy`, `/token_spec/codec.mpy`);
 board pin maps `firmware/boards/*.json` are copied as they are (only the chosen one with
 `--board`). The sim HAL (`firmware/hal/sim.py`) runs only on the unix port and is not copied.
+MicroPython libraries from PyPI (`umqtt/simple.py`, host_tools/build/mplib.py) go to `/lib` as
+`.mpy` (`/lib/umqtt/simple.mpy`), the folder MicroPython searches and `mip` installs to.
 
 The board is reached through a handful of file operations (mpy_abi, hashes, list_files,
 makedirs, write, remove, meter_state, wipe_meter_state, reset): `board_repl.MpremoteBoard`
@@ -23,7 +25,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from host_tools.build.mpy import CompileError, compile_tree
+from host_tools.build.mpy import CompileError, compile_file, compile_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("firmware", "token_spec")
@@ -141,9 +143,27 @@ def build_files(root=ROOT, board=None, out_dir=None):
                     continue
                 data = src.read_bytes() if rel == MAIN_SOURCE else out.read_bytes()
                 files[remote_path(rel)] = data
+        files.update(_library_files(Path(out_dir, "lib")))
         for config in board_configs(root, board):
             files[remote_path(config.relative_to(root).as_posix())] = config.read_bytes()
     return dict(sorted(files.items()))
+
+
+def _library_files(out_dir):
+    """{"/lib/...mpy": bytes} for the PyPI libraries (fetched when missing)."""
+    from host_tools.build.mplib import LibraryError, ensure
+
+    try:
+        lib = ensure()
+        compiled = {}
+        for src in sorted(lib.rglob("*.py")):
+            rel = src.relative_to(lib).with_suffix(".mpy")
+            out = Path(out_dir, rel)
+            compile_file(src, out)
+            compiled["/lib/" + rel.as_posix()] = out.read_bytes()
+    except (LibraryError, CompileError) as exc:
+        raise DeployError(f"library: {exc}") from None
+    return compiled
 
 
 def sha256_hex(data):

@@ -151,11 +151,17 @@ class Supervisor:
         self.slot = boot_select.boot_slot(self.state_dir)
         slot_code = boot_select.slot_code(self.state_dir, self.slot)
         self._trial = boot_select.on_trial(self.state_dir, self.slot)
-        # .frozen holds asyncio, and the meter too in a frozen build (then nothing else).
+        # .frozen holds asyncio, and in a frozen build the meter and umqtt too (then nothing
+        # else). Otherwise umqtt.simple (host_tools/build/mplib.py) comes from the code folder
+        # when compiled (beside the meter), else from the library folder; an updated slot
+        # replaces the checkout's code but not the library (a board's /lib stays).
+        lib = "" if self.frozen else ":" + str(self._lib_dir())
         if slot_code:
-            path = slot_code + ":.frozen"
+            path = slot_code + ":.frozen" + lib
+        elif self.frozen:
+            path = ".frozen"
         else:
-            path = ".frozen" if self.frozen else ".frozen:" + self._code_dir()
+            path = ".frozen:" + self._code_dir() + ("" if self.mpy else lib)
         env.update(
             MICROPYPATH=path,
             PREPAY_SIM_STATE=self.state_dir,
@@ -189,7 +195,7 @@ class Supervisor:
         except BuildError as exc:
             raise SimError(str(exc)) from None
         stale = frozen and newer_sources(
-            self.micropython, [ROOT / "firmware", ROOT / "token_spec"]
+            self.micropython, [ROOT / "firmware", ROOT / "token_spec", ROOT / "build" / "mplib"]
         )
         if stale:
             self.log(
@@ -206,13 +212,29 @@ class Supervisor:
             from host_tools.build.mpy import CompileError, compile_file, source_files
 
             self._build = tempfile.TemporaryDirectory(prefix="prepay-sim-mpy-")
+            # umqtt in the same folder: one more MICROPYPATH entry costs every import a lookup
+            # and the PyPI interpreter's bounded heap its margin (tests/sim/test_sim_heap_cli.py).
+            lib = self._lib_dir()
+            sources = [
+                (src, ROOT) for src in source_files([ROOT / "firmware", ROOT / "token_spec"])
+            ]
+            sources += [(src, lib) for src in source_files([lib])]
             try:
-                for src in source_files([ROOT / "firmware", ROOT / "token_spec"]):
-                    out = Path(self._build.name, src.relative_to(ROOT).with_suffix(".mpy"))
+                for src, base in sources:
+                    out = Path(self._build.name, src.relative_to(base).with_suffix(".mpy"))
                     compile_file(src, out)
             except CompileError as exc:
                 raise SimError("mpy-cross failed: %s" % exc) from None
         return self._build.name
+
+    def _lib_dir(self):
+        """The MicroPython libraries from PyPI (build/mplib), fetched if missing."""
+        from host_tools.build.mplib import LibraryError, ensure
+
+        try:
+            return ensure()
+        except LibraryError as exc:
+            raise SimError(str(exc)) from None
 
     def _firmware_ended(self):
         """Collect the last output of an exited firmware, then restart it (or give up)."""

@@ -37,9 +37,11 @@ from host_tools.vending import StationError
 # cashups (added tables only: the station as a web app, see host_tools/web); 5: money controls
 # (meters.rated_amps and max_sale_kwh, arrears_closed); 6: customer_contacts, notify_outbox,
 # notify_deliveries (added tables only: customer messages, host_tools/notify); 7: STS meters
-# (sts_meters, sts_keys, sts_kct_sales; added tables only). Each step is an Alembic revision in
-# host_tools/vending/migrations/versions/ (`prepay station upgrade`).
-SCHEMA_VERSION = 7
+# (sts_meters, sts_keys, sts_kct_sales; added tables only); 8: the head-end's tables
+# meter_links, meter_events, readings, deliveries (added tables only: host_tools/headend).
+# Each step is an Alembic revision in host_tools/vending/migrations/versions/
+# (`prepay station upgrade`).
+SCHEMA_VERSION = 8
 metadata = MetaData()
 
 station_meta = Table(
@@ -363,7 +365,7 @@ notify_deliveries = Table(
 )
 Index("ix_notify_deliveries_due", notify_deliveries.c.state, notify_deliveries.c.next_at)
 
-# ---- 6: STS meters (issue 16, host_tools/vending/sts_meters.py). A meter registered as STS
+# ---- 7: STS meters (issue 16, host_tools/vending/sts_meters.py). A meter registered as STS
 # has a row in `sts_meters` beside its `meters` row. Its key parameters are generations in
 # `sts_keys` (0 = as registered; each `meter rekey` or rollover adds one), never a key: decoder
 # keys are derived at vend time from the station's STS vending key. A key change is carried by
@@ -404,6 +406,62 @@ sts_kct_sales = Table(
     Column("key_id", BigInteger, ForeignKey("sts_keys.id"), primary_key=True),
     _txn_ref("txn_id", primary_key=True),
 )
+
+# ---- 8: the head-end (host_tools/headend, docs/online.md) ---------------------------------------
+# One row per meter the head-end has heard from: online/offline (the retained state or its
+# last will), the last state document (JSON) and the newest event seq stored in order.
+meter_links = Table(
+    "meter_links",
+    metadata,
+    Column("meter", Text, primary_key=True),
+    Column("online", Boolean, nullable=False),
+    Column("changed_at", Text, nullable=False),  # UTC ISO time of the last online/offline
+    Column("state", Text),  # the meter's last state document (JSON)
+    Column("acked_seq", BigInteger, nullable=False, default=0),  # events stored 1..acked_seq
+)
+
+# The meter's journal events, stored once per (meter, seq) whatever the resends.
+meter_events = Table(
+    "meter_events",
+    metadata,
+    Column("meter", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("time", BigInteger, nullable=False),  # meter time (seconds since 2020-01-01)
+    Column("kind", Text, nullable=False),
+    Column("a", BigInteger, nullable=False),
+    Column("b", BigInteger, nullable=False),
+    Column("received_at", Text, nullable=False),
+)
+
+# Telemetry at 15-minute resolution: the last state seen in each quarter hour of meter time.
+readings = Table(
+    "readings",
+    metadata,
+    Column("meter", Text, primary_key=True),
+    Column("slot", BigInteger, primary_key=True),  # meter time // 900
+    Column("credit", BigInteger, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("power_w", BigInteger, nullable=False),
+    Column("relay", Text, nullable=False),
+    Column("zone", Text, nullable=False),
+)
+
+# Remote top-up: every token sold is queued here in the sale's own transaction
+# (vending/deliveries.py); the head-end pushes it to the meter when online.
+# status: pending -> sent -> accepted | rejected | done ("used": typed in first)
+deliveries = Table(
+    "deliveries",
+    metadata,
+    _txn_ref("txn_id", primary_key=True),
+    Column("meter", Text, nullable=False),
+    Column("digits", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("result", Text),  # the meter's token result code
+    Column("sent_at", Text),
+    Column("closed_at", Text),
+)
+Index("ix_deliveries_meter_status", deliveries.c.meter, deliveries.c.status)
 
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 

@@ -30,6 +30,7 @@ from host_tools.vending import (
     tariffs,
     voids,
 )
+from host_tools.vending.deliveries import delivery_rows
 from host_tools.vending.faults import crash_points
 from host_tools.vending.money import fmt, is_whole, parse_amount
 from token_spec import TYPE_CREDIT, encode_token, format_token
@@ -187,9 +188,11 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
                 "units": sale["units"],
                 "standing": sale["standing_charge"],
             }
-            # The top-up confirmation, in the sale's own write (host_tools/notify/outbox.py).
+            # The top-up confirmation and the remote delivery, both in the sale's own write
+            # (host_tools/notify/outbox.py, host_tools/vending/deliveries.py).
             topup = outbox.sale_row(txn_id, meter, stamp)
-            rows = [(_s, [sale_row]), token_rows(txn_id, meter, issued), topup]
+            queued = delivery_rows(txn_id, meter, issued)
+            rows = [(_s, [sale_row]), token_rows(txn_id, meter, issued), topup, queued]
             return rows + ([sts_meters.kct_rows(kcts, txn_id)] if kcts else [])
 
         crash(3)

@@ -53,9 +53,11 @@ def test_file_selection_and_board_layout(repo):
         "/firmware/core/__init__.mpy",
         "/firmware/core/meter.mpy",
         "/firmware/hal/__init__.mpy",
+        "/lib/umqtt/simple.mpy",  # the MQTT client from PyPI (host_tools/build/mplib.py)
         "/main.py",
         "/token_spec/__init__.mpy",
     ]
+    assert files["/lib/umqtt/simple.mpy"][:2] == b"M\x06"
     assert files["/main.py"] == (repo / "firmware/main.py").read_bytes()
     assert files["/firmware/core/meter.mpy"][:2] == b"M\x06"
     assert (

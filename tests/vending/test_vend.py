@@ -347,12 +347,14 @@ TAMPERS = {
         "DELETE FROM entries WHERE txn_id = " + TXN.format(2),
         "DELETE FROM tokens WHERE txn_id = " + TXN.format(2),
         "DELETE FROM sales WHERE txn_id = " + TXN.format(2),
+        "DELETE FROM deliveries WHERE txn_id = " + TXN.format(2),
         "DELETE FROM txns WHERE seq = 2",
     ],
     "delete last": [
         "DELETE FROM entries WHERE txn_id = " + TXN.format(4),
         "DELETE FROM tokens WHERE txn_id = " + TXN.format(4),
         "DELETE FROM sales WHERE txn_id = " + TXN.format(4),
+        "DELETE FROM deliveries WHERE txn_id = " + TXN.format(4),
         "DELETE FROM txns WHERE seq = 4",
     ],
 }

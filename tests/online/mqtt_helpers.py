@@ -1,0 +1,84 @@
+"""A small blocking paho-mqtt client for the tests (connect, subscribe, collect, publish) and
+the head-end service running in a thread."""
+
+import contextlib
+import queue
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+from host_tools.headend.service import Headend
+from host_tools.vending.station import Station
+
+
+class Probe:
+    """A connected MQTT 3.1.1 client whose received messages land in a queue."""
+
+    def __init__(self, broker, user, password, client_id=None):
+        self.messages = queue.Queue()
+        self.granted = queue.Queue()
+        self.published = queue.Queue()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or "probe-" + user,
+            protocol=mqtt.MQTTv311,
+        )
+        self.client.username_pw_set(user, password)
+        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
+        self.client.on_subscribe = lambda c, u, mid, codes, props: self.granted.put(
+            [code.value for code in codes]
+        )
+        connected = queue.Queue()
+        self.client.on_connect = lambda c, u, flags, code, props: connected.put(code.value)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        self.connect_code = connected.get(timeout=5)
+
+    def subscribe(self, topic, qos=1):
+        """Subscribe and return the broker's granted QoS list (0x80 = refused)."""
+        self.client.subscribe(topic, qos)
+        return self.granted.get(timeout=5)
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(5)
+        return info
+
+    def collect(self, seconds):
+        """Every message received within `seconds`."""
+        out = []
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return out
+            try:
+                out.append(self.messages.get(timeout=left))
+            except queue.Empty:
+                return out
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@contextlib.contextmanager
+def running_headend(home, broker, ca_file=None):
+    """The head-end service on its own Station of `home`, connected to `broker` (over TLS with
+    `ca_file`), its worker thread running; stopped and closed on exit."""
+    station = Station(str(home))
+    headend = Headend(
+        station, broker.url, broker.headend_user, broker.headend_password, ca_file=ca_file
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=headend.run, args=(stop,), daemon=True)
+    headend.start()
+    worker.start()
+    try:
+        yield headend
+    finally:
+        stop.set()
+        worker.join(10)
+        headend.close()
+        station.close()

@@ -1,0 +1,170 @@
+"""The whole online chain: a station, `prepay headend`'s service, the real Mosquitto and the
+simulated meter (`prepay sim`) talking MQTT over loopback.
+
+A vend reaches an online meter with no keypad entry; an offline meter gets its queued token
+once when it returns; a token typed in first closes its delivery as done; the meter's events
+reach the database exactly once, in order, across an outage and a power cut.
+"""
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from host_tools.device.client import DeviceClient
+from host_tools.provisioning import provision_meter
+from host_tools.sim import SimMeter
+from host_tools.vending import db, keystore, vend
+from tests.online.mqtt_helpers import running_headend
+from tests.sim.sim_scenario_helpers import power_cut
+from tests.support.mosquitto import ScratchBroker
+from tests.vending.vending_setup import CURRENCY_METER, make_station
+
+PASSPHRASE = "correct horse battery staple"
+METER_PASSWORD = "meter-3-secret"
+
+
+@pytest.fixture
+def chain(tmp_path, monkeypatch):
+    monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
+    monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)
+    monkeypatch.delenv("PREPAY_VEND_CRASH_AT", raising=False)
+    home = tmp_path / "home"
+    station = make_station(home)
+    with (
+        ScratchBroker(meters={CURRENCY_METER: METER_PASSWORD}) as broker,
+        SimMeter(tmp_path / "state", speed=0) as sim,
+    ):
+        provision_meter(sim.port, CURRENCY_METER, home=str(home))
+        with running_headend(home, broker) as headend, DeviceClient(sim.port, timeout=10) as meter:
+            meter.request("net.set", network={"broker": broker.url, "password": METER_PASSWORD})
+            wait(lambda: _link(station) is not None and _link(station).online, 10, "online")
+            yield station, meter, broker, headend
+    station.close()
+
+
+def wait(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError(f"not {what} within {timeout} s")
+
+
+def _link(station):
+    links = db.meter_links
+    return station.read(
+        lambda c: c.execute(select(links).where(links.c.meter == CURRENCY_METER)).first()
+    )
+
+
+def _deliveries(station):
+    return station.read(
+        lambda c: c.execute(select(db.deliveries).order_by(db.deliveries.c.txn_id)).all()
+    )
+
+
+def _events(station):
+    return station.read(
+        lambda c: c.execute(
+            select(db.meter_events.c.seq, db.meter_events.c.kind)
+            .where(db.meter_events.c.meter == CURRENCY_METER)
+            .order_by(db.meter_events.c.seq)
+        ).all()
+    )
+
+
+def test_a_vend_reaches_an_online_meter_without_the_keypad(chain):
+    station, meter, _, _ = chain
+    before = meter.request("status")["credit"]
+    start = time.monotonic()
+    sold = vend.sell(station, CURRENCY_METER, "15", "ON-1", "cash", "clerk")
+    done = wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+    print(f"vend -> accepted on the meter: {done - start:.2f} s")
+    assert done - start < 2.0  # the issue's bar (a test assertion on the chain, not a bench)
+    row = _deliveries(station)[0]
+    assert row.result == "accepted" and row.attempts == 1 and row.digits == sold["token"]
+    assert meter.request("status")["credit"] == before + 1500
+
+
+def test_an_offline_meter_gets_its_token_once_when_it_returns(chain):
+    station, meter, _, headend = chain
+    meter.request("sim.net", up=False)
+    wait(lambda: not _link(station).online, 10, "offline")
+    vend.sell(station, CURRENCY_METER, "7", "OFF-1", "cash", "clerk")
+    time.sleep(1.0)
+    assert [r.status for r in _deliveries(station)] == ["pending"]  # nobody to push to
+    meter.request("sim.net", up=True)
+    wait(lambda: _deliveries(station)[0].status == "accepted", 15, "accepted")
+    assert _deliveries(station)[0].attempts == 1
+    assert meter.request("status")["credit"] == 700
+
+
+def test_a_token_typed_in_first_closes_its_delivery_as_done(chain):
+    station, meter, _, _ = chain
+    meter.request("sim.net", up=False)
+    wait(lambda: not _link(station).online, 10, "offline")
+    sold = vend.sell(station, CURRENCY_METER, "5", "KEY-1", "cash", "clerk")
+    assert meter.request("keypad", keys=sold["token"] + "#")["results"] == ["accepted"]
+    meter.request("sim.net", up=True)
+    wait(lambda: _deliveries(station)[0].status == "done", 15, "done")
+    assert _deliveries(station)[0].result == "used"
+    assert meter.request("status")["credit"] == 500  # applied once
+
+
+def test_broker_restart_mid_delivery_loses_nothing(chain):
+    station, meter, broker, _ = chain
+    broker.restart(down_s=0)  # before the sale's push: the queue is in the database
+    sold = [vend.sell(station, CURRENCY_METER, "2", f"BR-{i}", "cash", "clerk") for i in (1, 2)]
+    broker.restart(down_s=0.5)  # while those deliveries may be in flight
+    wait(lambda: all(r.status == "accepted" for r in _deliveries(station)), 30, "accepted")
+    assert len(sold) == len(_deliveries(station)) == 2
+    assert meter.request("status")["credit"] == 400
+
+
+def test_events_arrive_exactly_once_in_order_across_outage_and_power_cut(chain):
+    station, meter, _, _ = chain
+    meter.request("sim.net", up=False)
+    wait(lambda: not _link(station).online, 10, "offline")
+    for _ in range(3):
+        meter.request("sim.tamper", open=True)
+        meter.request("sim.tamper", open=False)
+    vend_digits = vend.sell(station, CURRENCY_METER, "1", "EV-1", "cash", "clerk")["token"]
+    meter.request("keypad", keys=vend_digits + "#")  # a commit: the tamper events are durable
+    power_cut(meter)
+    on_meter = [e["seq"] for e in meter.all_events()]
+    wait(lambda: [r.seq for r in _events(station)] == on_meter, 20, "every event stored")
+    stored = _events(station)
+    assert [r.seq for r in stored] == list(range(1, len(stored) + 1))
+    assert [r.kind for r in stored].count("boot") >= 2
+    assert _link(station).acked_seq == on_meter[-1]
+
+
+def test_the_whole_chain_over_tls_with_a_generated_ca(tmp_path, monkeypatch):
+    monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
+    monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)
+    home = tmp_path / "home"
+    station = make_station(home)
+    with (
+        ScratchBroker(meters={CURRENCY_METER: METER_PASSWORD}, tls=True) as broker,
+        SimMeter(tmp_path / "state", speed=0) as sim,
+        DeviceClient(sim.port, timeout=10) as meter,
+    ):
+        assert broker.url.startswith("mqtts://")
+        provision_meter(sim.port, CURRENCY_METER, home=str(home))
+        with running_headend(home, broker, ca_file=broker.ca_file):
+            network = {
+                "broker": broker.url,
+                "password": METER_PASSWORD,
+                "ca": broker.ca_pem.decode(),
+            }
+            meter.request("net.set", network=network)
+            wait(lambda: _link(station) is not None and _link(station).online, 15, "online")
+            assert meter.request("status")["network"]["tls"] is True
+            vend.sell(station, CURRENCY_METER, "3", "TLS-1", "cash", "clerk")
+            wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+            assert meter.request("status")["credit"] == 300
+    station.close()
