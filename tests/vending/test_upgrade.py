@@ -21,15 +21,20 @@ NEW_TABLES = (
     "arrears_closed",  # schema 5
 )
 NEW_METER_COLUMNS = ("rated_amps", "max_sale_kwh")  # schema 5
+NEW_METER_COLUMNS += ("carried", "totals_month", "month_units", "month_standing")  # running
+NEW_INDEXES = ("ix_txns_meter_kind_seq", "ix_tokens_txn_id", "ix_token_refs_txn_id")
+NEW_INDEXES += ("ix_config_counters_txn_id",)  # with the running totals
 NOW = db.SCHEMA_VERSION
 
 
 def _as_schema_3(station):
-    """The station's database as `station init` of schema 3 made it (what schemas 4 and 5
+    """The station's database as `station init` of schema 3 made it (what later schemas
     added dropped, the version set back)."""
     with station.engine.begin() as conn:
         for table in NEW_TABLES:
             conn.execute(text(f"DROP TABLE {table}"))
+        for index in NEW_INDEXES:
+            conn.execute(text(f"DROP INDEX {index}"))
         for column in NEW_METER_COLUMNS:
             conn.execute(text(f"ALTER TABLE meters DROP COLUMN {column}"))
         conn.execute(text("UPDATE station_meta SET value = '3' WHERE key = 'schema_version'"))
