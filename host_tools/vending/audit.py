@@ -1,9 +1,10 @@
 """`prepay audit verify`: recompute the hash chain and cross-check the side tables.
 
 Catches an edited txn or entry (hash mismatch), a deleted or inserted txn (seq gap / broken
-link / head mismatch), rows whose txn is gone, and edits to sales, tokens and reversals that
-contradict the hashed txns. Every pass streams in seq order, so memory stays flat however long
-the ledger is.
+link / head mismatch), rows whose txn is gone, edits to sales, tokens and reversals that
+contradict the hashed txns, and meters' running totals (db.meters: the value carried, this
+month's units and standing charge) that differ from their entries and sales. Every pass
+streams in seq order, so memory stays flat however long the ledger is.
 """
 
 import json
@@ -24,6 +25,7 @@ def verify(station):
         count = _chain(conn, problems)
         problems += _orphans(conn)
         problems += _cross_check(conn)
+        problems += _running_totals(conn)
         return {"ok": not problems, "txns": count, "problems": problems[:MAX_PROBLEMS]}
 
     return station.read(work)
@@ -150,4 +152,60 @@ def _closed_arrears(conn):
         said = (row["kind"], body.get("request"), body.get("arrears"))
         if said != ("arrears", "arrears-" + row["how"], f"{row['arrear_seq']:08d}"):
             problems.append(f"closed arrears (txn {row['seq']}): differs from its txn")
+    return problems
+
+
+def _running_totals(conn):
+    """Each meter's running totals must equal the sums they stand for: the carry its
+    carry_forward entries, the month its newest sale's, that month's units and standing charge
+    its unreversed sales' in that month."""
+    m, s, r = db.meters, db.sales, db.reversals
+    carry = (
+        select(_e.c.meter, (-func.sum(_e.c.amount)).label("carried"))
+        .where(_e.c.account == "carry_forward")
+        .group_by(_e.c.meter)
+        .subquery()
+    )
+    newest = select(s.c.meter, func.max(s.c.month).label("month")).group_by(s.c.meter).subquery()
+    unreversed = ~select(r.c.original_id).where(r.c.original_id == s.c.txn_id).exists()
+    month = (
+        select(
+            s.c.meter,
+            s.c.month,
+            func.sum(s.c.units).label("units"),
+            func.sum(s.c.standing).label("standing"),
+        )
+        .where(unreversed)
+        .group_by(s.c.meter, s.c.month)
+        .subquery()
+    )
+    query = (
+        select(
+            m.c.number,
+            m.c.carried,
+            m.c.totals_month,
+            m.c.month_units,
+            m.c.month_standing,
+            func.coalesce(carry.c.carried, 0).label("want_carried"),
+            newest.c.month.label("want_month"),
+            func.coalesce(month.c.units, 0).label("want_units"),
+            func.coalesce(month.c.standing, 0).label("want_standing"),
+        )
+        .select_from(m)
+        .outerjoin(carry, carry.c.meter == m.c.number)
+        .outerjoin(newest, newest.c.meter == m.c.number)
+        .outerjoin(month, (month.c.meter == m.c.number) & (month.c.month == m.c.totals_month))
+        .order_by(m.c.number)
+    )
+    problems = []
+    for row in _stream(conn, query):
+        kept = (row["carried"], row["totals_month"], row["month_units"], row["month_standing"])
+        # int(): PostgreSQL sums bigints as numeric
+        want = (int(row["want_carried"]), row["want_month"], int(row["want_units"]))
+        want += (int(row["want_standing"]),)
+        if kept != want:
+            problems.append(
+                f"meter {row['number']}: running totals (carried, month, units, standing) "
+                f"{kept} differ from its entries and sales {want}"
+            )
     return problems

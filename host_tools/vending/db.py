@@ -38,10 +38,11 @@ from host_tools.vending import StationError
 # (meters.rated_amps and max_sale_kwh, arrears_closed); 6: customer_contacts, notify_outbox,
 # notify_deliveries (added tables only: customer messages, host_tools/notify); 7: STS meters
 # (sts_meters, sts_keys, sts_kct_sales; added tables only); 8: the head-end's tables
-# meter_links, meter_events, readings, deliveries (added tables only: host_tools/headend).
-# Each step is an Alembic revision in host_tools/vending/migrations/versions/
-# (`prepay station upgrade`).
-SCHEMA_VERSION = 8
+# meter_links, meter_events, readings, deliveries (added tables only: host_tools/headend);
+# 9: running totals on the meter row (meters.carried, totals_month, month_units,
+# month_standing) and the indexes a sale needs. Each step is an Alembic revision in
+# host_tools/vending/migrations/versions/ (`prepay station upgrade`).
+SCHEMA_VERSION = 9
 metadata = MetaData()
 
 station_meta = Table(
@@ -87,6 +88,16 @@ meters = Table(
     # the station's default rated current), see limits.max_sale_kwh.
     Column("rated_amps", Integer),
     Column("max_sale_kwh", Integer),
+    # Running totals, so a sale reads its meter's state from this row and never sums the
+    # meter's history: the value carried forward (minus the sum of the meter's carry_forward
+    # entries, kept by ledger.append for every txn), and the units and standing charge of the
+    # meter's sales in `totals_month` that are not reversed (the block tariff's position; kept
+    # by the sale's guarded write and by reversals). `prepay audit verify` checks them against
+    # the entries and sales.
+    Column("carried", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("totals_month", Text),  # NULL: no sale yet
+    Column("month_units", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("month_standing", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 cashiers = Table(
@@ -159,6 +170,9 @@ txns = Table(
     Column("hash", Text, nullable=False),
 )
 Index("ix_txns_local_date", txns.c.local_date)
+# A meter's txns of one kind, newest first (its signed configs, read by every sale):
+# without it that read scans the whole ledger.
+Index("ix_txns_meter_kind_seq", txns.c.meter, txns.c.kind, txns.c.seq)
 event.listen(metadata, "after_create", SEAL_FUNCTION.execute_if(dialect="postgresql"))
 
 
@@ -206,6 +220,9 @@ tokens = Table(
     Column("digits", Text, nullable=False),
     UniqueConstraint("meter", "tid", name="uq_tokens_meter_tid"),
 )
+# Every column referencing txns.id is indexed: SQLite checks a deferred foreign key by looking
+# up the rows that reference the txn row being inserted, a scan of the table without one.
+Index("ix_tokens_txn_id", tokens.c.txn_id)
 
 # Idempotency for management tokens with a --ref.
 token_refs = Table(
@@ -214,6 +231,7 @@ token_refs = Table(
     Column("ref", Text, primary_key=True),
     _txn_ref("txn_id", nullable=False),
 )
+Index("ix_token_refs_txn_id", token_refs.c.txn_id)
 
 reversals = Table(
     "reversals",
@@ -240,6 +258,7 @@ config_counters = Table(
     _txn_ref("txn_id", nullable=False),
     UniqueConstraint("meter", "counter"),
 )
+Index("ix_config_counters_txn_id", config_counters.c.txn_id)
 
 # ---- 4: the station's users (host_tools/vending/users.py), API keys (apikeys.py), day closes
 # (closing.py). A user's name is also its cashier id: the ledger's `cashier` column names users.

@@ -23,7 +23,7 @@ import hashlib
 import json
 import secrets
 
-from sqlalchemy import LargeBinary, Text, bindparam, cast, func, literal_column, select
+from sqlalchemy import LargeBinary, Text, bindparam, case, cast, func, literal_column, select
 from sqlalchemy.dialects import postgresql
 
 from host_tools.vending import db, direct
@@ -39,14 +39,51 @@ _MOVE_HEAD = direct.Statement(
     .where(db.chain_head.c.id == 1)
     .values(seq=bindparam("seq"), hash=bindparam("hash"))
 )
+_m = db.meters
 # A write that read the meter's version without locking it: moves the version on only if it is
-# still the one read (see append's `guard`).
+# still the one read (see append's `guard`), and moves the meter's running totals on in the
+# same statement: the carry by the txn's carry_forward entries, this month's units and standing
+# charge by the sale's (`g_month`; a sale in a later month than the totals starts them again —
+# block tariffs start again on the 1st; one in an earlier month, a clock set back, leaves them).
+_new_month = (_m.c.totals_month.is_(None)) | (_m.c.totals_month < bindparam("g_month"))
+_same_month = _m.c.totals_month == bindparam("g_month")
+
+
+def _month_total(column, delta):
+    return case(
+        (_same_month, column + bindparam(delta)), (_new_month, bindparam(delta)), else_=column
+    )
+
+
 _GUARD = direct.Statement(
-    db.meters.update()
-    .where(db.meters.c.number == bindparam("g_meter"))
-    .where(db.meters.c.version == bindparam("g_version"))
-    .values(version=db.meters.c.version + 1)
-    .returning(db.meters.c.version)
+    _m.update()
+    .where(_m.c.number == bindparam("g_meter"))
+    .where(_m.c.version == bindparam("g_version"))
+    .values(
+        version=_m.c.version + 1,
+        carried=_m.c.carried + bindparam("g_carried"),
+        month_units=_month_total(_m.c.month_units, "g_units"),
+        month_standing=_month_total(_m.c.month_standing, "g_standing"),
+        totals_month=case((_new_month, bindparam("g_month")), else_=_m.c.totals_month),
+    )
+    .returning(_m.c.version)
+)
+# A txn written under the meter's lock (reversals, arrears): the carry moves by its
+# carry_forward entries; a reversal takes its sale's units and standing charge off the month's
+# totals if they are still that month's.
+_TOTALS = direct.Statement(
+    _m.update()
+    .where(_m.c.number == bindparam("g_meter"))
+    .values(
+        carried=_m.c.carried + bindparam("g_carried"),
+        month_units=case(
+            (_same_month, _m.c.month_units + bindparam("g_units")), else_=_m.c.month_units
+        ),
+        month_standing=case(
+            (_same_month, _m.c.month_standing + bindparam("g_standing")),
+            else_=_m.c.month_standing,
+        ),
+    )
 )
 _SEAL_TAIL = db.SEAL_TAIL  # what follows the previous hash in the hashed JSON (_hash_prefix)
 # Cached statements: PostgreSQL appends, one per set of side tables (see _append_pg), and
@@ -106,6 +143,7 @@ def append(
     lines,
     side_rows=None,
     guard=None,
+    month=None,
     before_seal=None,
     before_commit=None,
 ):
@@ -124,6 +162,11 @@ def append(
 
     `before_seal()` / `before_commit()` are the kill test's crash points: rows written but not
     sealed / sealed but not committed. On PostgreSQL both are the moment before the statement.
+
+    The meter's running totals (db.meters) move with the txn: its carry by the carry_forward
+    lines, and with `month=(month, units, standing)` (a sale: positive; a reversal: negative)
+    that month's totals. A guarded append does it in the guard's statement, others after the
+    rows (the caller holds the meter's lock).
     """
     if sum(amount for _, amount, _ in lines) != 0:
         raise AssertionError(f"unbalanced {kind} txn: {lines!r}")  # a bug, never user input
@@ -152,14 +195,26 @@ def append(
         "body": canonical(body),
     }
     prefix = _hash_prefix(row, entry_rows)
+    month_of, units, standing = month or (None, 0, 0)
+    totals = {
+        "g_meter": meter,
+        "g_carried": -sum(e["amount"] for e in entry_rows if e["account"] == "carry_forward"),
+        "g_month": month_of,
+        "g_units": units,
+        "g_standing": standing,
+    }
+    if guard is None and meter and (totals["g_carried"] or month_of is not None):
+        direct.send(conn, _TOTALS, totals)
     if db.is_postgres(conn.engine):
         for hook in (before_seal, before_commit):
             if hook is not None:
                 hook()
-        row["seq"], row["prev_hash"], row["hash"] = _append_pg(conn, row, prefix, writes, guard)
+        row["seq"], row["prev_hash"], row["hash"] = _append_pg(
+            conn, row, prefix, writes, guard, totals
+        )
         return row
     if guard is not None:
-        _bump_sqlite(conn, meter, guard)
+        _bump_sqlite(conn, guard, totals)
     for table, rows in writes:
         direct.send_many(conn, _insert(table, tuple(rows[0])), rows)
     if before_seal is not None:
@@ -175,11 +230,11 @@ def append(
     return row
 
 
-def _bump_sqlite(conn, meter, version):
+def _bump_sqlite(conn, version, totals):
     # Under BEGIN IMMEDIATE nobody else can have written: a mismatch is checked all the same.
-    sent = direct.send(conn, _GUARD, {"g_meter": meter, "g_version": version})
+    sent = direct.send(conn, _GUARD, {**totals, "g_version": version})
     if direct.first(_GUARD, sent) is None:
-        raise db.Conflict(f"meter {meter} changed since it was read")
+        raise db.Conflict(f"meter {totals['g_meter']} changed since it was read")
 
 
 def _insert(table, names):
@@ -191,7 +246,7 @@ def _insert(table, names):
     return statement
 
 
-def _append_pg(conn, row, prefix, writes, guard):
+def _append_pg(conn, row, prefix, writes, guard, totals):
     """PostgreSQL: the meter guard, every row of the txn, the seal and the head move in ONE
     statement (see _build_append_pg).
 
@@ -202,7 +257,7 @@ def _append_pg(conn, row, prefix, writes, guard):
     params = {"t_" + name: value for name, value in row.items()}
     params["t_prefix"] = prefix
     if guard is not None:
-        params.update(g_meter=row["meter"], g_version=guard)
+        params.update(totals, g_version=guard)
     for table, rows in writes:
         params["rows_" + table.name] = _COMPACT(rows)
     shape = (guard is not None,) + tuple((table.name, tuple(rows[0])) for table, rows in writes)

@@ -395,11 +395,12 @@ def meter_summary(station, meter):
     meter = registry.check_meter(meter)
 
     def work(conn):
-        out = registry.meter_dict(registry.get_meter(conn, meter))
+        row = registry.get_meter(conn, meter)
+        out = registry.meter_dict(row)
         items = registry.arrears_outstanding(conn, meter, station.config["debt_order"])
         out["arrears"] = {vend.receipt_number(seq): fmt(owed) for _, owed, seq in items}
         out["arrears_total"] = fmt(sum(owed for _, owed, _ in items))
-        out["carried_forward"] = fmt(registry.carry_balance(conn, meter))
+        out["carried_forward"] = fmt(row.carried)  # running total (db.meters)
         out["arrears_history"] = [
             {k: (fmt(v) if isinstance(v, int) else v) for k, v in item.items()}
             for item in arrears.history(conn, meter)

@@ -341,17 +341,6 @@ def arrears_outstanding(conn, number, order="oldest"):
     return items
 
 
-def carry_balance(conn, number):
-    """Value paid but not yet delivered (kWh rounding), owed to the meter's customer."""
-    e = db.entries
-    total = conn.execute(
-        select(func.coalesce(func.sum(e.c.amount), 0)).where(
-            e.c.meter == number, e.c.account == "carry_forward"
-        )
-    ).scalar_one()
-    return -int(total)
-
-
 # ---- cashiers --------------------------------------------------------------------------------
 
 

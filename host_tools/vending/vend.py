@@ -63,24 +63,23 @@ def _not_reversed(id_column):
     return ~select(_r.c.original_id).where(_r.c.original_id == id_column).exists()
 
 
-# This month's units and standing charge in one scan of the meter's sales this month.
-_MONTH = (
+# This month's units and standing charge summed from the meter's sales: only for a sale dated
+# before the month of the meter's running totals (a clock set back); see _month_so_far.
+_MONTH = direct.Statement(
     select(
         func.coalesce(func.sum(_s.c.units), 0).label("month_units"),
         func.coalesce(func.sum(_s.c.standing), 0).label("month_standing"),
-    )
-    .where(
+    ).where(
         _s.c.meter == bindparam("meter"),
         _s.c.month == bindparam("month"),
         _not_reversed(_s.c.txn_id),
     )
-    .subquery("month")
 )
 
 # One statement (one snapshot) for everything the sale depends on: the meter's row with its
-# version, whether the reference was used, the cashier's limit, the newest TID, this month's
-# units and standing charge (reversed sales excluded: they fix the block of the next unit), the
-# value carried.
+# version and running totals (this month's units and standing charge, the value carried: see
+# db.meters; never a sum over the meter's history, so a sale costs the same on an old meter),
+# whether the reference was used, the cashier's limit, the newest TID (an index's last entry).
 _METER_STATE = direct.Statement(
     select(
         db.meters,
@@ -95,14 +94,18 @@ _METER_STATE = direct.Statement(
         .where(db.sts_meters.c.number == bindparam("meter"))
         .scalar_subquery()
         .label("sts_ea"),
-        _MONTH.c.month_units,
-        _MONTH.c.month_standing,
-        select(func.coalesce(func.sum(_e.c.amount), 0))
-        .where(_e.c.meter == bindparam("meter"), _e.c.account == "carry_forward")
-        .scalar_subquery()
-        .label("carry"),
     ).where(db.meters.c.number == bindparam("meter"))
 )
+
+
+def _month_so_far(conn, state, month):
+    """(units, standing charge) of the meter's unreversed sales in `month` before this one."""
+    if state.totals_month == month:
+        return int(state.month_units), int(state.month_standing)
+    if state.totals_month is None or state.totals_month < month:
+        return 0, 0  # a new month: block tariffs and the standing charge start again
+    got = direct.first(_MONTH, direct.send(conn, _MONTH, {"meter": state.number, "month": month}))
+    return int(got.month_units), int(got.month_standing)
 
 
 def check_ref(ref):
@@ -141,7 +144,7 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             # A retry on PostgreSQL: take the meter's lock first, so the state read next (a new
             # snapshot) sees every write committed before ours and nobody can change it.
             registry.get_meter(conn, meter, lock=True)
-        params = {"meter": meter, "month": stamp.month, "ref": ref, "cashier": cashier}
+        params = {"meter": meter, "ref": ref, "cashier": cashier}
         state = direct.first(_METER_STATE, direct.send(conn, _METER_STATE, params))
         if state is None:
             raise registry.unregistered(meter)
@@ -154,19 +157,21 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             raise StationError(
                 f"{fmt(amount)} is above the vend limit {fmt(limit)} of cashier {cashier or '-'}"
             )
+        so_far = _month_so_far(conn, state, stamp.month)
         kcts = []
         if state.sts_ea is not None:
             # STS meter: priced in the token's units, tokens (KCTs first) from sts_meters. TIDs
             # one apart: an STS sale has no void token (docs/sts.md, Reversals).
             sts = sts_meters.state(conn, meter)
             token = sts_meters.TOKEN_AMOUNTS[meter_row.unit]
-            sale = _price(conn, station, sts_meters.pricing_row(meter_row), amount, state, token)
+            pricing = sts_meters.pricing_row(meter_row)
+            sale = _price(conn, station, pricing, amount, state.carried, so_far, token)
             minute = sts_meters.minute_now(station, now)
             tid_seq = sts_meters.next_tid_seq(conn, meter, minute, last=state.last_tid)
             issued, fields, kcts = sts_meters.sale_tokens(station, conn, sts, sale, tid_seq)
             sale.update(fields)
         else:
-            sale = _price(conn, station, meter_row, amount, state)
+            sale = _price(conn, station, meter_row, amount, state.carried, so_far)
             waiting = meter_config.pending(conn, meter)
             if waiting is not None:  # e.g. a new tariff: the receipt carries it (issue 13)
                 sale.update(config_counter=waiting["counter"], config_blob=waiting["blob"])
@@ -207,6 +212,7 @@ def sell(station, meter, amount_text, ref, channel, cashier="", now=None):
             lines,
             side_rows,
             guard=state.version,  # nothing is written if the meter changed since the read
+            month=(stamp.month, sale["units"], sale["standing_charge"]),
             before_seal=lambda: crash(4),  # rows written, txn not sealed
             before_commit=lambda: crash(5),  # sealed, not committed
         )
@@ -229,8 +235,9 @@ def _replay(conn, txn_id, meter, amount):
     return out
 
 
-def _price(conn, station, meter_row, amount, state, token=tariffs.V1):
-    """Debt recovery, standing charge and the credit/energy split for one sale.
+def _price(conn, station, meter_row, amount, carried, so_far, token=tariffs.V1):
+    """Debt recovery, standing charge and the credit/energy split for one sale, given the value
+    carried on the meter and (units, standing charge) of its sales this month so far.
 
     `token` (tariffs.TokenAmounts) is what one credit token carries: v1's, or an STS meter's
     (sts_meters.TOKEN_AMOUNTS, with meter_row's scale the token's unit); units are rounded
@@ -253,7 +260,7 @@ def _price(conn, station, meter_row, amount, state, token=tariffs.V1):
         "debt": [[arrear_id, part] for arrear_id, part in debt],
         "debt_recovered": debt_total,
         "standing_charge": 0,
-        "carry_in": -int(state.carry),  # value paid earlier and not yet delivered
+        "carry_in": int(carried),  # value paid earlier and not yet delivered
         "carry_out": 0,
         "energy": 0,
         "prepayment": 0,
@@ -269,10 +276,10 @@ def _price(conn, station, meter_row, amount, state, token=tariffs.V1):
         limits.check_sale_energy(station.limits, meter_row, amount, units, tariff)
         return sale
     registry.check_tariff_for("kwh", tariff)  # a TOU tariff is priced by a currency meter
-    owed_standing = max(0, tariff["standing_charge"] - int(state.month_standing))
+    used, standing_paid = so_far
+    owed_standing = max(0, tariff["standing_charge"] - standing_paid)
     sale["standing_charge"] = min(owed_standing, amount - debt_total)
     budget = amount - debt_total - sale["standing_charge"] + sale["carry_in"]
-    used = int(state.month_units)
     units, energy, carry = tariffs.energy_for(
         budget, tariff["blocks"], meter_row.scale, used, token
     )
@@ -441,7 +448,7 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         ).scalar()
         if done is not None:
             raise StationError(f"receipt {receipt_number(seq)} was already reversed")
-        carried = registry.carry_balance(conn, original["meter"])
+        carried = meter_row.carried  # running total, exact under the meter's lock
         sale_lines = ledger.txn_lines(conn, original["id"])
         closed = arrears.closed_arrears(conn, [a for _, _, a in sale_lines if a is not None])
         lines = _reversal_lines(sale_lines, carried, closed)
@@ -461,8 +468,17 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
             rows = [(_r, [{"original_id": original["id"], "reversal_id": txn_id}])]
             return rows + ([token_rows(txn_id, original["meter"], [void])] if void else [])
 
+        sold = conn.execute(_SALE_BY_ID, {"txn_id": original["id"]}).one()
         row = ledger.append(
-            conn, "reversal", original["meter"], stamp, cashier, rev_body, lines, side_rows
+            conn,
+            "reversal",
+            original["meter"],
+            stamp,
+            cashier,
+            rev_body,
+            lines,
+            side_rows,
+            month=(sold.month, -sold.units, -sold.standing),  # off its month's running totals
         )
         return receipt_from(row)
 
