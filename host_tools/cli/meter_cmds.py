@@ -7,7 +7,15 @@ Putting a meter's settings into the meter itself is `prepay device provision` (d
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import home_option, print_receipt, station_command
+from host_tools.cli.station_access import (
+    ADMINS,
+    acting_user,
+    approving_supervisor,
+    home_option,
+    print_receipt,
+    retired_options,
+    station_command,
+)
 from host_tools.vending import registry, render
 
 
@@ -110,14 +118,16 @@ def meter_show(station, number, as_json):
 @meter.command("set-tariff")
 @click.argument("number")
 @click.argument("tariff_name")
-@click.option("--cashier", default="")
+@retired_options("--cashier")
 @json_option
 @station_command
-def meter_set_tariff(station, number, tariff_name, cashier, as_json):
-    """Move a meter to another tariff. A currency meter gets a signed config with it, which
-    its sales' receipts carry until `prepay config applied` records the meter has it."""
+def meter_set_tariff(station, number, tariff_name, as_json):
+    """Move a meter to another tariff (as the logged-in admin). A currency meter gets a signed
+    config with it, which its sales' receipts carry until `prepay config applied` records the
+    meter has it."""
     from host_tools.vending.mgmt import change_tariff
 
+    cashier = acting_user(station, ADMINS, "changing a meter's tariff").name
     r = change_tariff(station, number, tariff_name, cashier)
     if as_json:
         emit(r, True, "")
@@ -145,14 +155,18 @@ def meter_set_limits(station, number, rated_amps, max_sale_kwh, clear):
 @click.argument("number")
 @click.argument("amount")
 @click.option("--note", default="", help="Why (e.g. the old account it comes from).")
-@click.option("--cashier", default="")
-@click.option("--supervisor", default="", help="Approval, needed above the station's limit.")
+@retired_options("--cashier", "--supervisor")
 @json_option
 @station_command
-def meter_arrears(station, number, amount, note, cashier, supervisor, as_json):
-    """Put arrears on a meter; vends recover them by the tariff's percentage and cap."""
+def meter_arrears(station, number, amount, note, as_json):
+    """Put arrears on a meter; vends recover them by the tariff's percentage and cap. Above
+    the station's approval limit a supervisor approves: the logged-in user when one, else
+    $PREPAY_SUPERVISOR and $PREPAY_SUPERVISOR_PASSWORD."""
     from host_tools.vending.mgmt import add_arrears
 
+    acting = acting_user(station, what="arrears")
+    cashier = acting.name
+    supervisor = approving_supervisor(station, acting, "arrears", required=False)
     r = add_arrears(station, number, amount, note, cashier, supervisor=supervisor)
     print_receipt(r, as_json, station)
 
@@ -164,16 +178,18 @@ def _arrears_correction(how, help_text):
         params.append(click.Argument(["new_amount"]))
 
     @station_command
-    def run(station, receipt, reason, supervisor, as_json, new_amount=None):
+    def run(station, receipt, reason, as_json, new_amount=None):
         from host_tools.vending import arrears
 
+        acting = acting_user(station, what=f"arrears {how}")
+        supervisor = approving_supervisor(station, acting, f"arrears {how}")
         r = arrears.correct(station, how, receipt, reason, supervisor, new_amount)
         print_receipt(r, as_json, station)
 
     command = click.Command("arrears-" + how, callback=run, params=params, help=help_text)
     for option in (
         click.option("--reason", required=True),
-        click.option("--supervisor", required=True, help="A cashier registered --supervisor."),
+        retired_options("--cashier", "--supervisor"),
         json_option,
         home_option,
     ):

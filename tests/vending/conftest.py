@@ -6,6 +6,7 @@ import itertools
 import pytest
 
 from host_tools.vending import keystore
+from tests.support.cli_login import log_in
 from tests.support.scratch_pg import ScratchPostgres, ScratchUnavailable
 
 PASSPHRASE = "correct horse battery staple"
@@ -52,7 +53,7 @@ def fast_kdf(monkeypatch):
 @pytest.fixture
 def station_env(monkeypatch):
     monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)  # the first admin's (station init)
+    log_in(monkeypatch, PASSPHRASE)  # station init's first admin "admin"; the CLI acts as it
     monkeypatch.delenv("PREPAY_VEND_CRASH_AT", raising=False)
 
 

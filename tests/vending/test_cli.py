@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from host_tools.cli import main
 from host_tools.vending.station import Station
+from tests.support.cli_login import as_user
 from tests.vending.conftest import PASSPHRASE
 from tests.vending.vending_setup import KWH_METER
 
@@ -25,8 +26,8 @@ def run(*args, code=0, env=None):
 def setup_cli_station(home, db_url=None):
     run("station", "init", "--home", home, *(["--db", db_url] if db_url else []))
     for args in (
-        ["station", "cashier", "add", "clerk", "--limit", "500"],
-        ["station", "cashier", "add", "boss", "--limit", "5000", "--supervisor"],
+        ["user", "add", "clerk", "--role", "cashier", "--limit", "500"],
+        ["user", "add", "boss", "--role", "supervisor", "--limit", "5000"],
         ["tariff", "add", "dom", "--kind", "block", "--blocks", "50:1.00,*:2.00"],
         [
             "meter",
@@ -58,13 +59,13 @@ def test_full_cashier_flow(tmp_path, db_url):
         "p1",
         "--channel",
         "cash",
-        "--cashier",
-        "clerk",
         "--json",
         "--home",
         home,
+        env=as_user("clerk"),
     ).output
     sale = json.loads(out)
+    assert sale["cashier"] == "clerk"  # the logged-in user, not a typed name
     assert sale["units"] == 55000 and sale["amount"] == "60.00"  # 50 kWh + 10.00/2.00
     assert {"token", "receipt", "tid", "customer", "debt_recovered", "tariff"} <= set(sale)
     text = run("vend", KWH_METER, "60", "--ref", "p1", "--channel", "cash", "--home", home).output
@@ -79,11 +80,10 @@ def test_full_cashier_flow(tmp_path, db_url):
         "p2",
         "--channel",
         "cash",
-        "--cashier",
-        "clerk",
         "--home",
         home,
         code=1,
+        env=as_user("clerk"),
     )
     assert "vend limit" in bad.output and bad.output.count("\n") == 1
     run(
@@ -91,10 +91,9 @@ def test_full_cashier_flow(tmp_path, db_url):
         sale["receipt"],
         "--reason",
         "wrong meter",
-        "--supervisor",
-        "boss",
         "--home",
         home,
+        env=as_user("boss"),
     )
     day = json.loads(run("report", "day", "--json", "--home", home).output)
     assert day["books_balance"] and day["channels"]["cash"]["reversals"] == 1
