@@ -83,7 +83,8 @@ def _log_in(station, name_env, password_env, who):
     if not password:
         if not sys.stdin.isatty():  # getpass would read a pipe; a script sets the variables
             raise StationError(f"{who} not logged in: set {name_env} and {password_env}")
-        name = name or click.prompt(f"{who.capitalize()} user name", err=True).strip()
+        asked = "User name" if who == "user" else f"{who.capitalize()}'s user name"
+        name = name or click.prompt(asked, err=True).strip()
         password = click.prompt(f"Password for {name}", hide_input=True, err=True)
     return users.authenticate(station, name, password, cli_address())
 
@@ -91,7 +92,8 @@ def _log_in(station, name_env, password_env, who):
 def _require_role(user, roles, what):
     if user.role not in roles:
         needed = " or ".join(roles)
-        raise StationError(f"{user.name} is a {user.role}: {what} needs a {needed}")
+        article = "an" if needed[0] in "aeiou" else "a"
+        raise StationError(f"{user.name} is a {user.role}: {what} needs {article} {needed}")
     return user
 
 

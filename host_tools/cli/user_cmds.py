@@ -68,7 +68,7 @@ def user_add(station, name, role, limit_text):
 def user_set(station, name, role, limit_text):
     """Change a user's role or vend limit, as the logged-in admin."""
     if role is None and limit_text is None:
-        raise click.UsageError("give --role, --limit or both")
+        raise click.ClickException("give --role, --limit or both")
     acting_user(station, ADMINS, "changing a user")
     limit = None if limit_text is None else parse_amount(limit_text, "--limit")
 
