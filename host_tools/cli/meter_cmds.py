@@ -9,6 +9,7 @@ import click
 from host_tools.cli.output import emit, json_option
 from host_tools.cli.station_access import (
     ADMINS,
+    APPROVERS,
     acting_user,
     approving_supervisor,
     home_option,
@@ -66,9 +67,10 @@ def meter_add(
     **sts_options,
 ):
     """Register a meter (11 digits with a Luhn check digit); --format sts with its STS key
-    parameters registers an STS meter (docs/sts.md)."""
+    parameters registers an STS meter (docs/sts.md). As the logged-in admin."""
     from host_tools.vending import sts_meters
 
+    acting_user(station, ADMINS, "adding a meter")
     sts = sts_meters.check_options(token_format, sts_options)
     stamp = station.stamp()
 
@@ -144,7 +146,9 @@ def meter_set_tariff(station, number, tariff_name, as_json):
 @click.option("--default", "clear", is_flag=True, help="Max per sale: a month at rated current.")
 @station_command
 def meter_set_limits(station, number, rated_amps, max_sale_kwh, clear):
-    """Set the most energy one sale may buy for a meter (default: a month at rated current)."""
+    """Set the most energy one sale may buy for a meter (default: a month at rated current),
+    as the logged-in admin."""
+    acting_user(station, ADMINS, "a meter's limits")
     moved = station.write(
         lambda conn: registry.set_meter_limits(conn, number, rated_amps, max_sale_kwh, clear)
     )
@@ -215,7 +219,8 @@ _arrears_correction(
 @station_command
 def meter_rekey(station, number, new_krn, new_ti, new_base, new_dkga, ro, as_json):
     """STS meter: record a new key; its next sale's receipt carries the key change tokens
-    first, then the credit token under the new key."""
+    first, then the credit token under the new key. As a logged-in supervisor or admin."""
+    acting_user(station, APPROVERS, "a key change")
     from host_tools.vending import sts_meters
 
     done = sts_meters.rekey(station, number, new_krn, new_ti, new_base, new_dkga, ro)

@@ -10,7 +10,13 @@ import os
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import home_option, passphrase_prompt, station_command
+from host_tools.cli.station_access import (
+    ADMINS,
+    acting_user,
+    home_option,
+    passphrase_prompt,
+    station_command,
+)
 from host_tools.vending import StationError, db, registry, render
 
 
@@ -141,7 +147,8 @@ _dkga_option = click.option(
 @station_command
 def sts_key_import(station, dkga, key_file, as_json):
     """Seal a utility's STS vending key into the station home (the file is not changed;
-    delete it when done). The key is never printed."""
+    delete it when done). The key is never printed. As the logged-in admin."""
+    acting_user(station, ADMINS, "an STS vending key")
     from host_tools.vending import sts_keys
 
     done = sts_keys.store(station, int(dkga), sts_keys.read_hex_file(key_file, int(dkga)))
@@ -157,7 +164,9 @@ def sts_key_import(station, dkga, key_file, as_json):
 @json_option
 @station_command
 def sts_key_generate(station, dkga, as_json):
-    """Make a fresh random STS vending key (a supply group of our own)."""
+    """Make a fresh random STS vending key (a supply group of our own), as the logged-in
+    admin."""
+    acting_user(station, ADMINS, "an STS vending key")
     from host_tools.vending import sts_keys
 
     done = sts_keys.generate(station, int(dkga))

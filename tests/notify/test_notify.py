@@ -93,7 +93,7 @@ def test_topup_confirmation_after_a_real_cli_vend(tmp_path, db_url, smtp_server,
 
     home = tmp_path / "home"
     station = make_station(home, db_url)
-    add_logins(station, PASSPHRASE, admin="admin", clerk="cashier")  # station_env logs in admin
+    add_logins(station, PASSPHRASE, admin="admin", clerk="cashier")  # station_env: as admin
     station.close()
     cli(home, "customer", "set", KWH_METER, "--email", "k@home.example", "--phone",
         "+27820000001", "--email-opt-in", "--sms-opt-in")  # fmt: skip

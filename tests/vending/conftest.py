@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from host_tools.vending import keystore
-from tests.support.cli_login import log_in
+from tests.support.cli_login import add_logins, log_in
 from tests.support.scratch_pg import ScratchPostgres, ScratchUnavailable
 
 PASSPHRASE = "correct horse battery staple"
@@ -59,9 +59,11 @@ def station_env(monkeypatch):
 
 @pytest.fixture
 def station(tmp_path, db_url, fast_kdf, station_env):
-    """An initialised station with the standard tariffs, meters and cashiers (see setup)."""
+    """An initialised station with the standard tariffs, meters and cashiers (see setup), and
+    the admin user the CLI logs in as."""
     from tests.vending.vending_setup import make_station
 
     opened = make_station(tmp_path / "home", db_url)
+    add_logins(opened, PASSPHRASE, admin="admin")  # station_env's login: the CLI acts as it
     yield opened
     opened.close()

@@ -76,6 +76,11 @@ def state_changing(sale):
         ("user", "add", "eve", "--role", "admin"),
         ("user", "set", "clerk", "--limit", "99999"),
         ("user", "unlock", "clerk"),
+        ("tariff", "add", "t2", "--price", "1.00"),
+        ("meter", "set-limits", KWH_METER, "--default"),
+        ("customer", "set", KWH_METER, "--phone", "+27820000001"),
+        ("apikey", "add", "--channel", "mobile", "--name", "op"),
+        ("station", "sts-key", "generate", "--dkga", "04"),
     ]
 
 
@@ -162,6 +167,11 @@ def test_roles_are_checked_before_anything_is_written(home):
         (("meter", "set-tariff", KWH_METER, "dom"), "changing a meter's tariff needs an admin"),
         (("user", "add", "eve", "--role", "admin"), "adding a user needs an admin"),
         (("user", "set", "clerk", "--limit", "9999"), "changing a user needs an admin"),
+        (("tariff", "add", "t2", "--price", "1.00"), "adding a tariff needs an admin"),
+        (
+            ("apikey", "add", "--channel", "card", "--name", "op"),
+            "adding an API key needs an admin",
+        ),
     ):
         assert run(home, *args, code=1, env=as_user("clerk")) == f"Error: clerk is a cashier: " \
             f"{words}\n", args  # fmt: skip
@@ -224,9 +234,9 @@ def test_station_init_makes_prepay_user_its_first_admin(tmp_path):
     env = {"PREPAY_USER": "ana"}
     out = json.loads(run(home, "station", "init", "--json", env=env))
     assert out["admin"] == "ana"
-    run(home, "tariff", "add", "flat", "--price", "2.00")
+    run(home, "tariff", "add", "flat", "--price", "2.00", env=env)
     run(home, "meter", "add", KWH_METER, "--unit", "kwh", "--scale", "1000", "--imp-per-kwh",
-        "1000", "--tariff", "flat")  # fmt: skip
+        "1000", "--tariff", "flat", env=env)  # fmt: skip
     sold = run(home, "vend", KWH_METER, "5", "--ref", "a1", "--channel", "cash", "--json", env=env)
     assert json.loads(sold)["cashier"] == "ana"
     assert (
