@@ -174,6 +174,9 @@ class Demo:
             self.home = os.path.abspath(self.keep) if self.keep else os.path.join(tmp, "station")
             where = self.home if self.keep else "temporary home"
             self.heading(f"1. A vending station (SQLite, {where})")
+            self.say("[dim]the CLI acts as a logged-in user: PREPAY_USER=admin and "
+                     "PREPAY_USER_PASSWORD (station init makes that admin; every demo user's "
+                     "password is the demo passphrase)[/]")  # fmt: skip
             self.prepay("station", "init", "--home", self.home)
             if self.keep:
                 open(os.path.join(self.home, MARKER), "w").close()
