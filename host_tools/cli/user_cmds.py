@@ -8,12 +8,13 @@ $PREPAY_USER_PASSWORD, the one that then logs the CLI in.)
 """
 
 import os
+import sys
 
 import click
 
 from host_tools.cli.output import emit, json_option
 from host_tools.cli.station_access import ADMINS, acting_user, station_command
-from host_tools.vending import render, users
+from host_tools.vending import StationError, render, users
 from host_tools.vending.money import parse_amount
 
 NEW_PASSWORD_ENV = "PREPAY_NEW_USER_PASSWORD"
@@ -24,6 +25,8 @@ def user_password(name, env=NEW_PASSWORD_ENV):
     """The new user's password: $`env`, else asked twice (hidden)."""
     password = os.environ.get(env)
     if not password:
+        if not sys.stdin.isatty():  # getpass would warn and read the password from a pipe
+            raise StationError(f"no terminal to ask for {name}'s password: set {env}")
         password = click.prompt(
             f"Password for {name}", hide_input=True, confirmation_prompt=True, err=True
         )

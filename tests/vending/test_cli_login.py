@@ -227,6 +227,12 @@ def test_one_model_users_are_the_cashiers_and_user_set_changes_the_limit(home):
     assert cashiers["clerk"]["supervisor"] and people["clerk"]["role"] == "supervisor"
     assert "give --role, --limit or both" in run(home, "user", "set", "clerk", code=1)
     assert "no user named 'zed'" in run(home, "user", "set", "zed", "--limit", "5", code=1)
+    # a new user's password: $PREPAY_NEW_USER_PASSWORD or a terminal, never the acting admin's
+    before = books(home)
+    out = run(home, "user", "add", "bob", "--role", "cashier", code=1,
+              env={"PREPAY_NEW_USER_PASSWORD": None})  # fmt: skip
+    assert out == "Error: no terminal to ask for bob's password: set PREPAY_NEW_USER_PASSWORD\n"
+    assert books(home) == before
 
 
 def test_station_init_makes_prepay_user_its_first_admin(tmp_path):
