@@ -46,12 +46,14 @@ USERS = {"admin": "admin", "demo": "cashier", "super": "supervisor"}  # password
 
 
 @contextmanager
-def _demo_passphrase():
-    """PREPAY_PASSPHRASE (and the first admin's PREPAY_USER_PASSWORD) for the demo station,
-    restored afterwards."""
-    wanted = {"PREPAY_PASSPHRASE": PASSPHRASE, "PREPAY_USER_PASSWORD": PASSPHRASE}
+def _environment(**wanted):
+    """Environment variables set (None: unset) for the duration, restored afterwards."""
     old = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
+    for name, value in wanted.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
@@ -60,6 +62,19 @@ def _demo_passphrase():
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _demo_logins():
+    """The demo station's passphrase and logins: `station init` makes the admin from
+    PREPAY_USER/PREPAY_USER_PASSWORD, the verbs act as the admin unless a step names a user
+    (the cashier "demo" sells), and `user add` gives every user the same password."""
+    return _environment(
+        PREPAY_PASSPHRASE=PASSPHRASE,
+        PREPAY_USER="admin",
+        PREPAY_USER_PASSWORD=PASSPHRASE,
+        PREPAY_NEW_USER_PASSWORD=PASSPHRASE,
+        PREPAY_SUPERVISOR=None,
+    )
 
 
 class Demo:
@@ -77,12 +92,15 @@ class Demo:
     def heading(self, text):
         self.console.rule(f"[bold]{text}")
 
-    def prepay(self, *args):
-        """Run a `prepay` verb in this process, echoing the command line."""
+    def prepay(self, *args, user=None):
+        """Run a `prepay` verb in this process, echoing the command line; as `user` instead of
+        the admin when given (every user's password is PASSPHRASE)."""
         from host_tools.cli import main
 
-        self.say(f"[dim]$ prepay {' '.join(args)}[/]")
-        main.main(list(args), prog_name="prepay", standalone_mode=False)
+        who = f"PREPAY_USER={user} " if user else ""
+        self.say(f"[dim]$ {who}prepay {' '.join(args)}[/]")
+        with _environment(PREPAY_USER=user or os.environ["PREPAY_USER"]):
+            main.main(list(args), prog_name="prepay", standalone_mode=False)
 
     # ---- station ------------------------------------------------------------------------
     def vend(self, amount, ref, channel, meter=METER):
@@ -91,7 +109,7 @@ class Demo:
         from host_tools.vending.station import Station
 
         self.prepay("vend", meter, amount, "--ref", ref, "--channel", channel,
-                    "--cashier", "demo", "--home", self.home)  # fmt: skip
+                    "--home", self.home, user="demo")  # fmt: skip
         station = Station(self.home)
         try:
             return vend.find_receipt(station, None, ref)["token"]
@@ -152,10 +170,13 @@ class Demo:
 
         if self.keep:
             _clear_kept(self.keep)
-        with tempfile.TemporaryDirectory(prefix="prepay-demo-") as tmp, _demo_passphrase():
+        with tempfile.TemporaryDirectory(prefix="prepay-demo-") as tmp, _demo_logins():
             self.home = os.path.abspath(self.keep) if self.keep else os.path.join(tmp, "station")
             where = self.home if self.keep else "temporary home"
             self.heading(f"1. A vending station (SQLite, {where})")
+            self.say("[dim]the CLI acts as a logged-in user: PREPAY_USER=admin and "
+                     "PREPAY_USER_PASSWORD (station init makes that admin; every demo user's "
+                     "password is the demo passphrase)[/]")  # fmt: skip
             self.prepay("station", "init", "--home", self.home)
             if self.keep:
                 open(os.path.join(self.home, MARKER), "w").close()
@@ -196,6 +217,8 @@ class Demo:
         self.console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
         self.say("  then open [bold]http://127.0.0.1:8080/[/] and log in as " + logins)
         self.say(f"  password (all three): {PASSPHRASE}")
+        self.say("  the CLI acts as a user the same way: PREPAY_USER=demo "
+                 f"PREPAY_USER_PASSWORD={shlex.quote(PASSPHRASE)} prepay vend ...")  # fmt: skip
         self.say("  (.venv/bin/prepay if the venv is not activated; Ctrl-C stops the server)")
 
     def _sell_and_spend(self):
@@ -228,7 +251,7 @@ class Demo:
         try:
             # The power limit is what makes the meter measure power (shown in each step).
             config = {"tariff": METER_TARIFF, "low_credit": LOW_CREDIT, "power": POWER}
-            receipt = sign(station, METER, config, cashier="demo")
+            receipt = sign(station, METER, config, cashier="admin")
         finally:
             station.close()
         self.client.set_config(receipt["blob"])

@@ -8,7 +8,7 @@ import json
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import station_command
+from host_tools.cli.station_access import ADMINS, acting_user, station_command
 from host_tools.vending import apikeys, render, vend
 
 
@@ -26,7 +26,9 @@ def apikey():
 @json_option
 @station_command
 def apikey_add(station, channel, name, supervisor, as_json):
-    """Create a key and print it once (store it now: it cannot be shown again)."""
+    """Create a key and print it once (store it now: it cannot be shown again), as the
+    logged-in admin."""
+    acting_user(station, ADMINS, "adding an API key")
     stamp = station.stamp()
     role = "supervisor" if supervisor else "seller"
     key, row = station.write(lambda conn: apikeys.add_key(conn, channel, name, stamp, role))
@@ -51,7 +53,9 @@ def apikey_list(station, as_json):
 @click.argument("key_id")
 @station_command
 def apikey_revoke(station, key_id):
-    """Revoke a key by its id: it is refused from the next request on."""
+    """Revoke a key by its id: it is refused from the next request on (as the logged-in
+    admin)."""
+    acting_user(station, ADMINS, "revoking an API key")
     stamp = station.stamp()
     station.write(lambda conn: apikeys.revoke(conn, key_id, stamp))
     click.echo(f"API key {key_id} revoked")

@@ -4,7 +4,13 @@ against the schema the meter enforces and compared with the last one (docs/stati
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import print_receipt, station_command
+from host_tools.cli.station_access import (
+    APPROVERS,
+    acting_user,
+    print_receipt,
+    retired_options,
+    station_command,
+)
 
 
 @click.group("config")
@@ -25,7 +31,7 @@ def config_group():
 )
 @click.option("--confirm", default=None, help="The meter number typed out again.")
 @click.option("--reason", default="", help="Why never-disconnect is removed (audit chain).")
-@click.option("--cashier", default="")
+@retired_options("--cashier")
 @json_option
 @station_command
 def config_sign(
@@ -36,12 +42,13 @@ def config_sign(
     remove_never_disconnect,
     confirm,
     reason,
-    cashier,
     as_json,
 ):
-    """Sign METER_NUMBER's config (tariff, never-disconnect, the station's defaults)."""
+    """Sign METER_NUMBER's config (tariff, never-disconnect, the station's defaults), as the
+    logged-in supervisor or admin (a --dry-run needs no login)."""
     from host_tools.vending import mgmt
 
+    cashier = "" if dry_run else acting_user(station, APPROVERS, "signing a config").name
     overlay = None if path is None else mgmt.load_config_file(path)
     r = mgmt.sign(
         station,
@@ -62,13 +69,15 @@ def config_sign(
 @config_group.command("applied")
 @click.argument("meter_number")
 @click.argument("counter", type=click.IntRange(min=1))
-@click.option("--cashier", default="")
+@retired_options("--cashier")
 @json_option
 @station_command
-def config_applied(station, meter_number, counter, cashier, as_json):
-    """Record that the meter applied config COUNTER (`prepay device config` shows it)."""
+def config_applied(station, meter_number, counter, as_json):
+    """Record that the meter applied config COUNTER (`prepay device config` shows it), as the
+    logged-in supervisor or admin."""
     from host_tools.vending import mgmt
 
+    cashier = acting_user(station, APPROVERS, "recording a config").name
     print_receipt(mgmt.config_applied(station, meter_number, counter, cashier), as_json, station)
 
 

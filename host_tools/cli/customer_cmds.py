@@ -5,7 +5,7 @@ The messages themselves are `prepay notify` (notify_cmds, docs/notify.md)."""
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import station_command
+from host_tools.cli.station_access import ADMINS, acting_user, station_command
 from host_tools.vending import registry
 
 
@@ -33,7 +33,9 @@ def _text(data):
 @json_option
 @station_command
 def customer_set(station, meter, email, phone, language, email_opt, sms_opt, as_json):
-    """Set the customer's contact of METER; options not given stay as they are."""
+    """Set the customer's contact of METER; options not given stay as they are (as the
+    logged-in admin)."""
+    acting_user(station, ADMINS, "a customer's contact")
     data = station.write(
         lambda conn: registry.set_contact(conn, meter, email, phone, language, email_opt, sms_opt)
     )

@@ -7,7 +7,16 @@ Putting a meter's settings into the meter itself is `prepay device provision` (d
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import home_option, print_receipt, station_command
+from host_tools.cli.station_access import (
+    ADMINS,
+    APPROVERS,
+    acting_user,
+    approving_supervisor,
+    home_option,
+    print_receipt,
+    retired_options,
+    station_command,
+)
 from host_tools.vending import registry, render
 
 
@@ -58,9 +67,10 @@ def meter_add(
     **sts_options,
 ):
     """Register a meter (11 digits with a Luhn check digit); --format sts with its STS key
-    parameters registers an STS meter (docs/sts.md)."""
+    parameters registers an STS meter (docs/sts.md). As the logged-in admin."""
     from host_tools.vending import sts_meters
 
+    acting_user(station, ADMINS, "adding a meter")
     sts = sts_meters.check_options(token_format, sts_options)
     stamp = station.stamp()
 
@@ -110,14 +120,16 @@ def meter_show(station, number, as_json):
 @meter.command("set-tariff")
 @click.argument("number")
 @click.argument("tariff_name")
-@click.option("--cashier", default="")
+@retired_options("--cashier")
 @json_option
 @station_command
-def meter_set_tariff(station, number, tariff_name, cashier, as_json):
-    """Move a meter to another tariff. A currency meter gets a signed config with it, which
-    its sales' receipts carry until `prepay config applied` records the meter has it."""
+def meter_set_tariff(station, number, tariff_name, as_json):
+    """Move a meter to another tariff (as the logged-in admin). A currency meter gets a signed
+    config with it, which its sales' receipts carry until `prepay config applied` records the
+    meter has it."""
     from host_tools.vending.mgmt import change_tariff
 
+    cashier = acting_user(station, ADMINS, "changing a meter's tariff").name
     r = change_tariff(station, number, tariff_name, cashier)
     if as_json:
         emit(r, True, "")
@@ -134,7 +146,9 @@ def meter_set_tariff(station, number, tariff_name, cashier, as_json):
 @click.option("--default", "clear", is_flag=True, help="Max per sale: a month at rated current.")
 @station_command
 def meter_set_limits(station, number, rated_amps, max_sale_kwh, clear):
-    """Set the most energy one sale may buy for a meter (default: a month at rated current)."""
+    """Set the most energy one sale may buy for a meter (default: a month at rated current),
+    as the logged-in admin."""
+    acting_user(station, ADMINS, "a meter's limits")
     moved = station.write(
         lambda conn: registry.set_meter_limits(conn, number, rated_amps, max_sale_kwh, clear)
     )
@@ -145,14 +159,18 @@ def meter_set_limits(station, number, rated_amps, max_sale_kwh, clear):
 @click.argument("number")
 @click.argument("amount")
 @click.option("--note", default="", help="Why (e.g. the old account it comes from).")
-@click.option("--cashier", default="")
-@click.option("--supervisor", default="", help="Approval, needed above the station's limit.")
+@retired_options("--cashier", "--supervisor")
 @json_option
 @station_command
-def meter_arrears(station, number, amount, note, cashier, supervisor, as_json):
-    """Put arrears on a meter; vends recover them by the tariff's percentage and cap."""
+def meter_arrears(station, number, amount, note, as_json):
+    """Put arrears on a meter; vends recover them by the tariff's percentage and cap. Above
+    the station's approval limit a supervisor approves: the logged-in user when one, else
+    $PREPAY_SUPERVISOR and $PREPAY_SUPERVISOR_PASSWORD."""
     from host_tools.vending.mgmt import add_arrears
 
+    acting = acting_user(station, what="arrears")
+    cashier = acting.name
+    supervisor = approving_supervisor(station, acting, "arrears", required=False)
     r = add_arrears(station, number, amount, note, cashier, supervisor=supervisor)
     print_receipt(r, as_json, station)
 
@@ -164,16 +182,18 @@ def _arrears_correction(how, help_text):
         params.append(click.Argument(["new_amount"]))
 
     @station_command
-    def run(station, receipt, reason, supervisor, as_json, new_amount=None):
+    def run(station, receipt, reason, as_json, new_amount=None):
         from host_tools.vending import arrears
 
+        acting = acting_user(station, what=f"arrears {how}")
+        supervisor = approving_supervisor(station, acting, f"arrears {how}")
         r = arrears.correct(station, how, receipt, reason, supervisor, new_amount)
         print_receipt(r, as_json, station)
 
     command = click.Command("arrears-" + how, callback=run, params=params, help=help_text)
     for option in (
         click.option("--reason", required=True),
-        click.option("--supervisor", required=True, help="A cashier registered --supervisor."),
+        retired_options("--cashier", "--supervisor"),
         json_option,
         home_option,
     ):
@@ -199,7 +219,8 @@ _arrears_correction(
 @station_command
 def meter_rekey(station, number, new_krn, new_ti, new_base, new_dkga, ro, as_json):
     """STS meter: record a new key; its next sale's receipt carries the key change tokens
-    first, then the credit token under the new key."""
+    first, then the credit token under the new key. As a logged-in supervisor or admin."""
+    acting_user(station, APPROVERS, "a key change")
     from host_tools.vending import sts_meters
 
     done = sts_meters.rekey(station, number, new_krn, new_ti, new_base, new_dkga, ro)

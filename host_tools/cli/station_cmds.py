@@ -1,16 +1,23 @@
-"""`prepay station init|upgrade|settings|cashier add|list|sts-key`: set up the vending station,
-its cashiers and its STS vending keys.
+"""`prepay station init|upgrade|settings|cashier list|sts-key`: set up the vending station and
+its STS vending keys, and list its cashiers (who are its users: `prepay user add`).
 
 The station's other verbs each have their module: tariff_cmds, meter_cmds, vend_cmds,
 config_cmds, report_cmds, audit_cmds and the management tokens in token_cmds (docs/station.md).
 """
 
+import os
+
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import home_option, passphrase_prompt, station_command
+from host_tools.cli.station_access import (
+    ADMINS,
+    acting_user,
+    home_option,
+    passphrase_prompt,
+    station_command,
+)
 from host_tools.vending import StationError, db, registry, render
-from host_tools.vending.money import parse_amount
 
 
 @click.group()
@@ -24,23 +31,29 @@ def station():
 @click.option(
     "--key-from", default=None, help="Another station's vending.key (a second station on a DB)."
 )
-@click.option("--admin", default="admin", show_default=True, help="The first admin user's name.")
+@click.option(
+    "--admin", default=None, help="The first admin user's name (default $PREPAY_USER, else admin)."
+)
 @json_option
 def station_init(home_dir, db_url, key_from, admin, as_json):
     """Create the station: encrypted vending key, station.json, the database schema and the
-    first admin user (password from $PREPAY_USER_PASSWORD, else prompted twice)."""
+    first admin user: named by --admin or $PREPAY_USER (else "admin"), password from
+    $PREPAY_USER_PASSWORD, else prompted twice. The same two variables then log the CLI in."""
+    from host_tools.cli.station_access import USER_ENV, USER_PASSWORD_ENV
     from host_tools.cli.user_cmds import create_user, user_password
     from host_tools.vending import users
     from host_tools.vending.station import Station, init_station
 
+    admin = admin or os.environ.get(USER_ENV, "").strip() or "admin"
     try:
         # Asked first, so a refused password leaves nothing behind. A second station on a
         # shared database (--key-from) shares that database's users: no new admin then.
-        password = None if key_from else user_password(admin)
+        password = None if key_from else user_password(admin, USER_PASSWORD_ENV)
         root, url = init_station(home_dir, db_url, prompt=passphrase_prompt, key_from=key_from)
         opened = Station(root)
         try:
             if password or not opened.read(users.count_users):
+                password = password or user_password(admin, USER_PASSWORD_ENV)
                 create_user(opened, admin, "admin", password=password)
             else:
                 admin = None
@@ -68,27 +81,29 @@ def station_upgrade(station):
 
 @station.group("cashier")
 def cashier_group():
-    """Cashiers, their vend limits and who may approve reversals."""
+    """Cashiers: the station's users as the ledger sees them (vend limit, may approve)."""
 
 
-@cashier_group.command("add")
-@click.argument("cashier_id")
-@click.option("--limit", "limit_text", required=True, help="Largest single vend, e.g. 2000.00.")
-@click.option("--name", default="", help="Full name.")
-@click.option("--supervisor", is_flag=True, help="May approve reversals.")
-@station_command
-def cashier_add(station, cashier_id, limit_text, name, supervisor):
-    """Register a cashier with a per-vend limit."""
-    limit = parse_amount(limit_text, "--limit")
-    station.write(lambda conn: registry.add_cashier(conn, cashier_id, name, limit, supervisor))
-    click.echo(f"cashier {cashier_id} added")
+@cashier_group.command(
+    "add",
+    hidden=True,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.pass_context
+def cashier_add(ctx):
+    """Gone: a cashier is a user (`prepay user add`)."""
+    raise click.ClickException(
+        "`station cashier add` is gone: cashiers are users now; "
+        "use `prepay user add NAME --role cashier|supervisor [--limit AMOUNT]`"
+    )
 
 
 @cashier_group.command("list")
 @json_option
 @station_command
 def cashier_list(station, as_json):
-    """List cashiers."""
+    """List cashiers: every user's vend limit and right to approve (`prepay user list` shows
+    the same people with their roles), and the API channels' supervisor approvers."""
     rows = station.read(registry.list_cashiers)
     emit(rows, as_json, lambda c, d: c.print(render.rows_table("Cashiers", d)))
 
@@ -132,7 +147,8 @@ _dkga_option = click.option(
 @station_command
 def sts_key_import(station, dkga, key_file, as_json):
     """Seal a utility's STS vending key into the station home (the file is not changed;
-    delete it when done). The key is never printed."""
+    delete it when done). The key is never printed. As the logged-in admin."""
+    acting_user(station, ADMINS, "an STS vending key")
     from host_tools.vending import sts_keys
 
     done = sts_keys.store(station, int(dkga), sts_keys.read_hex_file(key_file, int(dkga)))
@@ -148,7 +164,9 @@ def sts_key_import(station, dkga, key_file, as_json):
 @json_option
 @station_command
 def sts_key_generate(station, dkga, as_json):
-    """Make a fresh random STS vending key (a supply group of our own)."""
+    """Make a fresh random STS vending key (a supply group of our own), as the logged-in
+    admin."""
+    acting_user(station, ADMINS, "an STS vending key")
     from host_tools.vending import sts_keys
 
     done = sts_keys.generate(station, int(dkga))

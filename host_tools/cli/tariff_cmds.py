@@ -3,7 +3,7 @@
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import station_command
+from host_tools.cli.station_access import ADMINS, acting_user, station_command
 from host_tools.vending import registry, render
 from host_tools.vending.money import parse_amount
 
@@ -51,7 +51,8 @@ def tariff_add(
     debt_percent,
     debt_cap,
 ):
-    """Add a tariff."""
+    """Add a tariff (as the logged-in admin)."""
+    acting_user(station, ADMINS, "adding a tariff")
     steps = registry.tariff_blocks(kind, price, blocks)
     table = registry.tou_table(kind, tou, tou_weekend, tou_holiday)
     standing = 0 if standing_charge is None else parse_amount(standing_charge, "--standing-charge")

@@ -10,7 +10,14 @@ import click
 
 import token_spec
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import home_option, print_receipt, station_command
+from host_tools.cli.station_access import (
+    APPROVERS,
+    acting_user,
+    home_option,
+    print_receipt,
+    retired_options,
+    station_command,
+)
 from token_spec.epoch import meter_time
 from token_spec.types import KEY_CHANGE_TYPES, TID_FREE_TYPES, TYPE_NAMES, type_from_name
 
@@ -117,7 +124,7 @@ def decode(key_file, meter, as_json, digits):
 _ref_option = click.option(
     "--ref", default=None, help="Request reference (a retry is idempotent)."
 )
-_cashier_option = click.option("--cashier", default="")
+_cashier_option = retired_options("--cashier")
 
 MANAGEMENT_VERBS = (
     ("power-limit", "WATTS", "Set the meter's maximum power (W)."),
@@ -136,9 +143,10 @@ def _management_command(verb, value_name, help_text):
         params.append(click.Argument(["value"]))
 
     @station_command
-    def run(station, meter_number, value=None, ref=None, cashier="", as_json=False):
+    def run(station, meter_number, value=None, ref=None, as_json=False):
         from host_tools.vending import mgmt
 
+        cashier = acting_user(station, APPROVERS, f"a {verb} token").name
         print_receipt(
             mgmt.issue(station, meter_number, verb, value, ref, cashier), as_json, station
         )
@@ -164,10 +172,12 @@ _add_management_verbs()
 @_cashier_option
 @json_option
 @station_command
-def key_change_cmd(station, meter_number, revision, ref, cashier, as_json):
-    """Issue the four key-change tokens and move the meter to the new key revision."""
+def key_change_cmd(station, meter_number, revision, ref, as_json):
+    """Issue the four key-change tokens and move the meter to the new key revision (as the
+    logged-in supervisor or admin)."""
     from host_tools.vending import mgmt
 
+    cashier = acting_user(station, APPROVERS, "a key change").name
     print_receipt(mgmt.key_change(station, meter_number, revision, ref, cashier), as_json, station)
 
 

@@ -3,7 +3,13 @@
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import print_receipt, station_command
+from host_tools.cli.station_access import (
+    acting_user,
+    approving_supervisor,
+    print_receipt,
+    retired_options,
+    station_command,
+)
 
 
 @click.command("vend")
@@ -13,13 +19,15 @@ from host_tools.cli.station_access import print_receipt, station_command
 @click.option(
     "--channel", type=click.Choice(("cash", "card", "transfer", "mobile")), required=True
 )
-@click.option("--cashier", default="")
+@retired_options("--cashier")
 @json_option
 @station_command
-def vend_cmd(station, meter_number, amount, ref, channel, cashier, as_json):
-    """Sell credit to a meter and print the receipt with its token."""
+def vend_cmd(station, meter_number, amount, ref, channel, as_json):
+    """Sell credit to a meter and print the receipt with its token (as the logged-in user:
+    $PREPAY_USER and $PREPAY_USER_PASSWORD, else asked)."""
     from host_tools.vending import vend
 
+    cashier = acting_user(station, what="a sale").name
     print_receipt(
         vend.sell(station, meter_number, amount, ref, channel, cashier), as_json, station
     )
@@ -30,11 +38,12 @@ def vend_cmd(station, meter_number, amount, ref, channel, cashier, as_json):
 @click.option("--ref", default=None, help="Find it by payment reference instead.")
 @click.option("--meter", default=None, help="The meter's last sale (customer lost the receipt).")
 @click.option("--list", "as_list", is_flag=True, help="With --meter: its recent sales to choose.")
-@click.option("--cashier", default="", help="Who printed the copy (logged).")
+@retired_options("--cashier")
 @json_option
 @station_command
-def reprint_cmd(station, receipt, ref, meter, as_list, cashier, as_json):
-    """Print a receipt again (the same token), marked COPY; every copy is logged."""
+def reprint_cmd(station, receipt, ref, meter, as_list, as_json):
+    """Print a receipt again (the same token), marked COPY; every copy is logged with the
+    logged-in user who printed it (--list needs no login)."""
     from host_tools.vending import render, reprints
 
     if sum(x is not None for x in (receipt, ref, meter)) != 1:
@@ -45,21 +54,27 @@ def reprint_cmd(station, receipt, ref, meter, as_list, cashier, as_json):
         rows = reprints.recent_sales(station, meter)
         emit(rows, as_json, lambda c, d: c.print(render.rows_table(f"Sales to {meter}", d)))
         return
+    cashier = acting_user(station, what="a reprint").name
     print_receipt(reprints.reprint(station, receipt, ref, meter, cashier), as_json, station)
 
 
 @click.command("reverse")
 @click.argument("receipt")
 @click.option("--reason", required=True)
-@click.option("--supervisor", required=True, help="A cashier registered with --supervisor.")
-@click.option("--cashier", default="")
+@retired_options("--cashier", "--supervisor")
 @json_option
 @station_command
-def reverse_cmd(station, receipt, reason, supervisor, cashier, as_json):
-    """Reverse a sale with a new balancing transaction (the sale is marked, never edited)."""
+def reverse_cmd(station, receipt, reason, as_json):
+    """Reverse a sale with a new balancing transaction (the sale is marked, never edited).
+
+    Approved by the logged-in user when a supervisor or admin, else by the supervisor in
+    $PREPAY_SUPERVISOR/$PREPAY_SUPERVISOR_PASSWORD (or asked); never by the sale's cashier."""
     from host_tools.vending import vend
 
-    print_receipt(vend.reverse(station, receipt, reason, supervisor, cashier), as_json, station)
+    acting = acting_user(station, what="a reversal")
+    boss = approving_supervisor(station, acting, "a reversal")
+    done = vend.reverse(station, receipt, reason, boss, acting.name, own_sale_ok=False)
+    print_receipt(done, as_json, station)
 
 
 @click.group("void")

@@ -27,7 +27,10 @@ def require_supervisor(conn, supervisor, why):
     """The registered supervisor's id, or a one-line error saying what needed one."""
     supervisor = (supervisor or "").strip()
     if not supervisor:
-        raise StationError(f"{why} needs a supervisor's approval: add --supervisor NAME")
+        raise StationError(
+            f"{why} needs a supervisor's approval: a supervisor logs in "
+            "(PREPAY_SUPERVISOR and PREPAY_SUPERVISOR_PASSWORD)"
+        )
     boss = registry.get_cashier(conn, supervisor)
     if boss is None or not boss.supervisor:
         raise StationError(f"{supervisor!r} is not a registered supervisor")

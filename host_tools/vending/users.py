@@ -97,6 +97,16 @@ def set_role(conn, name, role):
     return name
 
 
+def set_vend_limit(conn, name, limit):
+    """A user's largest single vend (minor units), kept in its cashier row."""
+    if get_user(conn, name) is None:
+        raise StationError(f"no user named {name!r}")
+    if limit <= 0:
+        raise StationError("--limit must be above 0")
+    conn.execute(update(db.cashiers).where(db.cashiers.c.id == name).values(vend_limit=limit))
+    return name
+
+
 def list_users(conn):
     u, c = db.users, db.cashiers
     rows = conn.execute(

@@ -427,8 +427,10 @@ def _reversal_lines(lines, carried, closed):
     return out
 
 
-def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
-    """Book a new txn negating a sale's entries and mark the sale reversed (never edit it)."""
+def reverse(station, receipt_text, reason, supervisor, cashier="", now=None, own_sale_ok=True):
+    """Book a new txn negating a sale's entries and mark the sale reversed (never edit it).
+
+    Without `own_sale_ok` (the CLI), a supervisor cannot approve reversing their own sale."""
     seq = parse_receipt(receipt_text)
     reason = (reason or "").strip()
     if not reason or not reason.isprintable() or len(reason) > 200:
@@ -442,6 +444,8 @@ def reverse(station, receipt_text, reason, supervisor, cashier="", now=None):
         original = ledger.load(conn, seq=seq)
         if original is None or original["kind"] != "sale":
             raise StationError(f"receipt {receipt_number(seq)} is not a sale")
+        if not own_sale_ok and original["cashier"] == supervisor:
+            raise StationError("nobody reverses their own sale: ask another supervisor")
         meter_row = registry.get_meter(conn, original["meter"], lock=True)
         done = conn.execute(
             select(_r.c.reversal_id).where(_r.c.original_id == original["id"])

@@ -23,6 +23,7 @@ def test_demo_sells_spends_cuts_and_reconnects(tmp_path):
     steps = [
         "station ready in",
         "provisioned on",
+        "$ PREPAY_USER=demo prepay vend",  # the demo's cashier logs in; no typed --cashier
         "TOKEN  ",
         ": accepted, credit 20.00",
         "LOW CREDIT ALARM",

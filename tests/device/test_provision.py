@@ -10,6 +10,7 @@ from host_tools.device.monitor import MeterWatch, render, status_rows
 from host_tools.sim.meter import SimMeter
 from host_tools.vending import registry, vend
 from host_tools.vending.station import Station, init_station
+from tests.support.cli_login import add_logins, log_in
 
 METER = "12345678903"
 PASSPHRASE = "bench passphrase"
@@ -26,6 +27,8 @@ def home(tmp_path, monkeypatch):
     blocks = registry.tariff_blocks("block", None, "50:1.20,200:1.80,*:2.50")
     station.write(lambda c: registry.add_tariff(c, "flat", "flat", flat, 0, 0, None, stamp))
     station.write(lambda c: registry.add_tariff(c, "steps", "block", blocks, 0, 0, None, stamp))
+    log_in(monkeypatch, PASSPHRASE)  # `meter add` is an admin's
+    add_logins(station, PASSPHRASE, admin="admin")
     station.close()
     return root
 

@@ -13,6 +13,7 @@ from host_tools.cli import main
 from host_tools.sim.meter import SimMeter
 from host_tools.vending import keystore
 from host_tools.vending.station import Station
+from tests.support.cli_login import log_in
 from token_spec.config_blob import sign_config
 
 METER = "12345678903"
@@ -34,7 +35,7 @@ def js(*args):
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)  # the first admin (station init)
+    log_in(monkeypatch, PASSPHRASE)  # station init's first admin; the CLI acts as it
     monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
     home = tmp_path / "station"
     run("station", "init", "--home", home)

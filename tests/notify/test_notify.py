@@ -11,11 +11,13 @@ from host_tools.cli import main
 from host_tools.notify import events, settings
 from host_tools.notify.dispatcher import Dispatcher, list_deliveries
 from host_tools.vending import StationError, db, registry, vend
+from tests.support.cli_login import add_logins, as_user
+from tests.vending.conftest import PASSPHRASE
 from tests.vending.vending_setup import CURRENCY_METER, DEBT_METER, KWH_METER, at
 
 
-def cli(home, *args, code=0):
-    result = CliRunner().invoke(main, [*args, "--home", str(home)])
+def cli(home, *args, code=0, env=None):
+    result = CliRunner().invoke(main, [*args, "--home", str(home)], env=env)
     assert result.exit_code == code, result.output
     return result.output
 
@@ -90,7 +92,9 @@ def test_topup_confirmation_after_a_real_cli_vend(tmp_path, db_url, smtp_server,
     from tests.vending.vending_setup import make_station
 
     home = tmp_path / "home"
-    make_station(home, db_url).close()
+    station = make_station(home, db_url)
+    add_logins(station, PASSPHRASE, admin="admin", clerk="cashier")  # station_env: as admin
+    station.close()
     cli(home, "customer", "set", KWH_METER, "--email", "k@home.example", "--phone",
         "+27820000001", "--email-opt-in", "--sms-opt-in")  # fmt: skip
     cli(home, "notify", "set", "smtp_host", "127.0.0.1")
@@ -106,13 +110,13 @@ def test_topup_confirmation_after_a_real_cli_vend(tmp_path, db_url, smtp_server,
             "N-1",
             "--channel",
             "cash",
-            "--cashier",
-            "clerk",
             "--json",
+            env=as_user("clerk"),
         )  # fmt: skip
     )
+    assert receipt["cashier"] == "clerk"
     # the same reference again: a replay, no second message
-    cli(home, "vend", KWH_METER, "20", "--ref", "N-1", "--channel", "cash", "--cashier", "clerk")
+    cli(home, "vend", KWH_METER, "20", "--ref", "N-1", "--channel", "cash", env=as_user("clerk"))
     out = cli(home, "notify", "run", "--once", "--json")
     assert json.loads(out)["sent"] == 2, out
     (mail,) = smtp_server.messages

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from host_tools.cli import main
 from host_tools.device.client import DeviceClient
 from host_tools.vending import keystore
+from tests.support.cli_login import as_user, log_in
 
 METER = "12345678903"
 
@@ -18,30 +19,31 @@ METER = "12345678903"
 @pytest.fixture
 def home(tmp_path, monkeypatch, sim):
     monkeypatch.setenv("PREPAY_PASSPHRASE", "void scenario passphrase")
-    monkeypatch.setenv("PREPAY_USER_PASSWORD", "void scenario passphrase")  # first admin
+    log_in(monkeypatch, "void scenario passphrase")  # the first admin; the CLI acts as it
     monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
     root = str(tmp_path / "station")
     run("station", "init", "--home", root)
-    run("station", "cashier", "add", "boss", "--limit", "5000", "--supervisor", "--home", root)
+    run("user", "add", "clerk", "--role", "cashier", "--limit", "5000", "--home", root)
     run("tariff", "add", "flat", "--kind", "flat", "--price", "1.50", "--home", root)
     run("device", "provision", "--port", sim.port, "--meter", METER, "--tariff", "flat",
         "--home", root)  # fmt: skip
     return root
 
 
-def run(*args, code=0):
-    result = CliRunner().invoke(main, list(args))
+def run(*args, code=0, env=None):
+    result = CliRunner().invoke(main, list(args), env=env)
     assert result.exit_code == code, result.output
     return result.output
 
 
 def sell_and_reverse(home, ref, amount, enter_first, port):
     sale = json.loads(run("vend", METER, amount, "--ref", ref, "--channel", "cash",
-                          "--cashier", "boss", "--json", "--home", home))  # fmt: skip
+                          "--json", "--home", home, env=as_user("clerk")))  # fmt: skip
     if enter_first:
         assert "accepted" in run("device", "token", sale["token"], "--port", port)
-    reversal = run("reverse", sale["receipt"], "--reason", "wrong meter", "--supervisor", "boss",
-                   "--home", home)  # fmt: skip
+    reversal = run(
+        "reverse", sale["receipt"], "--reason", "wrong meter", "--home", home
+    )  # fmt: skip  (the admin approves: it sold nothing)
     words = " ".join(reversal.split())  # rich wraps lines to the terminal's width
     assert "VOID TOKEN" in words and "must enter the VOID TOKEN" in words
     assert "already entered, the meter adds its value to the customer's debt" in words

@@ -6,6 +6,7 @@ import itertools
 import pytest
 
 from host_tools.vending import keystore
+from tests.support.cli_login import add_logins, log_in
 from tests.support.scratch_pg import ScratchPostgres, ScratchUnavailable
 
 PASSPHRASE = "correct horse battery staple"
@@ -52,15 +53,17 @@ def fast_kdf(monkeypatch):
 @pytest.fixture
 def station_env(monkeypatch):
     monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)  # the first admin's (station init)
+    log_in(monkeypatch, PASSPHRASE)  # station init's first admin "admin"; the CLI acts as it
     monkeypatch.delenv("PREPAY_VEND_CRASH_AT", raising=False)
 
 
 @pytest.fixture
 def station(tmp_path, db_url, fast_kdf, station_env):
-    """An initialised station with the standard tariffs, meters and cashiers (see setup)."""
+    """An initialised station with the standard tariffs, meters and cashiers (see setup), and
+    the admin user the CLI logs in as."""
     from tests.vending.vending_setup import make_station
 
     opened = make_station(tmp_path / "home", db_url)
+    add_logins(opened, PASSPHRASE, admin="admin")  # station_env's login: the CLI acts as it
     yield opened
     opened.close()

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from host_tools.cli import main
 from host_tools.vending.station import Station
+from tests.support.cli_login import as_user
+from tests.support.terminal import answer_prompts
 from tests.vending.conftest import PASSPHRASE
 from tests.vending.vending_setup import KWH_METER
 
@@ -25,8 +27,8 @@ def run(*args, code=0, env=None):
 def setup_cli_station(home, db_url=None):
     run("station", "init", "--home", home, *(["--db", db_url] if db_url else []))
     for args in (
-        ["station", "cashier", "add", "clerk", "--limit", "500"],
-        ["station", "cashier", "add", "boss", "--limit", "5000", "--supervisor"],
+        ["user", "add", "clerk", "--role", "cashier", "--limit", "500"],
+        ["user", "add", "boss", "--role", "supervisor", "--limit", "5000"],
         ["tariff", "add", "dom", "--kind", "block", "--blocks", "50:1.00,*:2.00"],
         [
             "meter",
@@ -58,13 +60,13 @@ def test_full_cashier_flow(tmp_path, db_url):
         "p1",
         "--channel",
         "cash",
-        "--cashier",
-        "clerk",
         "--json",
         "--home",
         home,
+        env=as_user("clerk"),
     ).output
     sale = json.loads(out)
+    assert sale["cashier"] == "clerk"  # the logged-in user, not a typed name
     assert sale["units"] == 55000 and sale["amount"] == "60.00"  # 50 kWh + 10.00/2.00
     assert {"token", "receipt", "tid", "customer", "debt_recovered", "tariff"} <= set(sale)
     text = run("vend", KWH_METER, "60", "--ref", "p1", "--channel", "cash", "--home", home).output
@@ -79,11 +81,10 @@ def test_full_cashier_flow(tmp_path, db_url):
         "p2",
         "--channel",
         "cash",
-        "--cashier",
-        "clerk",
         "--home",
         home,
         code=1,
+        env=as_user("clerk"),
     )
     assert "vend limit" in bad.output and bad.output.count("\n") == 1
     run(
@@ -91,10 +92,9 @@ def test_full_cashier_flow(tmp_path, db_url):
         sale["receipt"],
         "--reason",
         "wrong meter",
-        "--supervisor",
-        "boss",
         "--home",
         home,
+        env=as_user("boss"),
     )
     day = json.loads(run("report", "day", "--json", "--home", home).output)
     assert day["books_balance"] and day["channels"]["cash"]["reversals"] == 1
@@ -227,47 +227,14 @@ def test_real_process_crash_after_commit_then_retry(tmp_path):
     assert sale["replayed"] is True and sale["units"] == 25000
 
 
-def _answer_prompts(cmd, env, answers):
-    """Run `cmd` with a real pseudo-terminal as its stdin and no controlling terminal (so
-    getpass reads the pty), typing each answer after its prompt appears on stderr."""
-    import pty
-    import select
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    os.close(slave)
-    err = b""
-    try:
-        for answer in answers:
-            seen = err.count(b": ")
-            while err.count(b": ") == seen:
-                ready, _, _ = select.select([proc.stderr], [], [], 60)
-                assert ready, f"no prompt: {err!r}"
-                chunk = os.read(proc.stderr.fileno(), 4096)
-                assert chunk, f"exited before the prompt: {err!r}"
-                err += chunk
-            os.write(master, answer.encode() + b"\n")
-        out, rest = proc.communicate(timeout=60)
-    finally:
-        os.close(master)
-    return proc.returncode, out.decode(), (err + rest).decode()
-
-
 def test_init_asks_for_the_passphrase_twice_on_a_terminal(tmp_path):
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k != "PREPAY_PASSPHRASE"}
     cmd = [sys.executable, "-m", "host_tools.cli", "station", "init", "--home", str(home)]
-    code, out, err = _answer_prompts(cmd, env, ["Zq9 pass", "Zq9 pass"])
+    code, out, err = answer_prompts(cmd, env, ["Zq9 pass", "Zq9 pass"])
     assert code == 1 and "at least 12" in err and not home.exists()  # too short: nothing made
     words = "Zq9 quartz lantern"
-    code, out, err = _answer_prompts(cmd, env, [words, words])
+    code, out, err = answer_prompts(cmd, env, [words, words])
     assert code == 0, err
     assert "Zq9" not in out + err and "Warning" not in err
     os.environ["PREPAY_PASSPHRASE"] = words  # restored by the station_env fixture

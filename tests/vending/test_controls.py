@@ -8,26 +8,31 @@ import pytest
 from click.testing import CliRunner
 
 from host_tools.cli import main
+from tests.support.cli_login import approved_by, as_user
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
 
 pytestmark = pytest.mark.usefixtures("fast_kdf", "station_env")
 
 
-def run(home, *args, code=0):
-    result = CliRunner().invoke(main, [*args, "--home", home], catch_exceptions=False)
+def run(home, *args, code=0, env=None):
+    result = CliRunner().invoke(main, [*args, "--home", home], env=env, catch_exceptions=False)
     assert result.exit_code == code, result.output
     if code:
         assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
     return result.output
 
 
-def js(home, *args):
-    return json.loads(run(home, *args, "--json"))
+def js(home, *args, env=None):
+    return json.loads(run(home, *args, "--json", env=env))
+
+
+BOSS = as_user("boss")  # sells (a high vend limit); the admin, who sold nothing, reverses
+ANN = as_user("ann")  # a cashier: arrears above the limit need a supervisor's approval
 
 
 def vend(home, meter, amount, ref, code=0):
-    args = ("vend", meter, amount, "--ref", ref, "--channel", "cash", "--cashier", "boss")
-    return run(home, *args, code=code) if code else js(home, *args)
+    args = ("vend", meter, amount, "--ref", ref, "--channel", "cash")
+    return run(home, *args, code=code, env=BOSS) if code else js(home, *args, env=BOSS)
 
 
 @pytest.fixture
@@ -36,8 +41,8 @@ def home(tmp_path, db_url):
     CliRunner().invoke(
         main, ["station", "init", "--home", home] + (["--db", db_url] if db_url else [])
     )
-    run(home, "station", "cashier", "add", "boss", "--limit", "100000", "--supervisor")
-    run(home, "station", "cashier", "add", "ann", "--limit", "1000")
+    run(home, "user", "add", "boss", "--role", "supervisor", "--limit", "100000")
+    run(home, "user", "add", "ann", "--role", "cashier", "--limit", "1000")
     run(home, "tariff", "add", "flat", "--price", "2.00", "--debt-percent", "50")
     for meter, unit in ((KWH_METER, "kwh"), (CURRENCY_METER, "currency")):
         scale = "1000" if unit == "kwh" else "100"
@@ -102,7 +107,7 @@ def test_currency_meter_sells_any_amount_and_carries_the_rest(home):
     nxt = vend(home, CURRENCY_METER, "10", "p2")
     assert (nxt["carry_in"], nxt["units"], nxt["carry_out"]) == ("0.55", 1055, "0.00")
     # Reversing the first sale: its 0.55 was spent by the second, so it is the station's loss.
-    run(home, "reverse", sale["receipt"], "--reason", "wrong meter", "--supervisor", "boss")
+    run(home, "reverse", sale["receipt"], "--reason", "wrong meter")
     day = js(home, "report", "day")
     assert day["books_balance"] and day["accounts"]["reversals"] == "0.55"
 
@@ -110,39 +115,43 @@ def test_currency_meter_sells_any_amount_and_carries_the_rest(home):
 def test_arrears_are_capped_approved_and_corrected_by_new_entries(home):
     """Item 5: `meter arrears ... 99999999.99` was accepted and could not be undone."""
     before = _snapshot(home)
-    out = run(home, "meter", "arrears", KWH_METER, "99999999.99", code=1)
+    out = run(home, "meter", "arrears", KWH_METER, "99999999.99", code=1, env=ANN)
     assert "owe 99999999.99, above the maximum 100000.00" in out
-    out = run(home, "meter", "arrears", KWH_METER, "6000", code=1)
+    out = run(home, "meter", "arrears", KWH_METER, "6000", code=1, env=ANN)
     assert "6000.00 (above 5000.00) needs a supervisor's approval" in out
-    out = run(home, "meter", "arrears", KWH_METER, "6000", "--supervisor", "ann", code=1)
-    assert "'ann' is not a registered supervisor" in out
+    out = run(home, "meter", "arrears", KWH_METER, "6000", code=1, env=ANN | approved_by("ann"))
+    assert "ann is a cashier: arrears needs a supervisor or admin" in out
     assert _snapshot(home) == before
-    big = js(home, "meter", "arrears", KWH_METER, "6000", "--supervisor", "boss")["receipt"]
-    small = js(home, "meter", "arrears", KWH_METER, "80", "--cashier", "ann")["receipt"]
+    big = js(home, "meter", "arrears", KWH_METER, "6000", env=ANN | approved_by("boss"))
+    assert (big["cashier"], big["supervisor"]) == ("ann", "boss")
+    big = big["receipt"]
+    small = js(home, "meter", "arrears", KWH_METER, "80", env=ANN)["receipt"]
     paid = vend(home, KWH_METER, "100", "p1")  # 50 % of 100.00 to the oldest arrears
     assert paid["debt_recovered"] == "50.00"
 
     # Adjust: the 6,000.00 should have been 600.00.
-    bad = ("meter", "arrears-adjust", big, "40", "--reason", "typo", "--supervisor", "boss")
-    assert "50.00 was already recovered" in run(home, *bad, code=1)
-    fix = js(
-        home, "meter", "arrears-adjust", big, "600", "--reason", "typo", "--supervisor", "boss"
-    )
+    bad = ("meter", "arrears-adjust", big, "40", "--reason", "typo")
+    assert "50.00 was already recovered" in run(home, *bad, code=1, env=BOSS)
+    fix = js(home, "meter", "arrears-adjust", big, "600", "--reason", "typo", env=BOSS)
     assert (fix["adjustment"], fix["outstanding"], fix["arrears"]) == ("-5400.00", "550.00", big)
-    nobody = ("meter", "arrears-write-off", small, "--reason", "gone", "--supervisor", "ann")
-    assert "not a registered supervisor" in run(home, *nobody, code=1)
+    nobody = ("meter", "arrears-write-off", small, "--reason", "gone")
+    assert "supervisor not logged in: set PREPAY_SUPERVISOR and PREPAY_SUPERVISOR_PASSWORD" in (
+        run(home, *nobody, code=1, env=ANN)
+    )
+    assert "ann is a cashier" in run(home, *nobody, code=1, env=ANN | approved_by("ann"))
     # Write off the small one, reverse the big one (recovered 50.00 goes to the carry).
-    js(home, "meter", "arrears-write-off", small, "--reason", "gone", "--supervisor", "boss")
-    rev = js(home, "meter", "arrears-reverse", big, "--reason", "wrong", "--supervisor", "boss")
+    off = js(home, *nobody, env=ANN | approved_by("boss"))
+    assert off["supervisor"] == "boss"
+    rev = js(home, "meter", "arrears-reverse", big, "--reason", "wrong", env=BOSS)
     assert (rev["to_carry"], rev["outstanding"]) == ("50.00", "0.00")
-    again = ("meter", "arrears-reverse", big, "--reason", "wrong", "--supervisor", "boss")
-    assert "was already reversed" in run(home, *again, code=1)
+    again = ("meter", "arrears-reverse", big, "--reason", "wrong")
+    assert "was already reversed" in run(home, *again, code=1, env=BOSS)
     show = js(home, "meter", "show", KWH_METER)
     assert show["arrears"] == {} and show["carried_forward"] == "50.00"
     assert [a["status"] for a in show["arrears_history"]] == ["reversed", "written off"]
     # Reversing the sale that recovered from the reversed arrears takes the credit back and
     # never makes a closed arrears owed again.
-    run(home, "reverse", paid["receipt"], "--reason", "wrong meter", "--supervisor", "boss")
+    run(home, "reverse", paid["receipt"], "--reason", "wrong meter")
     show = js(home, "meter", "show", KWH_METER)
     assert show["arrears"] == {} and show["carried_forward"] == "0.00"
     assert js(home, "report", "day")["books_balance"]

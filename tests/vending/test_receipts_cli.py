@@ -6,6 +6,7 @@ import json
 import pytest
 
 from host_tools.vending.home import CONFIG_NAME
+from tests.support.cli_login import as_user
 from tests.vending.test_cli import run, setup_cli_station
 from tests.vending.vending_setup import KWH_METER
 
@@ -24,8 +25,8 @@ SETTINGS = [
 
 
 def _sell(home, ref, amount="60"):
-    args = ["vend", KWH_METER, amount, "--ref", ref, "--channel", "cash", "--cashier", "clerk"]
-    return json.loads(run(*args, "--json", "--home", home).output)
+    args = ["vend", KWH_METER, amount, "--ref", ref, "--channel", "cash"]
+    return json.loads(run(*args, "--json", "--home", home, env=as_user("clerk")).output)
 
 
 def test_station_settings_are_validated_and_printed_in_local_time(tmp_path):
@@ -64,7 +65,7 @@ def test_a_reprint_is_marked_copy_and_logged_and_found_by_meter(tmp_path, db_url
     copy = json.loads(run("reprint", "--meter", KWH_METER, "--json", "--home", home).output)
     assert copy["token"] == last["token"] and copy["copy"] is True
     assert copy["copy_logged"] > last["receipt"]
-    text = run("reprint", "--meter", KWH_METER, "--cashier", "clerk", "--home", home).output
+    text = run("reprint", "--meter", KWH_METER, "--home", home, env=as_user("clerk")).output
     assert "*** COPY" in text and last["token_grouped"] in text
     listed = json.loads(
         run("reprint", "--meter", KWH_METER, "--list", "--json", "--home", home).output

@@ -26,7 +26,7 @@ def add_args(number, pan, *extra):
 def home(tmp_path, db_url):
     home = str(tmp_path / "home")
     run("station", "init", "--home", home, *(["--db", db_url] if db_url else []))
-    run("station", "cashier", "add", "clerk", "--limit", "500", "--home", home)
+    run("user", "add", "clerk", "--role", "cashier", "--limit", "500", "--home", home)
     run("tariff", "add", "flat", "--kind", "flat", "--price", "2.00", "--home", home)
     for dkga, key in (("02", VK02), ("04", VK04)):
         path = tmp_path / f"vk{dkga}.hex"

@@ -2,6 +2,8 @@
 the real entry point (click), wrong arguments too."""
 
 import json
+import os
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -9,6 +11,7 @@ from click.testing import CliRunner
 from host_tools.cli import main
 from host_tools.vending import apikeys, users
 from host_tools.vending.station import Station
+from tests.support.terminal import answer_prompts
 
 pytestmark = pytest.mark.usefixtures("fast_kdf", "station_env", "cheap_hashes")
 
@@ -33,8 +36,16 @@ def test_station_init_creates_the_first_admin(tmp_path):
 def test_station_init_asks_for_the_admin_password_twice(tmp_path, monkeypatch):
     monkeypatch.delenv("PREPAY_USER_PASSWORD")
     home = str(tmp_path / "home")
-    result = run("station", "init", "--home", home, input="s3cret pass\ns3cret pass\n")
-    assert "s3cret" not in result.output and "Password for admin" in result.output
+    cmd = [sys.executable, "-m", "host_tools.cli", "station", "init", "--home", home]
+    code, out, err = answer_prompts(cmd, dict(os.environ), ["s3cret pass", "s3cret pass"])
+    assert code == 0, err
+    assert "s3cret" not in out + err and "Password for admin" in err
+    # no terminal and no PREPAY_USER_PASSWORD: one line, and no station
+    other = str(tmp_path / "other")
+    refused = run("station", "init", "--home", other, code=1)
+    assert refused.output == "Error: no terminal to ask for admin's password: set " \
+        "PREPAY_USER_PASSWORD\n"  # fmt: skip
+    assert not os.path.exists(other)
     station = Station(home)
     assert users.authenticate(station, "admin", "s3cret pass", "t").name == "admin"
     station.close()
