@@ -145,9 +145,15 @@ def changes(old, new):
     return out
 
 
-def guard_never_disconnect(meter_row, old, new, remove, confirm):
+# The words a refusal uses for the confirmation and the reason: the CLI's options by default,
+# the web page's fields (host_tools/web/never_disconnect_pages.py) there.
+CLI_WORDS = ("--confirm", "--reason")
+
+
+def guard_never_disconnect(meter_row, old, new, remove, confirm, reason="", words=CLI_WORDS):
     """A critical customer's never-disconnect goes only by an explicit, confirmed action:
-    --remove-never-disconnect and --confirm with the meter number typed out."""
+    `remove` (--remove-never-disconnect), `confirm` with the meter number typed out again and a
+    `reason` (all three, or refused). True when `new` removes it on purpose."""
     had = meter_row.critical or bool((old or {}).get("never_disconnect"))
     if not had or new.get("never_disconnect") is True:
         return False
@@ -159,7 +165,9 @@ def guard_never_disconnect(meter_row, old, new, remove, confirm):
         )
     if (confirm or "").strip() != meter_row.number:
         raise StationError(
-            "--confirm must repeat the meter number to remove never-disconnect "
+            f"{words[0]} must repeat the meter number to remove never-disconnect "
             f"({meter_row.number})"
         )
+    if not (reason or "").strip():
+        raise StationError(f"{words[1]} is required to remove never-disconnect")
     return True

@@ -270,14 +270,12 @@ def sign(
         meter_config.check(meter_row, config, tariff)
         old = meter_config.last_signed(conn, meter)
         removed = meter_config.guard_never_disconnect(
-            meter_row, old, config, remove_never_disconnect, confirm
+            meter_row, old, config, remove_never_disconnect, confirm, reason
         )
-        if removed and not (reason or "").strip():
-            raise StationError("--reason is required to remove never-disconnect")
         changed = meter_config.changes(old, config)
         if dry_run:
             return {"meter": meter, "config": config, "changes": changed, "dry_run": True}
-        return _record_config(
+        return record_config(
             conn,
             station,
             meter_row,
@@ -296,7 +294,21 @@ def sign(
     return station.read(work) if dry_run else station.write(work)
 
 
-def _record_config(conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key):
+def rebuilt_config(conn, station, meter_row, tariff, drop=()):
+    """(last signed config, the config to sign now): the last signed one with the registry's
+    part (meter_config.built) laid over it afresh, checked against the meter's schema. The
+    rest of the last config (e.g. a hand-signed `low_credit`) is kept; `drop` names keys the
+    registry may no longer set (so they go unless built sets them again)."""
+    old = meter_config.last_signed(conn, meter_row.number)
+    config = dict(old or {})
+    for key in drop:
+        config.pop(key, None)
+    config.update(meter_config.built(station, meter_row, tariff))
+    meter_config.check(meter_row, config, tariff)
+    return old, config
+
+
+def record_config(conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key):
     """Sign `config` under the meter's next counter and append it to the ledger."""
     meter = meter_row.number
     counter = meter_config.signed_counter(conn, meter) + 1
@@ -332,15 +344,12 @@ def change_tariff(station, meter, tariff_name, cashier="", now=None):
         if meter_row.unit != "currency":
             return out
         tariff = registry.get_tariff(conn, tariff_name)
-        old = meter_config.last_signed(conn, meter)
-        config = dict(old or {})
-        config.pop("standing_charge", None)  # the new tariff's own, or none
-        config.update(meter_config.built(station, meter_row, tariff))
-        meter_config.check(meter_row, config, tariff)
+        # the new tariff's own standing charge, or none
+        old, config = rebuilt_config(conn, station, meter_row, tariff, drop=("standing_charge",))
         meter_config.guard_never_disconnect(meter_row, old, config, False, None)
         changed = meter_config.changes(old, config)
         extra = {"tariff_change": tariff_name}
-        out["config"] = _record_config(
+        out["config"] = record_config(
             conn, station, meter_row, config, changed, stamp, cashier, extra, vending_key
         )
         return out

@@ -1,6 +1,7 @@
 """Terminal rendering (rich) of receipts, tables and reports for the station verbs."""
 
 from rich.table import Table
+from rich.text import Text
 
 
 def kv_table(title, rows):
@@ -13,13 +14,29 @@ def kv_table(title, rows):
     return table
 
 
+def header_lines(r):
+    """[(text, bold)]: the station's settings at the top of a receipt (settings.for_print puts
+    them on it; the terminal and the web receipt print these lines)."""
+    lines = []
+    for field in ("utility_name", "address", "tax_id"):
+        if r.get(field):
+            text = ("Tax ID " if field == "tax_id" else "") + r[field]
+            lines.append((text, field == "utility_name"))
+    return lines
+
+
+def receipt_time(r):
+    """When, as printed: the station's local time (settings.for_print), else the ledger's UTC."""
+    return r.get("local_time") or r["created_at"]
+
+
 def receipt(console, r):
     kind = r["kind"]
     title = {"sale": "RECEIPT", "reversal": "REVERSAL", "config": "SIGNED CONFIG"}.get(
         kind, "TOKEN" if kind == "token" else kind.upper()
     )
     _receipt_header(console, r)
-    when = r.get("local_time") or r["created_at"]
+    when = receipt_time(r)
     rows = [("Receipt", r["receipt"]), ("Date", when), ("Meter", r["meter"])]
     rows.append(("Customer", r.get("customer")))
     if kind == "sale":
@@ -98,10 +115,8 @@ def receipt(console, r):
 
 def _receipt_header(console, r):
     # The station's settings (prepay station settings) and, on a reprint, the COPY mark.
-    for field, style in (("utility_name", "bold"), ("address", ""), ("tax_id", "")):
-        if r.get(field):
-            text = ("Tax ID " if field == "tax_id" else "") + r[field]
-            console.print(f"[{style}]{text}[/]" if style else text, highlight=False)
+    for text, bold in header_lines(r):
+        console.print(Text(text, style="bold" if bold else ""))  # "[" in a name is no markup
     if r.get("copy"):
         console.print("[bold]*** COPY - NOT AN ORIGINAL RECEIPT ***[/]")
 

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from host_tools.web import admin_pages, api, auth, pages, report_pages
+from host_tools.web import admin_pages, api, auth, never_disconnect_pages, pages, report_pages
 from host_tools.web.auth import Forbidden
 
 HERE = Path(__file__).parent
@@ -80,6 +80,13 @@ def routes():
         Route("/trends.csv", report_pages.trends, methods=["GET"]),
         Route("/arrears", report_pages.arrears, methods=["GET"]),
         Route("/arrears.csv", report_pages.arrears, methods=["GET"]),
+        Route("/never-disconnect", never_disconnect_pages.index, methods=["GET"]),
+        Route("/never-disconnect", never_disconnect_pages.set_flag, methods=["POST"]),
+        Route(
+            "/never-disconnect/{number}/remove",
+            never_disconnect_pages.remove_flag,
+            methods=["POST"],
+        ),
         Route("/admin", admin_pages.index, methods=["GET"]),
         Route("/admin/tariffs", admin_pages.tariffs, methods=["GET"]),
         Route("/admin/tariffs", admin_pages.add_tariff, methods=["POST"]),

@@ -11,7 +11,17 @@ import secrets
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
-from host_tools.vending import StationError, closing, lookup, mgmt, registry, reports, vend
+from host_tools.vending import (
+    StationError,
+    closing,
+    lookup,
+    mgmt,
+    registry,
+    reports,
+    settings,
+    vend,
+)
+from host_tools.vending import render as render_text
 from host_tools.vending.money import fmt, parse_amount
 from host_tools.web import charts, csv_export
 from host_tools.web.auth import SUPERVISORS, Forbidden, action, page
@@ -98,13 +108,19 @@ async def sell(request, user):
 
 def _receipt_page(request, receipt, copy):
     """The receipt on the counter's paper: chosen once (?paper=) and kept in a cookie, so the
-    next sale's receipt (the original, not a COPY) prints on it directly."""
+    next sale's receipt (the original, not a COPY) prints on it directly. Its header (utility,
+    address, tax id) and time in the station's zone come from the CLI's receipt code
+    (settings.for_print, render.header_lines / receipt_time)."""
     chosen = request.query_params.get("paper")
     paper = chosen if chosen in PAPERS else request.cookies.get(PAPER_COOKIE)
+    station = _station(request)
+    receipt = settings.for_print(station.config, station.tz, receipt)
     response = render(
         request,
         "receipt.html",
         receipt=receipt,
+        header=render_text.header_lines(receipt),
+        when=render_text.receipt_time(receipt),
         copy=copy,
         paper=paper if paper in PAPERS else "80",
         papers=PAPERS,

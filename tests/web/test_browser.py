@@ -4,12 +4,14 @@ a reversal and a supervisor allowed, a forged form without its CSRF token refuse
 day; no console errors on any page, and a screenshot of each."""
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 
-from host_tools.vending import closing, lookup
+from host_tools.vending import closing, lookup, settings
 from tests.vending.vending_setup import KWH_METER
-from tests.web.conftest import PASSWORD
+from tests.web.browser import Browser
+from tests.web.conftest import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -156,3 +158,47 @@ def test_the_chosen_paper_is_kept_for_the_next_original_receipt(browser, live_sq
     browser.submit("#sell")
     assert "paper-58" in browser.find("body").get_attribute("class")
     assert not browser.find_all("#copy-mark")
+
+
+@pytest.fixture
+def nairobi_browser(tmp_path, sqlite_station):
+    """Chromium on a station with its receipt settings (`prepay station settings`) set before
+    `prepay serve` starts: a utility in Kisumu, three hours ahead of UTC all year."""
+    station, _keys = sqlite_station
+    settings.update(
+        station.home,
+        {
+            "utility_name": "Kisumu Power Co",
+            "address": "12 Oginga Odinga St, Kisumu",
+            "tax_id": "P051234567X",
+            "timezone": "Africa/Nairobi",
+        },
+    )
+    server = LiveServer(station.home, tmp_path / "serve.log").start()
+    opened = Browser(server.url, tmp_path / "shots")
+    yield opened, station
+    opened.quit()
+    server.stop()
+
+
+def test_the_printed_receipt_carries_the_station_header_and_local_time(nairobi_browser):
+    browser, station = nairobi_browser
+    log_in(browser, "clerk")
+    browser.get(f"/meters/{KWH_METER}")
+    browser.fill("#amount", "20.00")
+    browser.submit("#sell")
+    seq = browser.text("#receipt-no")
+    sale = lookup.recent_sales(station, KWH_METER)[0]
+    utc = datetime.fromisoformat(sale["created_at"])
+    local = (utc + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M EAT")
+    for paper in ("80", "58", "a4"):
+        browser.get(f"/receipts/{seq}?paper={paper}")
+        browser.media("print")
+        header = browser.text("#station-header").splitlines()
+        assert header == ["Kisumu Power Co", "12 Oginga Odinga St, Kisumu", "Tax ID P051234567X"]
+        assert browser.text("#receipt-time") == local
+        # the header wraps inside the printable width, never past it
+        width = browser.find("#receipt").size["width"]
+        assert browser.find("#station-header").size["width"] <= width
+        browser.shot(f"receipt-header-print-{paper}")
+        browser.media("screen")

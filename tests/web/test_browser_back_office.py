@@ -112,3 +112,51 @@ def test_an_admin_keeps_the_master_data(browser, live_sqlite_server, tmp_path):
 
     log_in(browser, "ann")  # the new cashier logs in
     browser.check_console()
+
+
+def test_a_supervisor_flags_a_critical_customer_never_disconnect(browser, live_sqlite_server):
+    """Issue 14: the never-disconnect page. Set the flag (the signed config and how it reaches
+    the meter are shown), a removal with a wrong number is refused and changes nothing, the
+    removal with the number again and a reason is signed and booked to the user."""
+    station = live_sqlite_server.station
+    log_in(browser, "boss")
+    browser.click("nav a[href='/never-disconnect']")
+    assert CURRENCY_METER in browser.text("#flagged")  # registered --critical, none signed
+    browser.shot("never-disconnect")
+
+    browser.fill("#set-meter", KWH_METER)
+    browser.submit("#set-flag")
+    assert "never_disconnect: (unset) -> true" in browser.text("#changes")
+    assert browser.text("#blob").startswith("pc1.")
+    assert f"prepay config applied {KWH_METER} 1" in browser.text("#signed")
+    assert "config 1 waiting to be loaded" in browser.text(f"#row-{KWH_METER}")
+    browser.shot("never-disconnect-signed")
+    assert station.read(lambda conn: registry.get_meter(conn, KWH_METER)).critical
+
+    # the printable slip for the engineer: the blob fits the paper
+    browser.click("#print-config")
+    browser.media("print")
+    assert browser.text("h1") == "Meter config"
+    assert browser.text("#config-blob").startswith("pc1.")
+    assert browser.find("#config-blob").size["width"] <= browser.find("#receipt").size["width"]
+    browser.shot("never-disconnect-config-print")
+    browser.media("screen")
+
+    # a removal with the wrong number typed is refused and changes nothing
+    browser.get("/never-disconnect")
+    browser.fill(f"#confirm-{KWH_METER}", CURRENCY_METER)
+    browser.fill(f"#reason-{KWH_METER}", "clinic closed")
+    browser.submit(f"#remove-{KWH_METER}", status=400)
+    assert "the confirmation must repeat the meter number" in browser.text(".error")
+    browser.shot("never-disconnect-refused")
+    assert station.read(lambda conn: registry.get_meter(conn, KWH_METER)).critical
+
+    browser.fill(f"#confirm-{KWH_METER}", KWH_METER)
+    assert browser.find(f"#reason-{KWH_METER}").get_attribute("value") == "clinic closed"
+    browser.submit(f"#remove-{KWH_METER}")
+    assert "never_disconnect: true -> (unset)" in browser.text("#changes")
+    assert "clinic closed" in browser.text("#signed") and "by boss" in browser.text("#signed")
+    assert KWH_METER not in browser.text("#flagged")
+    browser.shot("never-disconnect-removed")
+    assert not station.read(lambda conn: registry.get_meter(conn, KWH_METER)).critical
+    browser.check_console()

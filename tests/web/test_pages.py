@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import datetime, timedelta
 
 from host_tools.vending import vend
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
@@ -40,3 +41,48 @@ def test_a_bad_cash_count_is_refused_and_records_nothing(client):
     assert 'id="cashups"' not in client.get("/shift").text
     done = client.post("/shift/cashup", data={"csrf": csrf_of(page.text), "counted": "0"})
     assert done.status_code == 200 and "0.00" in done.text and 'id="cashups"' in done.text
+
+
+def test_the_receipt_prints_the_station_header_and_local_time(sqlite_station):
+    """As the CLI's receipts (settings.for_print): utility, address, tax id; the station's
+    local time, not the ledger's UTC, on the original, a reprint and every paper."""
+    from host_tools.vending import settings
+    from host_tools.vending.station import Station
+    from host_tools.web.app import create_app
+    from tests.web.conftest import TestClient
+
+    station, _keys = sqlite_station
+    settings.update(
+        station.home,
+        {
+            "utility_name": "Kisumu <Power> Co",
+            "address": "12 Oginga Odinga St, Kisumu",
+            "tax_id": "P051234567X",
+            "timezone": "Africa/Nairobi",
+        },
+    )
+    opened = Station(station.home)  # `prepay serve` reads station.json when it starts
+    try:
+        with TestClient(create_app(opened), base_url="http://station.test") as client:
+            login(client, "clerk")
+            page = client.get(f"/meters/{KWH_METER}").text
+            sold = client.post(
+                f"/meters/{KWH_METER}/sell",
+                data={"csrf": csrf_of(page), "amount": "20", "channel": "cash",
+                      "cash_ref": "CASH-LOCAL1"},
+            )  # fmt: skip
+            sale = vend.find_receipt(opened, None, "CASH-LOCAL1")
+            utc = datetime.fromisoformat(sale["created_at"])
+            local = (utc + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M EAT")  # UTC+3 all year
+            for response in [sold] + [
+                client.get(f"/receipts/{sale['receipt']}", params={"paper": p})
+                for p in ("80", "58", "a4")
+            ]:
+                assert response.status_code == 200
+                head = response.text.split('id="station-header">', 1)[1].split("</header>", 1)[0]
+                assert "Kisumu &lt;Power&gt; Co" in head  # escaped like every name
+                assert "12 Oginga Odinga St, Kisumu" in head and "Tax ID P051234567X" in head
+                when = response.text.split('id="receipt-time">', 1)[1].split("<", 1)[0]
+                assert when == local
+    finally:
+        opened.close()
