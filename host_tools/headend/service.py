@@ -12,6 +12,9 @@ database work in order, so SQLite and PostgreSQL see one writer and a message is
   marked sent; without a result it is sent again after RESEND_S. The result closes it:
   accepted -> accepted, used (typed in first, or a resend already applied) -> done, any other
   code -> rejected. A meter applies a token once whatever the resends (TID memory).
+
+`serve` runs the worker and, beside it in a second thread, the customer-message dispatcher
+(host_tools/notify/dispatcher.py, the loop of `prepay notify run`): `prepay headend`.
 """
 
 import json
@@ -267,3 +270,37 @@ class Headend:
             cmd = {"id": row.txn_id, "token": row.digits}
             self.client.publish(ROOT + row.meter + "/cmd", json.dumps(cmd), qos=1)
             self.stats["pushed"] += 1
+
+
+def serve(headend, stop, notify=True, poll=1.0):
+    """`headend.run(stop)` in this thread and, unless `notify` is False, the customer-message
+    dispatcher in a second one, until `stop` is set (SIGTERM/SIGINT in `prepay headend`).
+
+    The dispatcher stops between deliveries, never with one claimed, so a clean shutdown parks
+    nothing. A failure in either thread sets `stop` (the other ends too) and is raised here: a
+    head-end whose dispatcher died must not go on looking healthy. Another dispatcher (`prepay
+    notify run`) may run at the same time: claims are compare-and-set (docs/notify.md)."""
+    failures = []
+    thread = None
+    if notify:
+        from host_tools.notify.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher(headend.station)
+
+        def dispatch():
+            try:
+                dispatcher.run_forever(poll, stop=stop.is_set, wait=stop.wait)
+            except BaseException as error:  # noqa: BLE001 - handed to the main thread
+                failures.append(error)
+                stop.set()
+
+        thread = threading.Thread(target=dispatch, name="notify-dispatcher", daemon=True)
+        thread.start()
+    try:
+        headend.run(stop)
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join()
+    if failures:
+        raise failures[0]
