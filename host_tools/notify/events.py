@@ -12,6 +12,7 @@ from host_tools.vending import StationError, db, registry
 # RELAY opened for credit -> supply_cut, RELAY closed -> supply_restored, ZONE into low ->
 # credit_low, EMERGENCY activated -> emergency_credit). Other events announce nothing.
 EVENT_KINDS = ("credit_low", "supply_cut", "supply_restored", "emergency_credit")
+USED_WINDOW_S = 14 * 86400  # what `used_14d` covers unless `used_seconds` says less
 
 
 def on_meter_event(conn, meter, event):
@@ -19,7 +20,9 @@ def on_meter_event(conn, meter, event):
 
     `event`: {"seq": the meter's event sequence number, "kind": one of EVENT_KINDS,
     "credit": register units left, "used_14d": register units used over the last 14 days
-    (credit_low; None when unknown), "granted": emergency credit in register units,
+    (credit_low; None when unknown), "used_seconds": how long that was measured over (fewer
+    than 14 days for a newer meter; default 14 days), "granted": emergency credit in register
+    units,
     "at": ISO 8601 UTC}. Idempotent by (meter, seq): an event stored twice is announced once.
     Returns True if a message was queued. A critical customer (never disconnected) gets the
     warnings but no supply-cut message: the station keeps that supply on."""
@@ -32,6 +35,7 @@ def on_meter_event(conn, meter, event):
     data = {"credit": int(event.get("credit", 0))}
     if kind == "credit_low" and event.get("used_14d") is not None:
         data["used_14d"] = int(event["used_14d"])
+        data["used_seconds"] = int(event.get("used_seconds") or USED_WINDOW_S)
     if kind == "emergency_credit":
         data["granted"] = int(event.get("granted", 0))
     key = f"event:{row.number}:{int(event['seq'])}"

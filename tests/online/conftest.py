@@ -1,3 +1,5 @@
-"""Fixtures of the station tests, for the online chain (a station on SQLite or PostgreSQL)."""
+"""Fixtures of the station and customer-message tests, for the online chain: a station on
+SQLite or PostgreSQL, a real SMTP server and an HTTP SMS gateway."""
 
-from tests.vending.conftest import db_url, fast_kdf, pg_server, station_env  # noqa: F401
+from tests.notify.conftest import sms_gateway, smtp_server  # noqa: F401
+from tests.vending.conftest import db_url, fast_kdf, pg_server, station, station_env  # noqa: F401
