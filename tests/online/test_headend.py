@@ -9,13 +9,14 @@ reach the database exactly once, in order, across an outage and a power cut.
 
 import time
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from host_tools.device.client import DeviceClient
 from host_tools.provisioning import provision_meter
 from host_tools.sim import SimMeter
-from host_tools.vending import db, keystore, vend
+from host_tools.vending import apikeys, db, keystore, vend
 from tests.online.mqtt_helpers import (
     METER_PASSWORD,
     meter_link,
@@ -26,6 +27,7 @@ from tests.online.mqtt_helpers import (
 from tests.sim.sim_scenario_helpers import power_cut
 from tests.support.mosquitto import ScratchBroker
 from tests.vending.vending_setup import CURRENCY_METER, make_station
+from tests.web.conftest import LiveServer
 
 PASSPHRASE = "correct horse battery staple"
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the rest: both
@@ -156,3 +158,27 @@ def test_the_whole_chain_over_tls_with_a_generated_ca(tmp_path, monkeypatch):
             wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
             assert meter.request("status")["credit"] == 300
     station.close()
+
+
+def test_a_sale_through_the_http_api_reaches_the_online_meter(chain, tmp_path):
+    """The mobile-money operator's `POST /api/v1/vends` on a real `prepay serve` (another
+    process on the same database): the head-end pushes that token too, no keypad entry."""
+    station, meter, _, _ = chain
+    stamp = station.stamp()
+    key = station.write(lambda conn: apikeys.add_key(conn, "mobile", "op-mobile", stamp)[0])
+    server = LiveServer(station.home, tmp_path / "serve.log").start()
+    try:
+        body = {"meter": CURRENCY_METER, "amount": "12.00", "ref": "MM-1", "channel": "mobile"}
+        sold = httpx.post(
+            server.url + "/api/v1/vends",
+            json=body,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert sold.status_code == 201, sold.text
+        wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+    finally:
+        server.stop()
+    row = _deliveries(station)[0]
+    assert row.digits == sold.json()["token"] and row.attempts == 1
+    assert meter.request("status")["credit"] == 1200
