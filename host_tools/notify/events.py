@@ -2,9 +2,11 @@
 reminder. Each writes outbox rows in the caller's transaction (outbox.enqueue)."""
 
 import calendar
+from datetime import UTC
 
 from sqlalchemy import func, select
 
+from host_tools.headend.consumption import used_in_month
 from host_tools.notify import outbox
 from host_tools.vending import StationError, db, registry
 
@@ -42,9 +44,10 @@ def on_meter_event(conn, meter, event):
     return outbox.enqueue(conn, kind, row.number, key, data, event["at"])
 
 
-def statement_data(conn, meter, month):
-    """A meter's month (YYYY-MM, station time zone) from its sales: purchases, money, energy
-    (register units bought; not reversed), days in the month."""
+def statement_data(conn, meter, month, tz=UTC):
+    """A meter's month (YYYY-MM, station time zone `tz`) from its sales: purchases, money,
+    energy (register units bought; not reversed), days in the month; and from the head-end's
+    readings `used` (register units used; None without readings: a keypad-only meter)."""
     s, r = db.sales, db.reversals
     not_reversed = ~select(r.c.original_id).where(r.c.original_id == s.c.txn_id).exists()
     count, paid, units = conn.execute(
@@ -53,7 +56,10 @@ def statement_data(conn, meter, month):
         .where(s.c.meter == meter, s.c.month == month, not_reversed)
     ).one()  # fmt: skip
     year, mon = int(month[:4]), int(month[5:7])
+    row = registry.get_meter(conn, meter)
+    used = used_in_month(conn, meter, row.unit, row.scale, year, mon, tz)
     return {
+        "used": used,
         "month": month,
         "purchases": int(count),
         "purchased": int(paid),
@@ -71,7 +77,7 @@ def check_month(text):
     return text
 
 
-def queue_month(conn, month, now_iso, debt_order="oldest"):
+def queue_month(conn, month, now_iso, debt_order="oldest", tz=UTC):
     """The monthly statement, and a debt reminder where arrears are owed, for every meter whose
     customer opted in to a channel. Idempotent per meter and month. Returns the count queued."""
     month = check_month(month)
@@ -81,7 +87,7 @@ def queue_month(conn, month, now_iso, debt_order="oldest"):
     ).scalars()
     queued = 0
     for meter in list(meters):
-        data = statement_data(conn, meter, month)
+        data = statement_data(conn, meter, month, tz)
         queued += outbox.enqueue(conn, "statement", meter, f"statement:{meter}:{month}", data,
                                  now_iso)  # fmt: skip
         owed = sum(part for _, part, _ in registry.arrears_outstanding(conn, meter, debt_order))

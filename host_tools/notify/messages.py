@@ -87,4 +87,6 @@ def figures(conn, outbox_row):
             purchased=fmt(data["purchased"]),
             avg_daily=fmt(data["purchased"] // data["days"]),
         )
+        used = data.get("used")  # from the head-end's readings; None for keypad-only meters
+        out["used"] = None if used is None else _credit_text(meter, tariff, used)[0]
     return out

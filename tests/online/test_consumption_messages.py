@@ -1,20 +1,34 @@
-"""Days left in the credit-low message, from the head-end's quarter-hour readings
-(host_tools/headend/consumption.py): known readings -> the exact figure in the English and the
-Chinese text, through the outbox, the dispatcher, a real SMTP server and an HTTP SMS gateway."""
+"""Figures from the head-end's quarter-hour readings (host_tools/headend/consumption.py): days
+left in the credit-low message and the energy used in the monthly statement. Known readings ->
+the exact figure in the English and the Chinese text, through the outbox, the dispatcher, a real
+SMTP server and an HTTP SMS gateway."""
 
 import json
 
 import pytest
+from click.testing import CliRunner
 
+from host_tools.cli import main
 from host_tools.headend import announce
 from host_tools.notify.dispatcher import Dispatcher
 from host_tools.vending import db
 from tests.notify.test_notify import configure, contact
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER, at
+from token_spec.epoch import meter_time
 
 DAY = 96  # quarter hours
 T0 = 200_000  # a slot: meter time 180,000,000 s
 NOON = at("2026-03-10 12:00")
+
+
+def _store_readings(conn, meter, readings):
+    for slot, (left, energy) in readings.items():
+        conn.execute(
+            db.readings.insert().values(
+                meter=meter, slot=slot, credit=left, energy_wh=energy, power_w=0,
+                relay="closed", zone="low",
+            )
+        )  # fmt: skip
 
 
 def _low(station, meter, readings, credit, seq=1):
@@ -31,13 +45,7 @@ def _low(station, meter, readings, credit, seq=1):
                 state=json.dumps({"online": True, "credit": credit}),
             )
         )
-        for slot, (left, energy) in readings.items():
-            conn.execute(
-                db.readings.insert().values(
-                    meter=meter, slot=slot, credit=left, energy_wh=energy, power_w=0,
-                    relay="closed", zone="low",
-                )
-            )  # fmt: skip
+        _store_readings(conn, meter, readings)
         doc = {"seq": seq, "event": "zone", "a": announce.ZONE_NORMAL, "b": announce.ZONE_LOW}
         assert announce.announce(conn, meter, seq, doc, NOON.isoformat())
 
@@ -93,3 +101,26 @@ def test_less_than_a_day_of_readings_leaves_the_days_out(station, smtp_server, s
     assert "days" not in sms["text"] and "2.000 kWh left" in sms["text"]
     (mail,) = smtp_server.messages
     assert "days" not in mail["body"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_monthly_statement_shows_the_energy_the_meter_used(station, smtp_server):
+    configure(station, smtp_server)
+    contact(station, KWH_METER, sms=False)
+    start = meter_time(at("2026-03-01 00:00")) // 900
+    end = meter_time(at("2026-04-01 00:00")) // 900
+    readings = {
+        start - 2 * DAY: (0, 10_000),  # more than a day before March: not its start
+        start - 4: (0, 50_000),  # the last reading of February: March starts here
+        start + 10 * DAY: (0, 60_000),
+        end - 1: (0, 73_250),  # the last quarter hour of March
+        end + 5: (0, 80_000),  # April
+    }
+    station.write(lambda conn: _store_readings(conn, KWH_METER, readings))
+    result = CliRunner().invoke(main, ["notify", "month", "--month", "2026-03", "--home",
+                                       station.home])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    Dispatcher(station, clock=lambda: at("2026-04-01 09:00")).run_once()
+    (mail,) = smtp_server.messages
+    assert "energy bought:      0.000 kWh" in mail["body"]
+    assert "used (meter):       23.250 kWh" in mail["body"]  # 73,250 - 50,000 Wh
