@@ -83,3 +83,18 @@ def test_a_token_sent_into_a_lockout_waits_for_its_end_then_is_accepted(
         assert row.result == "accepted" and 2 <= row.attempts <= 4
         assert meter.request("status")["credit"] == 400
     station.close()
+
+
+def test_headend_command_line_errors_are_one_line(tmp_path, fast_kdf, station_env):
+    station = make_station(tmp_path / "home")
+    home = str(station.home)
+
+    def run(*args):
+        return CliRunner().invoke(main, ["headend", *args])
+
+    missing = run("--home", home)
+    assert missing.exit_code == 2 and "Missing option '--broker'" in missing.output
+    bad = run("deliveries", "--home", home, "--meter", "123")
+    assert bad.exit_code == 1 and bad.output.strip().endswith("must have 11 digits, got 3")
+    assert run("deliveries", "--home", home).output.strip() == "no deliveries"
+    station.close()
