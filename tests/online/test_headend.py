@@ -27,7 +27,13 @@ from tests.online.mqtt_helpers import (
 from tests.sim.sim_scenario_helpers import power_cut
 from tests.support.mosquitto import ScratchBroker
 from tests.vending.vending_setup import CURRENCY_METER, make_station
-from tests.web.conftest import LiveServer
+from tests.web.conftest import (
+    LiveServer,
+    TestClient,
+    add_users_and_keys,
+    csrf_of,
+    login,
+)
 
 PASSPHRASE = "correct horse battery staple"
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the rest: both
@@ -182,3 +188,20 @@ def test_a_sale_through_the_http_api_reaches_the_online_meter(chain, tmp_path):
     row = _deliveries(station)[0]
     assert row.digits == sold.json()["token"] and row.attempts == 1
     assert meter.request("status")["credit"] == 1200
+
+
+@SQLITE_ONLY
+def test_a_sale_at_the_web_counter_reaches_the_online_meter(chain, cheap_hashes):
+    """The cashier's form (`POST /meters/<n>/sell`, the web app in process): pushed too."""
+    from host_tools.web.app import create_app
+
+    station, meter, _, _ = chain
+    add_users_and_keys(station)
+    with TestClient(create_app(station), base_url="http://station.test") as client:
+        assert login(client, "clerk").status_code == 303
+        page = client.get(f"/meters/{CURRENCY_METER}")
+        form = {"amount": "6", "channel": "cash", "cash_ref": "WEB-1", "csrf": csrf_of(page.text)}
+        sold = client.post(f"/meters/{CURRENCY_METER}/sell", data=form)
+        assert sold.status_code == 200, sold.text
+    wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+    assert meter.request("status")["credit"] == 600
