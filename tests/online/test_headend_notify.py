@@ -95,10 +95,11 @@ def test_headend_and_notify_run_send_each_message_once_and_stop_cleanly(
                 PREPAY_HEADEND_PASSWORD=broker.headend_password,
             )
             notify = _start(env, notify_log, "notify", "run", "--poll", "0.2")
+            # The waiting message goes out: `prepay notify run` is up (nothing else sends).
+            _wait(lambda: [d.state for d in _deliveries(station)] == ["sent"] * 2, 30, "sent")
             headend = _start(env, head_log, "headend", "--broker", broker.url)
             _wait(lambda: b"sending customer messages" in head_log.read_bytes(), 30, "up")
-            _wait(lambda: [d.state for d in _deliveries(station)] == ["sent"] * 2, 30, "sent")
-            _queue(station, 2, MESSAGES // 2)
+            _queue(station, 2, MESSAGES // 2)  # ~3 s of sending for one: both take some
             owners = {f":{notify.pid}": "notify run", f":{headend.pid}": "headend"}
 
             def both_sent_some():
