@@ -19,6 +19,8 @@ apikey_cmds   prepay apikey ...           API keys of the payment channels
 serve_cmds    prepay serve                the station as a web app and HTTP API
 customer_cmds prepay customer ...         a meter's customer: contact, language, opt-in
 notify_cmds   prepay notify ...           customer messages: dispatcher, parked, settings
+headend_cmds  prepay headend [deliveries]  the MQTT head-end (with the dispatcher); remote
+                                          top-ups and what became of them
 
 Shared by the verbs: output.py (--json, printing, one-line errors, progress bars) and
 station_access.py (--home, opening the station). Each module's `register(main)` attaches its

@@ -117,7 +117,7 @@ def notify_month(station, month):
 
     now = station.stamp().utc_iso
     order = station.config["debt_order"]
-    queued = station.write(lambda conn: events.queue_month(conn, month, now, order))
+    queued = station.write(lambda conn: events.queue_month(conn, month, now, order, station.tz))
     click.echo(f"{queued} messages queued for {month}")
 
 

@@ -11,6 +11,7 @@ import json
 
 from sqlalchemy import and_, select
 
+from host_tools.headend.consumption import recent_use
 from host_tools.notify import events as notify_events
 from host_tools.vending import db, registry
 
@@ -64,15 +65,20 @@ def announce(conn, meter, seq, doc, now_text):
     if kind is None:
         return False
     registered = conn.execute(
-        select(db.meters.c.number).where(db.meters.c.number == meter)
+        select(db.meters.c.number, db.meters.c.unit, db.meters.c.scale).where(
+            db.meters.c.number == meter
+        )
     ).first()
     if registered is None:
         return False
+    # Days left: from the last 14 days of readings (consumption.py); None leaves them out.
+    use = recent_use(conn, meter, registered.unit, registered.scale)
     event = {
         "seq": seq,
         "kind": kind,
         "credit": _credit(conn, meter),
-        "used_14d": None,  # consumption from telemetry: not yet (docs/notify.md)
+        "used_14d": use[0] if use and kind == "credit_low" else None,
+        "used_seconds": use[1] if use and kind == "credit_low" else None,
         "granted": int(doc.get("b", 0)),
         "at": now_text,
     }

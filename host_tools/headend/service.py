@@ -11,7 +11,14 @@ database work in order, so SQLite and PostgreSQL see one writer and a message is
 - deliveries: a pending token for an online meter is published on its cmd topic (QoS 1) and
   marked sent; without a result it is sent again after RESEND_S. The result closes it:
   accepted -> accepted, used (typed in first, or a resend already applied) -> done, any other
-  code -> rejected. A meter applies a token once whatever the resends (TID memory).
+  token result (reject: wrong key or forged, old: expired, overflow...) -> rejected, never sent
+  again (a refused token counts towards the meter's keypad lockout). Except `locked`: the
+  meter's lockout (wrong entries) refused to look at it, so it stays sent and goes again after
+  LOCKED_RESEND_S, when the lockout (at most 1,280 s) may be over; slowly, because every entry
+  is a journal event. A meter applies a token once whatever the resends (TID memory).
+
+`serve` runs the worker and, beside it in a second thread, the customer-message dispatcher
+(host_tools/notify/dispatcher.py, the loop of `prepay notify run`): `prepay headend`.
 """
 
 import json
@@ -26,9 +33,11 @@ from sqlalchemy import and_, or_, select, update
 
 from host_tools.headend.announce import announce
 from host_tools.vending import StationError, db
+from token_spec.errors import RESULT_CODES, RESULT_LOCKED
 
 ROOT = "prepay/v1/"
 RESEND_S = 5.0
+LOCKED_RESEND_S = 60.0
 PUSH_EVERY_S = 0.2
 READING_S = 900  # telemetry resolution: one reading per meter per quarter hour
 
@@ -214,9 +223,15 @@ class Headend:
 
     def _result(self, meter, doc):
         ident, result = doc.get("id"), doc.get("result")
-        if not isinstance(ident, int) or not isinstance(result, str) or "token" not in doc:
+        # A token's result (a config's is applied/refused, a reading's reading): also one
+        # without "token", the meter's answer to digits it could not even parse.
+        if not isinstance(ident, int) or result not in RESULT_CODES:
             return
-        status = _CLOSING.get(result, "rejected")
+        if result == RESULT_LOCKED:
+            values = {"status": "sent", "result": result, "sent_at": _now_text()}
+        else:
+            values = {"status": _CLOSING.get(result, "rejected"), "result": result}
+            values["closed_at"] = _now_text()
 
         def work(conn):
             done = conn.execute(
@@ -228,16 +243,21 @@ class Headend:
                         _dl.c.status.in_(("pending", "sent")),
                     )
                 )
-                .values(status=status, result=result, closed_at=_now_text())
+                .values(**values)
             )
             return done.rowcount
 
-        self.stats["closed"] += self.station.write(work)
+        closed = self.station.write(work)
+        if "closed_at" in values:
+            self.stats["closed"] += closed
 
     # ---- remote top-up ----------------------------------------------------------------------
     def push_deliveries(self):
         """Publish every pending delivery (and every sent one past RESEND_S) for online meters."""
-        cutoff = datetime.fromtimestamp(time.time() - RESEND_S, UTC).isoformat(timespec="seconds")
+        now = time.time()
+        cutoff = datetime.fromtimestamp(now - RESEND_S, UTC).isoformat(timespec="seconds")
+        locked = datetime.fromtimestamp(now - LOCKED_RESEND_S, UTC).isoformat(timespec="seconds")
+        unlocked = or_(_dl.c.result.is_(None), _dl.c.result != RESULT_LOCKED)
 
         def work(conn):
             rows = conn.execute(
@@ -248,7 +268,8 @@ class Headend:
                         _l.c.online.is_(True),
                         or_(
                             _dl.c.status == "pending",
-                            and_(_dl.c.status == "sent", _dl.c.sent_at < cutoff),
+                            and_(_dl.c.status == "sent", _dl.c.sent_at < cutoff, unlocked),
+                            and_(_dl.c.status == "sent", _dl.c.sent_at < locked),
                         ),
                     )
                 )
@@ -267,3 +288,37 @@ class Headend:
             cmd = {"id": row.txn_id, "token": row.digits}
             self.client.publish(ROOT + row.meter + "/cmd", json.dumps(cmd), qos=1)
             self.stats["pushed"] += 1
+
+
+def serve(headend, stop, notify=True, poll=1.0):
+    """`headend.run(stop)` in this thread and, unless `notify` is False, the customer-message
+    dispatcher in a second one, until `stop` is set (SIGTERM/SIGINT in `prepay headend`).
+
+    The dispatcher stops between deliveries, never with one claimed, so a clean shutdown parks
+    nothing. A failure in either thread sets `stop` (the other ends too) and is raised here: a
+    head-end whose dispatcher died must not go on looking healthy. Another dispatcher (`prepay
+    notify run`) may run at the same time: claims are compare-and-set (docs/notify.md)."""
+    failures = []
+    thread = None
+    if notify:
+        from host_tools.notify.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher(headend.station)
+
+        def dispatch():
+            try:
+                dispatcher.run_forever(poll, stop=stop.is_set, wait=stop.wait)
+            except BaseException as error:  # noqa: BLE001 - handed to the main thread
+                failures.append(error)
+                stop.set()
+
+        thread = threading.Thread(target=dispatch, name="notify-dispatcher", daemon=True)
+        thread.start()
+    try:
+        headend.run(stop)
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join()
+    if failures:
+        raise failures[0]

@@ -234,12 +234,13 @@ class Dispatcher:
             .values(state="parked", last_error=error[:500])
         ).rowcount
 
-    def run_once(self):
-        """Recover, fan out, and send everything due now. Returns the counts."""
+    def run_once(self, stop=lambda: False):
+        """Recover, fan out, and send everything due now (or until `stop()`: checked between
+        deliveries, never while one is claimed). Returns the counts."""
         conf = self.station.read(settings.load)
         self.recover(conf)
         self.fan_out(conf)
-        while True:
+        while not stop():
             delivery = self.claim()
             if delivery is None:
                 break
@@ -247,10 +248,12 @@ class Dispatcher:
             self.deliver(conf, delivery)
         return dict(self.counts)
 
-    def run_forever(self, poll=1.0, stop=lambda: False):
+    def run_forever(self, poll=1.0, stop=lambda: False, wait=time.sleep):
+        """Run until `stop()`; `wait(poll)` between runs (the head-end passes its stop Event's
+        `wait`, so a SIGTERM does not sit out the poll)."""
         while not stop():
-            self.run_once()
-            time.sleep(poll)
+            self.run_once(stop)
+            wait(poll)
         return dict(self.counts)
 
 

@@ -2,9 +2,11 @@
 reminder. Each writes outbox rows in the caller's transaction (outbox.enqueue)."""
 
 import calendar
+from datetime import UTC
 
 from sqlalchemy import func, select
 
+from host_tools.headend.consumption import used_in_month
 from host_tools.notify import outbox
 from host_tools.vending import StationError, db, registry
 
@@ -12,6 +14,7 @@ from host_tools.vending import StationError, db, registry
 # RELAY opened for credit -> supply_cut, RELAY closed -> supply_restored, ZONE into low ->
 # credit_low, EMERGENCY activated -> emergency_credit). Other events announce nothing.
 EVENT_KINDS = ("credit_low", "supply_cut", "supply_restored", "emergency_credit")
+USED_WINDOW_S = 14 * 86400  # what `used_14d` covers unless `used_seconds` says less
 
 
 def on_meter_event(conn, meter, event):
@@ -19,7 +22,9 @@ def on_meter_event(conn, meter, event):
 
     `event`: {"seq": the meter's event sequence number, "kind": one of EVENT_KINDS,
     "credit": register units left, "used_14d": register units used over the last 14 days
-    (credit_low; None when unknown), "granted": emergency credit in register units,
+    (credit_low; None when unknown), "used_seconds": how long that was measured over (fewer
+    than 14 days for a newer meter; default 14 days), "granted": emergency credit in register
+    units,
     "at": ISO 8601 UTC}. Idempotent by (meter, seq): an event stored twice is announced once.
     Returns True if a message was queued. A critical customer (never disconnected) gets the
     warnings but no supply-cut message: the station keeps that supply on."""
@@ -32,15 +37,17 @@ def on_meter_event(conn, meter, event):
     data = {"credit": int(event.get("credit", 0))}
     if kind == "credit_low" and event.get("used_14d") is not None:
         data["used_14d"] = int(event["used_14d"])
+        data["used_seconds"] = int(event.get("used_seconds") or USED_WINDOW_S)
     if kind == "emergency_credit":
         data["granted"] = int(event.get("granted", 0))
     key = f"event:{row.number}:{int(event['seq'])}"
     return outbox.enqueue(conn, kind, row.number, key, data, event["at"])
 
 
-def statement_data(conn, meter, month):
-    """A meter's month (YYYY-MM, station time zone) from its sales: purchases, money, energy
-    (register units bought; not reversed), days in the month."""
+def statement_data(conn, meter, month, tz=UTC):
+    """A meter's month (YYYY-MM, station time zone `tz`) from its sales: purchases, money,
+    energy (register units bought; not reversed), days in the month; and from the head-end's
+    readings `used` (register units used; None without readings: a keypad-only meter)."""
     s, r = db.sales, db.reversals
     not_reversed = ~select(r.c.original_id).where(r.c.original_id == s.c.txn_id).exists()
     count, paid, units = conn.execute(
@@ -49,7 +56,10 @@ def statement_data(conn, meter, month):
         .where(s.c.meter == meter, s.c.month == month, not_reversed)
     ).one()  # fmt: skip
     year, mon = int(month[:4]), int(month[5:7])
+    row = registry.get_meter(conn, meter)
+    used = used_in_month(conn, meter, row.unit, row.scale, year, mon, tz)
     return {
+        "used": used,
         "month": month,
         "purchases": int(count),
         "purchased": int(paid),
@@ -67,7 +77,7 @@ def check_month(text):
     return text
 
 
-def queue_month(conn, month, now_iso, debt_order="oldest"):
+def queue_month(conn, month, now_iso, debt_order="oldest", tz=UTC):
     """The monthly statement, and a debt reminder where arrears are owed, for every meter whose
     customer opted in to a channel. Idempotent per meter and month. Returns the count queued."""
     month = check_month(month)
@@ -77,7 +87,7 @@ def queue_month(conn, month, now_iso, debt_order="oldest"):
     ).scalars()
     queued = 0
     for meter in list(meters):
-        data = statement_data(conn, meter, month)
+        data = statement_data(conn, meter, month, tz)
         queued += outbox.enqueue(conn, "statement", meter, f"statement:{meter}:{month}", data,
                                  now_iso)  # fmt: skip
         owed = sum(part for _, part, _ in registry.arrears_outstanding(conn, meter, debt_order))

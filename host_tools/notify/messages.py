@@ -68,8 +68,11 @@ def figures(conn, outbox_row):
         out["credit"], out["credit_value"] = _credit_text(meter, tariff, data["credit"])
     if kind == "credit_low":
         used = data.get("used_14d") or 0
-        # Days left at the last 14 days' rate; None (not shown) without consumption data.
-        out["days_left"] = data["credit"] * 14 // used if used > 0 else None
+        seconds = data.get("used_seconds") or 14 * 86400  # rows queued before it was stored
+        # Days left at the rate of the last 14 days (or of fewer, for a newer meter), rounded
+        # down; None (not shown) without consumption data.
+        out["days_left"] = data["credit"] * seconds // (used * 86400) if used > 0 else None
+        out["used_days"] = seconds // 86400
     if kind == "emergency_credit":
         out["granted"] = _credit_text(meter, tariff, data.get("granted", 0))[0]
     if kind == "debt_reminder":
@@ -84,4 +87,6 @@ def figures(conn, outbox_row):
             purchased=fmt(data["purchased"]),
             avg_daily=fmt(data["purchased"] // data["days"]),
         )
+        used = data.get("used")  # from the head-end's readings; None for keypad-only meters
+        out["used"] = None if used is None else _credit_text(meter, tariff, used)[0]
     return out

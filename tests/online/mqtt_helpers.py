@@ -1,5 +1,6 @@
-"""A small blocking paho-mqtt client for the tests (connect, subscribe, collect, publish) and
-the head-end service running in a thread."""
+"""A small blocking paho-mqtt client for the tests (connect, subscribe, collect, publish), the
+head-end service running in a thread, and the whole chain: a station's head-end, the real
+Mosquitto and a simulated meter online."""
 
 import contextlib
 import queue
@@ -7,9 +8,17 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+from sqlalchemy import select
 
+from host_tools.device.client import DeviceClient
 from host_tools.headend.service import Headend
+from host_tools.provisioning import provision_meter
+from host_tools.sim import SimMeter
+from host_tools.vending import db
 from host_tools.vending.station import Station
+from tests.support.mosquitto import ScratchBroker
+
+METER_PASSWORD = "meter-3-secret"
 
 
 class Probe:
@@ -82,3 +91,38 @@ def running_headend(home, broker, ca_file=None):
         worker.join(10)
         headend.close()
         station.close()
+
+
+def wait(pred, timeout, what):
+    """Poll `pred` until true (returns the monotonic time then) or fail after `timeout` s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError(f"not {what} within {timeout} s")
+
+
+def meter_link(station, meter):
+    links = db.meter_links
+    return station.read(lambda c: c.execute(select(links).where(links.c.meter == meter)).first())
+
+
+@contextlib.contextmanager
+def online_chain(tmp_path, station, meter_number, provisioned_by=None):
+    """A broker, the head-end of `station` and a simulated meter `meter_number` provisioned by
+    the station of home `provisioned_by` (default: `station`'s), online: (meter client, broker,
+    head-end)."""
+    with (
+        ScratchBroker(meters={meter_number: METER_PASSWORD}) as broker,
+        SimMeter(tmp_path / "state", speed=0) as sim,
+    ):
+        provision_meter(sim.port, meter_number, home=str(provisioned_by or station.home))
+        with (
+            running_headend(station.home, broker) as headend,
+            DeviceClient(sim.port, timeout=10) as meter,
+        ):
+            meter.request("net.set", network={"broker": broker.url, "password": METER_PASSWORD})
+            link = lambda: meter_link(station, meter_number)  # noqa: E731
+            wait(lambda: link() is not None and link().online, 10, "online")
+            yield meter, broker, headend

@@ -96,6 +96,21 @@ def test_a_stored_low_credit_event_queues_one_message_whatever_the_resends(heade
     assert json.loads(rows[0].data)["credit"] == 1234  # from the meter's last state
 
 
+def test_the_low_credit_message_carries_the_use_of_the_meters_readings(headend):
+    station, broker, meters = headend
+    probe = _meter(broker, meters, KWH_METER)
+    day = 86_400
+    for time_s, energy in ((200_000_000 - 15 * day, 0), (200_000_000 - day, 1_000),
+                           (200_000_000, 6_000)):  # fmt: skip
+        state = {"online": True, "credit": 1234, "time": time_s, "energy_wh": energy}
+        _send(probe, KWH_METER, "state", state)
+    _send(probe, KWH_METER, "events", _ev(1, "zone", announce.ZONE_NORMAL, announce.ZONE_LOW))
+    _wait_acked(station, KWH_METER, 1)
+    (row,) = _outbox(station, KWH_METER)
+    # The first state is older than 14 days: 5,000 Wh (1 Wh units) over the last 1 day.
+    assert json.loads(row.data) == {"credit": 1234, "used_14d": 5_000, "used_seconds": day}
+
+
 def test_a_cut_for_credit_and_its_restore_are_announced_a_test_opening_is_not(headend):
     station, broker, meters = headend
     probe = _meter(broker, meters, KWH_METER)

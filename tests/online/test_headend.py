@@ -1,5 +1,6 @@
 """The whole online chain: a station, `prepay headend`'s service, the real Mosquitto and the
-simulated meter (`prepay sim`) talking MQTT over loopback.
+simulated meter (`prepay sim`) talking MQTT over loopback. The vend and the events run with the
+station on SQLite and on PostgreSQL (tests/support/scratch_pg.py); the rest on SQLite.
 
 A vend reaches an online meter with no keypad entry; an offline meter gets its queued token
 once when it returns; a token typed in first closes its delivery as done; the meter's events
@@ -8,56 +9,48 @@ reach the database exactly once, in order, across an outage and a power cut.
 
 import time
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from host_tools.device.client import DeviceClient
 from host_tools.provisioning import provision_meter
 from host_tools.sim import SimMeter
-from host_tools.vending import db, keystore, vend
-from tests.online.mqtt_helpers import running_headend
+from host_tools.vending import apikeys, db, keystore, vend
+from tests.online.mqtt_helpers import (
+    METER_PASSWORD,
+    meter_link,
+    online_chain,
+    running_headend,
+    wait,
+)
 from tests.sim.sim_scenario_helpers import power_cut
 from tests.support.mosquitto import ScratchBroker
 from tests.vending.vending_setup import CURRENCY_METER, make_station
+from tests.web.conftest import (
+    LiveServer,
+    TestClient,
+    add_users_and_keys,
+    csrf_of,
+    login,
+)
 
 PASSPHRASE = "correct horse battery staple"
-METER_PASSWORD = "meter-3-secret"
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the rest: both
 
 
 @pytest.fixture
-def chain(tmp_path, monkeypatch):
-    monkeypatch.setattr(keystore, "SCRYPT_N", 2**10)
-    monkeypatch.setenv("PREPAY_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("PREPAY_USER_PASSWORD", PASSPHRASE)
-    monkeypatch.delenv("PREPAY_VEND_CRASH_AT", raising=False)
-    home = tmp_path / "home"
-    station = make_station(home)
-    with (
-        ScratchBroker(meters={CURRENCY_METER: METER_PASSWORD}) as broker,
-        SimMeter(tmp_path / "state", speed=0) as sim,
-    ):
-        provision_meter(sim.port, CURRENCY_METER, home=str(home))
-        with running_headend(home, broker) as headend, DeviceClient(sim.port, timeout=10) as meter:
-            meter.request("net.set", network={"broker": broker.url, "password": METER_PASSWORD})
-            wait(lambda: _link(station) is not None and _link(station).online, 10, "online")
-            yield station, meter, broker, headend
+def chain(tmp_path, db_url, fast_kdf, station_env):
+    """A station (on SQLite, or PostgreSQL where a test runs on both), its head-end, the broker
+    and the simulated meter, online."""
+    station = make_station(tmp_path / "home", db_url)
+    with online_chain(tmp_path, station, CURRENCY_METER) as (meter, broker, headend):
+        yield station, meter, broker, headend
     station.close()
 
 
-def wait(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return time.monotonic()
-        time.sleep(0.05)
-    raise AssertionError(f"not {what} within {timeout} s")
-
-
 def _link(station):
-    links = db.meter_links
-    return station.read(
-        lambda c: c.execute(select(links).where(links.c.meter == CURRENCY_METER)).first()
-    )
+    return meter_link(station, CURRENCY_METER)
 
 
 def _deliveries(station):
@@ -89,6 +82,7 @@ def test_a_vend_reaches_an_online_meter_without_the_keypad(chain):
     assert meter.request("status")["credit"] == before + 1500
 
 
+@SQLITE_ONLY
 def test_an_offline_meter_gets_its_token_once_when_it_returns(chain):
     station, meter, _, headend = chain
     meter.request("sim.net", up=False)
@@ -102,6 +96,7 @@ def test_an_offline_meter_gets_its_token_once_when_it_returns(chain):
     assert meter.request("status")["credit"] == 700
 
 
+@SQLITE_ONLY
 def test_a_token_typed_in_first_closes_its_delivery_as_done(chain):
     station, meter, _, _ = chain
     meter.request("sim.net", up=False)
@@ -114,6 +109,7 @@ def test_a_token_typed_in_first_closes_its_delivery_as_done(chain):
     assert meter.request("status")["credit"] == 500  # applied once
 
 
+@SQLITE_ONLY
 def test_broker_restart_mid_delivery_loses_nothing(chain):
     station, meter, broker, _ = chain
     broker.restart(down_s=0)  # before the sale's push: the queue is in the database
@@ -168,3 +164,44 @@ def test_the_whole_chain_over_tls_with_a_generated_ca(tmp_path, monkeypatch):
             wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
             assert meter.request("status")["credit"] == 300
     station.close()
+
+
+def test_a_sale_through_the_http_api_reaches_the_online_meter(chain, tmp_path):
+    """The mobile-money operator's `POST /api/v1/vends` on a real `prepay serve` (another
+    process on the same database): the head-end pushes that token too, no keypad entry."""
+    station, meter, _, _ = chain
+    stamp = station.stamp()
+    key = station.write(lambda conn: apikeys.add_key(conn, "mobile", "op-mobile", stamp)[0])
+    server = LiveServer(station.home, tmp_path / "serve.log").start()
+    try:
+        body = {"meter": CURRENCY_METER, "amount": "12.00", "ref": "MM-1", "channel": "mobile"}
+        sold = httpx.post(
+            server.url + "/api/v1/vends",
+            json=body,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert sold.status_code == 201, sold.text
+        wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+    finally:
+        server.stop()
+    row = _deliveries(station)[0]
+    assert row.digits == sold.json()["token"] and row.attempts == 1
+    assert meter.request("status")["credit"] == 1200
+
+
+@SQLITE_ONLY
+def test_a_sale_at_the_web_counter_reaches_the_online_meter(chain, cheap_hashes):
+    """The cashier's form (`POST /meters/<n>/sell`, the web app in process): pushed too."""
+    from host_tools.web.app import create_app
+
+    station, meter, _, _ = chain
+    add_users_and_keys(station)
+    with TestClient(create_app(station), base_url="http://station.test") as client:
+        assert login(client, "clerk").status_code == 303
+        page = client.get(f"/meters/{CURRENCY_METER}")
+        form = {"amount": "6", "channel": "cash", "cash_ref": "WEB-1", "csrf": csrf_of(page.text)}
+        sold = client.post(f"/meters/{CURRENCY_METER}/sell", data=form)
+        assert sold.status_code == 200, sold.text
+    wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+    assert meter.request("status")["credit"] == 600
