@@ -221,6 +221,7 @@ def bench(args, home, db_url):
             wait_for(ready_h.is_set, 30, "the head-end connected")
             swarm.start()
             wait_for(lambda: mc["connected"].value == args.meters, 120, "every meter connected")
+            connect_s = time.monotonic() - t0 - setup_s
             station = Station(str(home))
             online = db.meter_links.c.online
             wait_for(
@@ -280,6 +281,7 @@ def bench(args, home, db_url):
     handled = end[2] - start[2]
     return {
         "setup_s": setup_s,
+        "connect_s": connect_s,
         "window": window,
         "offered": (end[1] - start[1]) / window,
         "handled": handled / window,
@@ -303,6 +305,10 @@ def report(args, db_name, r):
     print(
         f"{n} meters on {db_name}: state every {args.state_every:g} s (compressed: 15 s of "
         f"meter time each), an event every {args.event_every} states; window {r['window']:.1f} s"
+    )
+    print(
+        f"setup: station with {n} meters {r['setup_s']:.1f} s, head-end and meters connected "
+        f"{r['connect_s']:.1f} s"
     )
     kept_up = r["backlog"][1] <= r["backlog"][0] + 500  # the counters are read 50 ms apart
     verdict = "met" if r["handled"] >= TARGET and kept_up else "MISSED"
@@ -355,15 +361,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=40.0, help="measured window")
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=5.0, help="s before the window")
     parser.add_argument("--state-every", type=float, default=0.45, help="real s between states")
     parser.add_argument("--event-every", type=int, default=20, help="states between events")
     parser.add_argument("--sales", type=int, default=100, help="tokens sold during the window")
     parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL station")
-    parser.add_argument("--home", help="keep the station here (default: a temporary folder)")
+    parser.add_argument(
+        "--home", help="keep the SQLite station here, a new folder (default: a temporary one)"
+    )
     args = parser.parse_args()
     if args.meters < 1 or args.seconds <= 0 or args.state_every <= 0 or args.event_every < 1:
         parser.error("--meters, --seconds, --state-every and --event-every must be positive")
+    if args.home and (args.postgres or os.path.exists(args.home)):
+        parser.error("--home must be a new folder, and the SQLite station (not --postgres)")
     os.environ.setdefault("PREPAY_PASSPHRASE", "bench-only passphrase")
     args.load = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="prepay-bench-headend-")
