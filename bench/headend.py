@@ -22,6 +22,7 @@ Run: .venv/bin/python bench/headend.py [--meters N] [--seconds S] [--postgres] [
 """
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
@@ -36,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _meter_swarm import METER_SECONDS_PER_STATE, run_swarm  # noqa: E402
+from _meter_swarm import METER_SECONDS_PER_STATE, ROOT, run_swarm  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from host_tools.vending import db, registry, vend  # noqa: E402
@@ -96,28 +97,43 @@ def run_headend(home, broker, counters, ready, stop):
 
 # ---- sales and their delivery latency --------------------------------------------------------
 class Sales(threading.Thread):
-    """Sells `count` tokens evenly over `seconds` to random meters; watches each delivery until
-    the meter's result is stored. latencies: seconds from the sale's commit to `accepted`."""
+    """Sells `count` tokens evenly over `seconds` to random meters (a cashier's sale: its time,
+    lock wait included, in `sell_times`); a second thread watches each delivery until the
+    meter's result is stored. latencies: seconds from the sale's commit to `accepted`."""
 
     def __init__(self, station, numbers, count, seconds):
         super().__init__(daemon=True)
         self.station, self.numbers = station, numbers
+        self.sell_times = []
+        self.selling = True
         self.count, self.seconds = count, seconds
         self.waiting = {}  # token digits -> commit time
+        self.sold = {}  # token digits -> commit time, every sale
+        self.accepted = {}  # token digits -> when its `accepted` was seen stored
         self.latencies, self.other = [], []
         self.stop = threading.Event()
 
     def run(self):
+        watch = threading.Thread(target=self._watch, daemon=True)
+        watch.start()
         rng = random.Random(15)
         start = time.monotonic()
-        sold = 0
-        while not self.stop.is_set() and (sold < self.count or self.waiting):
-            due = start + sold * self.seconds / max(self.count, 1)
-            if sold < self.count and time.monotonic() >= due:
+        try:
+            for n in range(self.count):
+                time.sleep(max(0.0, start + n * self.seconds / self.count - time.monotonic()))
+                if self.stop.is_set():
+                    break
                 meter = rng.choice(self.numbers)
-                r = vend.sell(self.station, meter, "5", f"bench-{sold}", "cash", "bench")
-                self.waiting[r["token"]] = time.monotonic()
-                sold += 1
+                began = time.monotonic()
+                r = vend.sell(self.station, meter, "5", f"bench-{n}", "cash", "bench")
+                self.waiting[r["token"]] = self.sold[r["token"]] = done = time.monotonic()
+                self.sell_times.append(done - began)
+        finally:
+            self.selling = False
+        watch.join()
+
+    def _watch(self):
+        while not self.stop.is_set() and (self.selling or self.waiting):
             self._poll()
             time.sleep(POLL_S)
 
@@ -125,10 +141,11 @@ class Sales(threading.Thread):
         if not self.waiting:
             return
         d = db.deliveries
+        digits = list(self.waiting)  # the seller adds to it meanwhile
         rows = self.station.read(
             lambda c: c.execute(
                 select(d.c.digits, d.c.status).where(
-                    d.c.digits.in_(list(self.waiting)), d.c.status.in_(("accepted", "done"))
+                    d.c.digits.in_(digits), d.c.status.in_(("accepted", "done"))
                 )
             ).all()
         )
@@ -136,6 +153,46 @@ class Sales(threading.Thread):
         for digits, status in rows:
             took = now - self.waiting.pop(digits)
             (self.latencies if status == "accepted" else self.other).append(took)
+            if status == "accepted":
+                self.accepted[digits] = now
+
+
+class Watcher:
+    """Listens to every meter's cmd and result topics (QoS 0): when each token was pushed to
+    its meter and when the meter answered, to split the delivery latency into its legs."""
+
+    def __init__(self, host, port, user, password):
+        import paho.mqtt.client as mqtt
+
+        self.pushed, self.answered = {}, {}  # token digits -> first time seen
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-watcher")
+        c.username_pw_set(user, password)
+        c.on_connect = lambda c, *_: [c.subscribe(ROOT + "+/" + t, 0) for t in ("cmd", "result")]
+        c.on_message = self._on_message
+        c.connect(host, port)
+        c.loop_start()
+        self.client = c
+
+    def _on_message(self, _c, _u, msg):
+        now = time.monotonic()
+        if b'"token"' not in msg.payload:
+            return  # acks
+        doc = json.loads(msg.payload)
+        seen = self.pushed if msg.topic.endswith("/cmd") else self.answered
+        seen.setdefault(doc.get("token"), now)
+
+    def legs(self, sales):
+        """[(sale -> pushed, pushed -> meter answered, answered -> stored)] per accepted sale."""
+        out = []
+        for digits, stored in sales.accepted.items():
+            if digits in self.pushed and digits in self.answered:
+                pushed, answered = self.pushed[digits], self.answered[digits]
+                out.append((pushed - sales.sold[digits], answered - pushed, stored - answered))
+        return out
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 # ---- figures ---------------------------------------------------------------------------------
@@ -245,6 +302,7 @@ def bench(args, home, db_url):
 
             states0 = mc["state"].value
             start, cpu0 = sample(), hc["cpu"].value
+            watcher = Watcher(broker.host, broker.port, *creds)
             sales = Sales(station, numbers, args.sales, args.seconds * 0.9)
             sales.start()
             time.sleep(args.seconds)
@@ -253,6 +311,7 @@ def bench(args, home, db_url):
             publishing.clear()
             sales.join(30)
             sales.stop.set()
+            watcher.close()
             drain0 = time.monotonic()
             try:
                 wait_for(lambda: hc["handled"].value >= sample()[1], 60, "the backlog drained")
@@ -293,6 +352,8 @@ def bench(args, home, db_url):
         "lost": published_total - hc["handled"].value,
         "cpu_per_msg": (cpu1 - cpu0) / max(handled, 1),
         "latencies": sorted(sales.latencies),
+        "legs": watcher.legs(sales),
+        "sell_times": sorted(sales.sell_times),
         "undelivered": len(sales.waiting),
         "used": len(sales.other),
         **figures,
@@ -343,6 +404,21 @@ def report(args, db_name, r):
             f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
             f"  ({r['undelivered']} not closed, {r['used']} closed as used)"
         )
+        sells = r["sell_times"]
+        print(
+            f"  a cashier's sale meanwhile (vend.sell, the write-lock wait included): "
+            f"p50 {percentile(sells, 50) * 1000:.0f} ms, p99 {percentile(sells, 99) * 1000:.0f}"
+            f" ms, max {sells[-1] * 1000:.0f} ms"
+        )
+        legs = r["legs"]
+        if legs:
+            names = ("sale -> pushed", "pushed -> meter answered", "answered -> stored")
+            parts = []
+            for i, name in enumerate(names):
+                leg = sorted(x[i] for x in legs)
+                p50, p99 = percentile(leg, 50), percentile(leg, 99)
+                parts.append(f"{name} {p50 * 1000:.0f}/{p99 * 1000:.0f}")
+            print("  legs, p50/p99 ms: " + ", ".join(parts))
     else:
         print(f"delivery latency: no sale closed ({r['undelivered']} not closed)")
     total = r["readings_per_day"] + r["events_per_day"] + r["outbox_per_day"]
@@ -360,7 +436,7 @@ def report(args, db_name, r):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=40.0, help="measured window")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=5.0, help="s before the window")
     parser.add_argument("--state-every", type=float, default=0.45, help="real s between states")
     parser.add_argument("--event-every", type=int, default=20, help="states between events")
