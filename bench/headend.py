@@ -215,7 +215,7 @@ def db_figures(station, meters, states_per_meter):
         spans = select((func.max(r.c.slot) - func.min(r.c.slot) + 1).label("n")).group_by(
             r.c.meter
         )
-        slots = conn.execute(select(func.sum(spans.subquery().c.n))).scalar_one() or 0
+        slots = int(conn.execute(select(func.sum(spans.subquery().c.n))).scalar_one() or 0)
         outbox = conn.execute(
             select(func.count()).where(db.notify_outbox.c.dedupe_key.like("event:%"))
         ).scalar_one()
