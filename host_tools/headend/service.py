@@ -145,6 +145,7 @@ class Headend:
         self._batch_conn = None  # the open transaction while a batch is handled
         self._after_commit = []  # (topic, payload) to publish once that transaction committed
         self._states = []  # (meter, doc): the batch's state messages not yet written
+        self._state_meters = set()  # their meters
 
     def _on_connect(self, client, _u, _flags, code, _props):
         if code.value != 0:
@@ -190,7 +191,8 @@ class Headend:
         after its commit. A retried transaction runs them all again from the start."""
 
         def work(conn):
-            self._batch_conn, self._after_commit, self._states = conn, [], []
+            self._batch_conn, self._after_commit = conn, []
+            self._states, self._state_meters = [], set()
             try:
                 for topic, payload in batch:
                     self._handle(topic, payload)
@@ -235,8 +237,9 @@ class Headend:
             return  # checked before any write: a bad field never fails a whole batch
         if leaf == "state":
             self._states.append((meter, doc))  # written together: _flush_states
+            self._state_meters.add(meter)
             return
-        if any(m == meter for m, _ in self._states):
+        if meter in self._state_meters:
             self._flush_states(self._batch_conn)  # this meter's states first, in order
         if leaf == "events":
             self._event(meter, doc)
@@ -248,10 +251,10 @@ class Headend:
         meter's link (online, last state, changed_at when online changed), the reading of each
         quarter hour (the last state in it wins), and deliveries in flight go again at once
         for a meter back online. The same rows as one message at a time, fewer round trips."""
-        pending, self._states = self._states, []
+        pending, meters = self._states, self._state_meters
+        self._states, self._state_meters = [], set()
         if not pending:
             return
-        meters = {meter for meter, _ in pending}
         found = conn.execute(_LINKS_OF, {"meters": list(meters)}).all()
         known = {row.meter: {"online": row.online, "changed_at": row.changed_at} for row in found}
         links, readings, back_online = {}, {}, set()
