@@ -2,7 +2,10 @@
 
 paho-mqtt's network thread only puts received messages on a queue; one worker (`run`) does all
 database work in order, so SQLite and PostgreSQL see one writer and a message is acknowledged
-(events) or answered (deliveries) only after its transaction committed.
+(events) or answered (deliveries) only after its transaction committed. The worker takes what
+has queued up (up to BATCH_MAX messages) and handles it in one transaction: one commit (one
+fsync) per batch instead of per message, the acks published after that commit
+(bench/headend.py measures it).
 
 - state (retained, last will `{"online": false}`): meter_links.online/state; online states also
   upsert the reading of their quarter hour (readings: meter time // 900).
@@ -29,7 +32,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from host_tools.headend.announce import announce
 from host_tools.vending import StationError, db
@@ -39,10 +42,77 @@ ROOT = "prepay/v1/"
 RESEND_S = 5.0
 LOCKED_RESEND_S = 60.0
 PUSH_EVERY_S = 0.2
+BATCH_MAX = 500  # messages per transaction: bounds how long the write lock is held
 READING_S = 900  # telemetry resolution: one reading per meter per quarter hour
 
 _l, _ev, _rd, _dl = db.meter_links, db.meter_events, db.readings, db.deliveries
+# States at QoS 0: telemetry that the next state replaces, and the retained one arrives at every
+# (re)subscribe; so no PUBACK per state and, while the head-end is away, the broker's queue for
+# it (max_queued_messages) holds events and results only, not 1,000 meters' states.
+_SUBSCRIPTIONS = (("state", 0), ("events", 1), ("result", 1))
 _CLOSING = {"accepted": "accepted", "used": "done"}  # any other result code: rejected
+
+
+# The fields each message's work converts with int(): checked first (int() works), and every
+# whole number must fit a BIGINT, so no message can fail inside a batch's transaction.
+_NUMBERS = {"state": ("credit", "energy_wh", "power_w"), "events": ("time", "a", "b")}
+_BIGINT = range(-(2**63), 2**63)
+
+
+def _numbers_fit(doc, names):
+    if any(isinstance(v, int) and v not in _BIGINT for v in doc.values()):
+        return False
+    for name in names:
+        value = doc.get(name, 0)
+        if value is None and name == "power_w":  # stored as 0
+            continue
+        try:
+            if int(value) not in _BIGINT:
+                return False
+        except (TypeError, ValueError, OverflowError):
+            return False
+    return True
+
+
+# The state path's statements, built once (bench/headend.py: building them per message cost
+# more than running them).
+_LINKS_OF = select(_l.c.meter, _l.c.online, _l.c.changed_at).where(
+    _l.c.meter.in_(bindparam("meters", expanding=True))
+)
+_UPDATE_LINK = update(_l).where(_l.c.meter == bindparam("b_meter"))
+_RESEND_TO = (
+    update(_dl)
+    .where(and_(_dl.c.meter == bindparam("b_meter"), _dl.c.status == "sent"))
+    .values(status="pending")
+)
+_UPSERTS = {}
+
+
+def _upsert_reading(dialect):
+    """INSERT ... ON CONFLICT (meter, slot) DO UPDATE for this database (both have it)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(_rd)
+        fields = ("credit", "energy_wh", "power_w", "relay", "zone")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_rd.c.meter, _rd.c.slot], set_={f: stmt.excluded[f] for f in fields}
+        )
+        _UPSERTS[dialect] = stmt
+    return stmt
+
+
+def _reading_row(doc):
+    return {
+        "credit": int(doc.get("credit", 0)),
+        "energy_wh": int(doc.get("energy_wh", 0)),
+        "power_w": int(doc.get("power_w") or 0),
+        "relay": str(doc.get("relay")),
+        "zone": str(doc.get("zone")),
+    }
 
 
 def _now_text():
@@ -81,12 +151,16 @@ class Headend:
         c.on_message = lambda _c, _u, m: self.inbox.put((m.topic, m.payload))
         c.reconnect_delay_set(1, 30)
         self.client = c
+        self._batch_conn = None  # the open transaction while a batch is handled
+        self._after_commit = []  # (topic, payload) to publish once that transaction committed
+        self._states = []  # (meter, doc): the batch's state messages not yet written
+        self._state_meters = set()  # their meters
 
     def _on_connect(self, client, _u, _flags, code, _props):
         if code.value != 0:
             return
-        for leaf in ("state", "events", "result"):
-            client.subscribe(ROOT + "+/" + leaf, 1)
+        for leaf, qos in _SUBSCRIPTIONS:
+            client.subscribe(ROOT + "+/" + leaf, qos)
         self.connected.set()
 
     def start(self):
@@ -101,19 +175,65 @@ class Headend:
     def run(self, stop):
         next_push = 0.0
         while not stop.is_set():
-            try:
-                topic, payload = self.inbox.get(timeout=PUSH_EVERY_S)
-                self.handle(topic, payload)
-            except queue.Empty:
-                pass
+            batch = self._take(PUSH_EVERY_S)
+            if batch:
+                self.handle_batch(batch)
             if time.monotonic() >= next_push and self.connected.is_set():
                 self.push_deliveries()
                 next_push = time.monotonic() + PUSH_EVERY_S
 
+    def _take(self, timeout):
+        """The messages queued up (at most BATCH_MAX), waiting up to `timeout` for the first."""
+        try:
+            batch = [self.inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(batch) < BATCH_MAX:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def handle_batch(self, batch):
+        """[(topic, payload)] in one transaction, in order; what they publish (acks) goes out
+        after its commit. A retried transaction runs them all again from the start."""
+
+        def work(conn):
+            self._batch_conn, self._after_commit = conn, []
+            self._states, self._state_meters = [], set()
+            try:
+                for topic, payload in batch:
+                    self._handle(topic, payload)
+                self._flush_states(conn)
+            finally:
+                self._batch_conn = None
+            return self._after_commit
+
+        for topic, payload in self.station.write(work):
+            self.client.publish(topic, payload, qos=1)
+        self.stats["messages"] += len(batch)  # handled: committed
+
     def handle(self, topic, payload):
-        """One received message; a malformed one is dropped (the broker ACL already vouches
+        """One received message, in its own transaction."""
+        self.handle_batch([(topic, payload)])
+
+    def _write(self, work):
+        """`work(conn)` in the batch's transaction, or in its own outside a batch."""
+        if self._batch_conn is not None:
+            return work(self._batch_conn)
+        return self.station.write(work)
+
+    def _publish(self, topic, payload):
+        """Publish now, or after the batch's transaction committed."""
+        if self._batch_conn is not None:
+            self._after_commit.append((topic, payload))
+        else:
+            self.client.publish(topic, payload, qos=1)
+
+    def _handle(self, topic, payload):
+        """One message of a batch; a malformed one is dropped (the broker ACL already vouches
         for which meter sent it: the topic's meter)."""
-        self.stats["messages"] += 1
         parts = topic.split("/")
         if len(parts) != 4:
             return
@@ -122,55 +242,56 @@ class Headend:
             doc = json.loads(payload)
         except ValueError:
             return
-        if not isinstance(doc, dict):
-            return
+        if not isinstance(doc, dict) or not _numbers_fit(doc, _NUMBERS.get(leaf, ())):
+            return  # checked before any write: a bad field never fails a whole batch
         if leaf == "state":
-            self._state(meter, doc)
-        elif leaf == "events":
+            self._states.append((meter, doc))  # written together: _flush_states
+            self._state_meters.add(meter)
+            return
+        if meter in self._state_meters:
+            self._flush_states(self._batch_conn)  # this meter's states first, in order
+        if leaf == "events":
             self._event(meter, doc)
         elif leaf == "result":
             self._result(meter, doc)
 
-    def _state(self, meter, doc):
-        online = doc.get("online") is True
-
-        def work(conn):
-            found = conn.execute(select(_l.c.online).where(_l.c.meter == meter)).first()
-            values = {"online": online, "state": json.dumps(doc, sort_keys=True)}
-            if found is None:
-                conn.execute(
-                    _l.insert().values(meter=meter, changed_at=_now_text(), acked_seq=0, **values)
-                )
-            else:
-                if found.online != online:
-                    values["changed_at"] = _now_text()
-                conn.execute(update(_l).where(_l.c.meter == meter).values(**values))
+    def _flush_states(self, conn):
+        """The batch's state messages so far, in order, as a few multi-row statements: each
+        meter's link (online, last state, changed_at when online changed), the reading of each
+        quarter hour (the last state in it wins), and deliveries in flight go again at once
+        for a meter back online. The same rows as one message at a time, fewer round trips."""
+        pending, meters = self._states, self._state_meters
+        self._states, self._state_meters = [], set()
+        if not pending:
+            return
+        found = conn.execute(_LINKS_OF, {"meters": list(meters)}).all()
+        known = {row.meter: {"online": row.online, "changed_at": row.changed_at} for row in found}
+        links, readings, back_online = {}, {}, set()
+        now = _now_text()
+        for meter, doc in pending:
+            online = doc.get("online") is True
+            was = links.get(meter) or known.get(meter)
+            changed = was is None or was["online"] != online
+            links[meter] = {
+                "online": online,
+                "state": json.dumps(doc, sort_keys=True),
+                "changed_at": now if changed else was["changed_at"],
+            }
+            if online and changed:
+                back_online.add(meter)  # whatever was in flight goes again at once
             if online and isinstance(doc.get("time"), int):
-                self._reading(conn, meter, doc)
-            if online and (found is None or not found.online):
-                # back online: whatever was in flight goes again at once
-                conn.execute(
-                    update(_dl)
-                    .where(and_(_dl.c.meter == meter, _dl.c.status == "sent"))
-                    .values(status="pending")
-                )
-
-        self.station.write(work)
-
-    def _reading(self, conn, meter, doc):
-        slot = doc["time"] // READING_S
-        row = {
-            "credit": int(doc.get("credit", 0)),
-            "energy_wh": int(doc.get("energy_wh", 0)),
-            "power_w": int(doc.get("power_w") or 0),
-            "relay": str(doc.get("relay")),
-            "zone": str(doc.get("zone")),
-        }
-        key = and_(_rd.c.meter == meter, _rd.c.slot == slot)
-        if conn.execute(select(_rd.c.slot).where(key)).first() is None:
-            conn.execute(_rd.insert().values(meter=meter, slot=slot, **row))
-        else:
-            conn.execute(update(_rd).where(key).values(**row))
+                readings[(meter, doc["time"] // READING_S)] = _reading_row(doc)
+        old = [dict(v, b_meter=m) for m, v in links.items() if m in known]
+        new = [dict(v, meter=m, acked_seq=0) for m, v in links.items() if m not in known]
+        if old:
+            conn.execute(_UPDATE_LINK, old)
+        if new:
+            conn.execute(_l.insert(), new)
+        if readings:
+            rows = [dict(row, meter=m, slot=slot) for (m, slot), row in readings.items()]
+            conn.execute(_upsert_reading(conn.dialect.name), rows)
+        if back_online:
+            conn.execute(_RESEND_TO, [{"b_meter": m} for m in back_online])
 
     def _event(self, meter, doc):
         seq = doc.get("seq")
@@ -217,9 +338,9 @@ class Headend:
                 conn.execute(update(_l).where(_l.c.meter == meter).values(acked_seq=top))
             return top
 
-        top = self.station.write(work)
+        top = self._write(work)
         if top:
-            self.client.publish(ROOT + meter + "/cmd", json.dumps({"ack": top}), qos=1)
+            self._publish(ROOT + meter + "/cmd", json.dumps({"ack": top}))
 
     def _result(self, meter, doc):
         ident, result = doc.get("id"), doc.get("result")
@@ -247,7 +368,7 @@ class Headend:
             )
             return done.rowcount
 
-        closed = self.station.write(work)
+        closed = self._write(work)
         if "closed_at" in values:
             self.stats["closed"] += closed
 
