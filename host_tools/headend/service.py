@@ -7,7 +7,8 @@ database work in order, so SQLite and PostgreSQL see one writer and a message is
 - state (retained, last will `{"online": false}`): meter_links.online/state; online states also
   upsert the reading of their quarter hour (readings: meter time // 900).
 - events: stored once per (meter, seq); the head-end then acks the newest seq up to which it
-  holds every event (meter_links.acked_seq), so the meter's cursor never skips one.
+  holds every event (meter_links.acked_seq), so the meter's cursor never skips one. Each event
+  is announced (customer message, announce.py) when that run grows past it: in seq order.
 - deliveries: a pending token for an online meter is published on its cmd topic (QoS 1) and
   marked sent; without a result it is sent again after RESEND_S. The result closes it:
   accepted -> accepted, used (typed in first, or a resend already applied) -> done, any other
@@ -181,7 +182,6 @@ class Headend:
                 acked = link.acked_seq
             key = and_(_ev.c.meter == meter, _ev.c.seq == seq)
             if conn.execute(select(_ev.c.seq).where(key)).first() is None:
-                now = _now_text()
                 conn.execute(
                     _ev.insert().values(
                         meter=meter,
@@ -190,20 +190,25 @@ class Headend:
                         kind=str(doc.get("event")),
                         a=int(doc.get("a", 0)),
                         b=int(doc.get("b", 0)),
-                        received_at=now,
+                        received_at=_now_text(),
                     )
                 )
-                # The customer's message (credit low, supply cut...) in the same transaction.
-                announce(conn, meter, seq, doc, now)
                 self.stats["events_stored"] += 1
             top = acked
             while True:  # the newest seq with every event before it stored
                 nxt = conn.execute(
-                    select(_ev.c.seq).where(and_(_ev.c.meter == meter, _ev.c.seq == top + 1))
+                    select(_ev).where(and_(_ev.c.meter == meter, _ev.c.seq == top + 1))
                 ).first()
                 if nxt is None:
                     break
                 top += 1
+                # The customer's message (credit low, supply cut...) in this same transaction,
+                # in seq order as the stored run grows past the event: a head-end restart can
+                # store a later event before an earlier one (messages it took from the broker
+                # died with it and come again only with the meter's resend), and a restore is
+                # told apart by the relay event before it, which must be stored by then.
+                ev_doc = {"event": nxt.kind, "a": nxt.a, "b": nxt.b}
+                announce(conn, meter, nxt.seq, ev_doc, nxt.received_at)
             if top != acked:
                 conn.execute(update(_l).where(_l.c.meter == meter).values(acked_seq=top))
             return top
