@@ -16,7 +16,9 @@ database work in order, so SQLite and PostgreSQL see one writer and a message is
 """
 
 import json
+import os
 import queue
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -29,6 +31,9 @@ from host_tools.headend.announce import announce
 from host_tools.vending import StationError, db
 
 ROOT = "prepay/v1/"
+# stored | pushed | closed: SIGKILL there, after the step's commit and before its publish or
+# the next step (tests/online/test_fault_kill.py; inert unless set, like the dispatcher's)
+CRASH_ENV = "PREPAY_HEADEND_CRASH_AT"
 RESEND_S = 5.0
 PUSH_EVERY_S = 0.2
 READING_S = 900  # telemetry resolution: one reading per meter per quarter hour
@@ -59,6 +64,7 @@ class Headend:
         self.inbox = queue.Queue()
         self.stats = {"messages": 0, "events_stored": 0, "pushed": 0, "closed": 0}
         self.connected = threading.Event()
+        self.crash_at = os.environ.get(CRASH_ENV, "")
         c = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -80,6 +86,10 @@ class Headend:
         for leaf in ("state", "events", "result"):
             client.subscribe(ROOT + "+/" + leaf, 1)
         self.connected.set()
+
+    def _crash(self, point):
+        if self.crash_at == point:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def start(self):
         self.client.connect_async(self.host, self.port, keepalive=30)
@@ -214,6 +224,7 @@ class Headend:
             return top
 
         top = self.station.write(work)
+        self._crash("stored")
         if top:
             self.client.publish(ROOT + meter + "/cmd", json.dumps({"ack": top}), qos=1)
 
@@ -238,6 +249,7 @@ class Headend:
             return done.rowcount
 
         self.stats["closed"] += self.station.write(work)
+        self._crash("closed")
 
     # ---- remote top-up ----------------------------------------------------------------------
     def push_deliveries(self):
@@ -268,7 +280,10 @@ class Headend:
                 )
             return rows
 
-        for row in self.station.write(work):
+        rows = self.station.write(work)
+        if rows:
+            self._crash("pushed")
+        for row in rows:
             cmd = {"id": row.txn_id, "token": row.digits}
             self.client.publish(ROOT + row.meter + "/cmd", json.dumps(cmd), qos=1)
             self.stats["pushed"] += 1

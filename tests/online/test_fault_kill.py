@@ -14,7 +14,9 @@ sent are parked for a person (docs/notify.md, at most once); the test does that 
 message received exactly once per channel.
 
 When `prepay headend` runs the dispatcher itself, ROLES becomes the one `headend` entry.
-Seed: PREPAY_KILL_SEED (printed); kills: PREPAY_KILL_RUNS (default 100).
+Seed: PREPAY_KILL_SEED (printed; it fixes the choices, not the machine's timing); kills:
+PREPAY_KILL_RUNS (default 100); database: PREPAY_KILL_DB=sqlite (default: the suite's budget
+has room for one) or postgres.
 """
 
 import json
@@ -28,17 +30,22 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from host_tools.headend.service import CRASH_ENV as HEADEND_CRASH
 from host_tools.notify import settings
+from host_tools.notify.dispatcher import CRASH_ENV as NOTIFY_CRASH
 from host_tools.notify.dispatcher import retry
 from host_tools.vending import audit, db, registry, vend
-from tests.notify.conftest import fast_kdf, smtp_server, station_env  # noqa: F401 - fixtures
+from tests.notify.conftest import fast_kdf, pg_server, smtp_server, station_env  # noqa: F401
 from tests.support.cli_procs import CliProc, spawn_real
 from tests.support.mosquitto import ScratchBroker
 from tests.support.mqtt_meter import SpeakerMeter
+from tests.vending.conftest import new_pg_database
 from tests.vending.vending_setup import CURRENCY_METER, METERS, make_station
 
 SEED = int(os.environ.get("PREPAY_KILL_SEED", "15"))
 KILLS = int(os.environ.get("PREPAY_KILL_RUNS", "100"))
+DATABASE = os.environ.get("PREPAY_KILL_DB", "sqlite")  # or "postgres" (the scratch cluster)
+AT_A_POINT = 0.3  # share of runs started with a crash point (they SIGKILL themselves there)
 CHANNELS = ("email", "file")
 CRITICAL = {CURRENCY_METER}  # registered critical: gets no supply-cut message
 
@@ -56,10 +63,17 @@ CYCLE = (
 
 
 def roles(broker):
-    """The service processes killed by the test: name -> `prepay` argv."""
+    """The service processes killed by the test: name -> (`prepay` argv, the crash points it
+    can be started with: [(environment variable, point)])."""
     return {
-        "headend": ["headend", "--broker", broker.url],
-        "dispatcher": ["notify", "run", "--poll", "0.2"],
+        "headend": (
+            ["headend", "--broker", broker.url],
+            [(HEADEND_CRASH, p) for p in ("stored", "pushed", "closed")],
+        ),
+        "dispatcher": (
+            ["notify", "run", "--poll", "0.2"],
+            [(NOTIFY_CRASH, p) for p in ("fanned", "claimed", "sent", "marked")],
+        ),
     }
 
 
@@ -158,12 +172,17 @@ def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
     smtp_server,  # noqa: F811 - the fixture
     fast_kdf,  # noqa: F811
     station_env,  # noqa: F811
+    request,
 ):
     started = time.monotonic()
-    print(f"seed {SEED} (PREPAY_KILL_SEED), {KILLS} kills")
+    print(f"seed {SEED} (PREPAY_KILL_SEED), {KILLS} kills, on {DATABASE} (PREPAY_KILL_DB)")
     rng = random.Random(SEED)
     home = tmp_path / "home"
-    station = make_station(home)
+    assert DATABASE in ("sqlite", "postgres"), DATABASE
+    url = None
+    if DATABASE == "postgres":
+        url = new_pg_database(request.getfixturevalue("pg_server"))
+    station = make_station(home, url)
     sent_file = str(tmp_path / "sent.jsonl")
 
     def setup(conn):
@@ -180,7 +199,10 @@ def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
         env = dict(
             os.environ, PREPAY_HOME=str(home), PREPAY_HEADEND_PASSWORD=broker.headend_password
         )
-        procs = [CliProc(name, argv, env, tmp_path) for name, argv in roles(broker).items()]
+        procs, points = [], {}
+        for name, (argv, crash_points) in roles(broker).items():
+            procs.append(CliProc(name, argv, env, tmp_path))
+            points[name] = crash_points
         world = World(station, meters, rng)
         try:
             for meter in meters.values():
@@ -191,11 +213,15 @@ def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
             for _ in range(KILLS):
                 time.sleep(rng.uniform(0.02, 0.5))
                 proc = rng.choice(procs)
-                code = proc.kill()
+                code = proc.kill(grace=1.0)
                 assert code == -signal.SIGKILL, f"{proc.name} ended by itself ({code}):\n" + (
                     proc.log_tail()
                 )
-                proc.start()
+                if rng.random() < AT_A_POINT:
+                    variable, point = rng.choice(points[proc.name])
+                    proc.start(**{variable: point})
+                else:
+                    proc.start()
             killed = time.monotonic()
             world.producing = False
             for proc in procs:
@@ -262,8 +288,9 @@ def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
     states = {}
     for row in rows:
         states[row.state] = states.get(row.state, 0) + 1
+    each = ", ".join(f"{p.name} {p.kills}, {p.at_point} at a point" for p in procs)
     print(
-        f"{kills} kills ({', '.join(f'{p.name} {p.kills}' for p in procs)}); {events} events, "
+        f"{kills} kills ({each}); {events} events, "
         f"{len(deliveries)} sales, {len(outbox)} messages, {len(rows)} deliveries {states}, "
         f"{len(parked)} parked after the kills of which {len(lost)} never arrived (retried); "
         f"kill loop {killed - started:.1f} s, settled {settled - killed:.1f} s"

@@ -53,12 +53,17 @@ class CliProc:
         self.env = dict(env)
         self.log_path = os.path.join(str(log_dir), f"{name}.log")
         self.proc = None
+        self.armed = False  # the current run was started with extra environment (a crash point)
         self.starts = 0
-        self.kills = 0
+        self.kills = 0  # runs that ended by SIGKILL
+        self.at_point = 0  # ... of which it sent itself (a crash point) before the test did
 
-    def start(self):
+    def start(self, **extra_env):
+        """Start a new run (with `extra_env` on top of the role's environment)."""
+        env = dict(self.env, **extra_env)
+        self.armed = bool(extra_env)
         self.proc = _forkserver().Process(
-            target=_run_cli, args=(self.argv, self.env, self.log_path), daemon=True
+            target=_run_cli, args=(self.argv, env, self.log_path), daemon=True
         )
         self.proc.start()
         self.starts += 1
@@ -66,12 +71,21 @@ class CliProc:
     def alive(self):
         return self.proc is not None and self.proc.is_alive()
 
-    def kill(self):
-        """SIGKILL the running process (no cleanup at all) and reap it; its exit code."""
-        os.kill(self.proc.pid, signal.SIGKILL)
+    def kill(self, grace=0.0):
+        """SIGKILL the running process (no cleanup at all) and reap it; its exit code (also
+        when it died before, e.g. at a crash point that SIGKILLs itself). An armed run first
+        gets `grace` seconds to reach its point."""
+        if self.armed and grace:
+            self.proc.join(grace)
+        was_alive = self.proc.is_alive()
+        try:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # already dead and reaped by the forkserver
         self.proc.join(30)
         code = self.proc.exitcode
         self.kills += code == -signal.SIGKILL
+        self.at_point += code == -signal.SIGKILL and not was_alive
         self.proc = None
         return code
 
