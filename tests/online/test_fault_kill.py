@@ -77,13 +77,15 @@ def roles(broker):
     }
 
 
-def wait(pred, timeout, what):
+def wait_settled(station, meters, timeout, what):
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
+    while True:
+        left = _unsettled(station, meters)
+        if not left:
             return
+        if time.monotonic() > end:
+            raise AssertionError(f"not {what} within {timeout} s: {left}")
         time.sleep(0.1)
-    raise AssertionError(f"not {what} within {timeout} s")
 
 
 class World(threading.Thread):
@@ -157,14 +159,20 @@ def _all(station, table):
     return station.read(lambda c: c.execute(select(table)).all())
 
 
-def _settled(station, meters):
-    if any(m.cursor != len(m.events) for m in meters.values()):
-        return False
-    if any(r.status not in ("accepted", "done") for r in _all(station, db.deliveries)):
-        return False
+def _unsettled(station, meters):
+    """What is still open ("" when nothing): events, deliveries, outbox rows, messages."""
+    events = {n: (m.cursor, len(m.events)) for n, m in meters.items() if m.cursor < len(m.events)}
+    if events:
+        return f"events not acked (cursor, committed): {events}"
+    open_ = [
+        r.status for r in _all(station, db.deliveries) if r.status not in ("accepted", "done")
+    ]
+    if open_:
+        return f"token deliveries open: {open_}"
     if any(o.fanned_at is None for o in _all(station, db.notify_outbox)):
-        return False
-    return all(r.state in ("sent", "parked") for r in _notify_rows(station))
+        return "outbox rows not fanned out"
+    waiting = [r.state for r in _notify_rows(station) if r.state not in ("sent", "parked")]
+    return f"messages waiting: {waiting}" if waiting else ""
 
 
 def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
@@ -204,6 +212,7 @@ def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
             procs.append(CliProc(name, argv, env, tmp_path))
             points[name] = crash_points
         world = World(station, meters, rng)
+        real = []
         try:
             for meter in meters.values():
                 assert meter.connected.wait(10), "a meter could not connect"
@@ -228,19 +237,23 @@ def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
                 proc.kill()
             # The last start goes through a real interpreter: the command's own start-up too.
             real = [spawn_real(p.argv, env, p.log_path) for p in procs]
-            wait(lambda: _settled(station, meters), 90, "settled after the kills")
+            wait_settled(station, meters, 90, "settled after the kills")
             # The person's job (docs/notify.md): a parked message that never arrived is retried.
             received = _received(smtp_server, sent_file)
             parked = [r for r in _notify_rows(station) if r.state == "parked"]
             lost = [r.id for r in parked if r.id not in received]
             now = datetime.now(UTC)
             station.write(lambda c: [retry(c, ident, now) for ident in lost])
-            wait(lambda: _settled(station, meters), 60, "retried messages sent")
+            wait_settled(station, meters, 60, "retried messages sent")
             for proc in real:
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
+            assert [proc.wait(30) for proc in real] == [0] * len(real)  # stopped cleanly
         finally:
             world.stop = True
+            for proc in real:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
             for proc in procs:
                 proc.stop()
             for meter in meters.values():
