@@ -28,6 +28,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from host_tools.headend.service import CRASH_ENV as HEADEND_CRASH
@@ -175,6 +176,7 @@ def _unsettled(station, meters):
     return f"messages waiting: {waiting}" if waiting else ""
 
 
+@pytest.mark.slow
 def test_killing_headend_and_dispatcher_loses_nothing_and_repeats_nothing(
     tmp_path,
     smtp_server,  # noqa: F811 - the fixture
