@@ -10,7 +10,8 @@ fsync) per batch instead of per message, the acks published after that commit
 - state (retained, last will `{"online": false}`): meter_links.online/state; online states also
   upsert the reading of their quarter hour (readings: meter time // 900).
 - events: stored once per (meter, seq); the head-end then acks the newest seq up to which it
-  holds every event (meter_links.acked_seq), so the meter's cursor never skips one.
+  holds every event (meter_links.acked_seq), so the meter's cursor never skips one. Each event
+  is announced (customer message, announce.py) when that run grows past it: in seq order.
 - deliveries: a pending token for an online meter is published on its cmd topic (QoS 1) and
   marked sent; without a result it is sent again after RESEND_S. The result closes it:
   accepted -> accepted, used (typed in first, or a resend already applied) -> done, any other
@@ -25,7 +26,9 @@ fsync) per batch instead of per message, the acks published after that commit
 """
 
 import json
+import os
 import queue
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -39,6 +42,9 @@ from host_tools.vending import StationError, db
 from token_spec.errors import RESULT_CODES, RESULT_LOCKED
 
 ROOT = "prepay/v1/"
+# stored | pushed | closed: SIGKILL there, after the step's commit and before its publish or
+# the next step (tests/online/test_fault_kill.py; inert unless set, like the dispatcher's)
+CRASH_ENV = "PREPAY_HEADEND_CRASH_AT"
 RESEND_S = 5.0
 LOCKED_RESEND_S = 60.0
 PUSH_EVERY_S = 0.2
@@ -137,6 +143,7 @@ class Headend:
         self.inbox = queue.Queue()
         self.stats = {"messages": 0, "events_stored": 0, "pushed": 0, "closed": 0}
         self.connected = threading.Event()
+        self.crash_at = os.environ.get(CRASH_ENV, "")
         c = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -153,6 +160,7 @@ class Headend:
         self.client = c
         self._batch_conn = None  # the open transaction while a batch is handled
         self._after_commit = []  # (topic, payload) to publish once that transaction committed
+        self._crashes = set()  # fault-test crash points reached in the open batch
         self._states = []  # (meter, doc): the batch's state messages not yet written
         self._state_meters = set()  # their meters
 
@@ -162,6 +170,10 @@ class Headend:
         for leaf, qos in _SUBSCRIPTIONS:
             client.subscribe(ROOT + "+/" + leaf, qos)
         self.connected.set()
+
+    def _crash(self, point):
+        if self.crash_at == point:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def start(self):
         self.client.connect_async(self.host, self.port, keepalive=30)
@@ -200,7 +212,7 @@ class Headend:
         after its commit. A retried transaction runs them all again from the start."""
 
         def work(conn):
-            self._batch_conn, self._after_commit = conn, []
+            self._batch_conn, self._after_commit, self._crashes = conn, [], set()
             self._states, self._state_meters = [], set()
             try:
                 for topic, payload in batch:
@@ -210,7 +222,10 @@ class Headend:
                 self._batch_conn = None
             return self._after_commit
 
-        for topic, payload in self.station.write(work):
+        after_commit = self.station.write(work)
+        for point in sorted(self._crashes):
+            self._crash(point)  # the fault test's points: committed, nothing published yet
+        for topic, payload in after_commit:
             self.client.publish(topic, payload, qos=1)
         self.stats["messages"] += len(batch)  # handled: committed
 
@@ -311,7 +326,6 @@ class Headend:
                 acked = link.acked_seq
             key = and_(_ev.c.meter == meter, _ev.c.seq == seq)
             if conn.execute(select(_ev.c.seq).where(key)).first() is None:
-                now = _now_text()
                 conn.execute(
                     _ev.insert().values(
                         meter=meter,
@@ -320,25 +334,31 @@ class Headend:
                         kind=str(doc.get("event")),
                         a=int(doc.get("a", 0)),
                         b=int(doc.get("b", 0)),
-                        received_at=now,
+                        received_at=_now_text(),
                     )
                 )
-                # The customer's message (credit low, supply cut...) in the same transaction.
-                announce(conn, meter, seq, doc, now)
                 self.stats["events_stored"] += 1
             top = acked
             while True:  # the newest seq with every event before it stored
                 nxt = conn.execute(
-                    select(_ev.c.seq).where(and_(_ev.c.meter == meter, _ev.c.seq == top + 1))
+                    select(_ev).where(and_(_ev.c.meter == meter, _ev.c.seq == top + 1))
                 ).first()
                 if nxt is None:
                     break
                 top += 1
+                # The customer's message (credit low, supply cut...) in this same transaction,
+                # in seq order as the stored run grows past the event: a head-end restart can
+                # store a later event before an earlier one (messages it took from the broker
+                # died with it and come again only with the meter's resend), and a restore is
+                # told apart by the relay event before it, which must be stored by then.
+                ev_doc = {"event": nxt.kind, "a": nxt.a, "b": nxt.b}
+                announce(conn, meter, nxt.seq, ev_doc, nxt.received_at)
             if top != acked:
                 conn.execute(update(_l).where(_l.c.meter == meter).values(acked_seq=top))
             return top
 
         top = self._write(work)
+        self._crashes.add("stored")  # SIGKILL after the batch's commit, before the ack goes
         if top:
             self._publish(ROOT + meter + "/cmd", json.dumps({"ack": top}))
 
@@ -371,6 +391,7 @@ class Headend:
         closed = self._write(work)
         if "closed_at" in values:
             self.stats["closed"] += closed
+        self._crashes.add("closed")
 
     # ---- remote top-up ----------------------------------------------------------------------
     def push_deliveries(self):
@@ -405,7 +426,10 @@ class Headend:
                 )
             return rows
 
-        for row in self.station.write(work):
+        rows = self.station.write(work)
+        if rows:
+            self._crash("pushed")
+        for row in rows:
             cmd = {"id": row.txn_id, "token": row.digits}
             self.client.publish(ROOT + row.meter + "/cmd", json.dumps(cmd), qos=1)
             self.stats["pushed"] += 1

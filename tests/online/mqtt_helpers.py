@@ -84,6 +84,8 @@ def running_headend(home, broker, ca_file=None):
     worker = threading.Thread(target=headend.run, args=(stop,), daemon=True)
     headend.start()
     worker.start()
+    # Subscribed before the test's first publish: a probe, unlike a meter, never resends.
+    assert headend.connected.wait(10), "the head-end did not connect to the broker"
     try:
         yield headend
     finally:

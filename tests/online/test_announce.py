@@ -130,6 +130,27 @@ def test_a_cut_for_credit_and_its_restore_are_announced_a_test_opening_is_not(he
     ]
 
 
+def test_events_stored_out_of_order_are_announced_in_seq_order(headend):
+    # What a killed head-end leaves (tests/online/test_fault_kill.py found it): the events it
+    # had taken from the broker died with it, so the next one gets the later ones first.
+    station, broker, meters = headend
+    probe = _meter(broker, meters, KWH_METER)
+    no_credit = announce.CUT_REASONS[0]
+    _send(probe, KWH_METER, "events", _ev(1, "tamper", 1, 0))
+    _wait_acked(station, KWH_METER, 1)
+    _send(probe, KWH_METER, "events", _ev(5, "relay", 1, 0))  # closed after the test below
+    _send(probe, KWH_METER, "events", _ev(3, "relay", 1, 0))  # the restore after the cut
+    _send(probe, KWH_METER, "events", _ev(4, "relay", 0, 20))  # a relay test opening
+    _wait_acked(station, KWH_METER, 1)
+    assert _outbox(station, KWH_METER) == []  # nothing announced past the gap
+    _send(probe, KWH_METER, "events", _ev(2, "relay", 0, no_credit))  # the resend fills it
+    _wait_acked(station, KWH_METER, 5)
+    assert [(r.kind, r.dedupe_key) for r in _outbox(station, KWH_METER)] == [
+        ("supply_cut", f"event:{KWH_METER}:2"),
+        ("supply_restored", f"event:{KWH_METER}:3"),
+    ]
+
+
 def test_a_critical_customers_cut_is_stored_but_not_announced(headend):
     station, broker, meters = headend
     probe = _meter(broker, meters, CURRENCY_METER)  # registered critical (vending_setup)
