@@ -46,13 +46,14 @@ def _run(cmd, **kwargs):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kwargs)
 
 
-def find_mosquitto(install=False):
-    """(mosquitto, mosquitto_passwd) paths; if missing, installs the Debian package when
-    `install` (the test setup), else BrokerUnavailable(INSTALL_HINT)."""
-    found = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
-    )
-    passwd = shutil.which("mosquitto_passwd")
+def find_mosquitto(install=False, path=None):
+    """(mosquitto, mosquitto_passwd) paths, looked up on `path` (default $PATH and /usr/sbin,
+    where Debian puts the broker); if missing, installs the Debian package when `install`
+    (the test setup), else BrokerUnavailable(INSTALL_HINT)."""
+    if path is None:
+        path = os.environ.get("PATH", os.defpath) + os.pathsep + "/usr/sbin"
+    found = shutil.which("mosquitto", path=path)
+    passwd = shutil.which("mosquitto_passwd", path=path)
     if found and passwd:
         return found, passwd
     if not install:
@@ -65,7 +66,7 @@ def find_mosquitto(install=False):
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
             raise BrokerUnavailable(f"{' '.join(cmd)} failed: {' '.join(tail)}")
-    return find_mosquitto(install=False)
+    return find_mosquitto(install=False, path=path)
 
 
 def free_port():
