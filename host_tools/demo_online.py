@@ -151,10 +151,14 @@ class OnlineDemo(Demo):
     # ---- the steps ---------------------------------------------------------------------------
     def run(self):
         from host_tools.device.client import DeviceClient
-        from host_tools.headend.broker import BrokerUnavailable, LocalBroker
+        from host_tools.headend.broker import BrokerUnavailable, LocalBroker, find_mosquitto
         from host_tools.sim.meter import SimMeter
         from host_tools.vending.station import Station
 
+        try:
+            find_mosquitto()  # before anything is made: a missing broker is one line
+        except BrokerUnavailable as error:
+            raise DemoError(str(error)) from None
         if self.keep:
             _clear_kept(self.keep)
         with (
