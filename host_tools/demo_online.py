@@ -63,6 +63,7 @@ def _env(**values):
 class OnlineDemo(Demo):
     def __init__(self, console, pause, keep=None):
         super().__init__(console, pause, keep)
+        self.tmp = None
         self.station = None
         self.broker = None
         self.procs = {}  # name -> (Popen, log path)
@@ -89,10 +90,11 @@ class OnlineDemo(Demo):
             if proc.poll() is not None:
                 raise DemoError(f"{name} stopped (exit {proc.returncode}): {_tail(log)}")
 
-    def stop_all(self):
-        """SIGTERM each background process and wait for it: no stray processes after the demo."""
-        stopped = []
-        for name, (proc, _log) in self.procs.items():
+    def stop_all(self, check=True):
+        """SIGTERM each background process and wait for it: no stray processes after the demo.
+        Returns the names stopped; with `check`, DemoError if one did not exit with 0."""
+        stopped, failed = [], []
+        for name, (proc, log) in self.procs.items():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
             try:
@@ -101,7 +103,11 @@ class OnlineDemo(Demo):
                 proc.kill()
                 proc.wait()
             stopped.append(name)
+            if proc.returncode != 0:
+                failed.append(f"{name} exited {proc.returncode}: {_tail(log)}")
         self.procs = {}
+        if failed and check:
+            raise DemoError("; ".join(failed))
         return stopped
 
     def wait(self, what, predicate, timeout):
@@ -187,7 +193,7 @@ class OnlineDemo(Demo):
             self.say(f"ACL: the meter may use only prepay/v1/{METER}/#, the head-end every meter")
 
             self.heading("3. The head-end and the message dispatcher beside the station")
-            cleanup.callback(self._stop_processes)
+            cleanup.callback(self.stop_all, check=False)  # on an error: the first error wins
             self.spawn("headend", ["headend", "--broker", broker.url, "--home", self.home],
                        env={"PREPAY_HEADEND_PASSWORD": broker.headend_password})  # fmt: skip
             self.spawn("notify", ["notify", "run", "--poll", "0.3", "--home", self.home])
