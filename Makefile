@@ -1,5 +1,6 @@
 # prepay — every target bootstraps .venv itself; a second run reinstalls nothing.
 #   make demo   the main job on built-in defaults (simulated meter, SQLite station)
+#   make demo-online  the same meter topped up over MQTT (Mosquitto: apt-get install mosquitto)
 #   make test   the whole suite: lint, mpy-cross, pyright, pytest, MicroPython tests
 #   make bench  benchmarks that print figures
 #   make firmware  the 32-bit interpreter, meter frozen in, from ../shared/micropython (SHARED=...)
@@ -11,7 +12,7 @@ PY     := $(BIN)/python
 # Sources that run on the meter: compiled with mpy-cross so syntax the board rejects fails here.
 MPY_SRC ?= firmware token_spec
 
-.PHONY: all demo test bench lint compile typecheck pytest mptest firmware clean mplib
+.PHONY: all demo demo-online test bench lint compile typecheck pytest mptest firmware clean mplib
 all: test
 
 # One stamp per set of extras; each depends on pyproject.toml so a changed pin reinstalls.
@@ -30,6 +31,9 @@ BENCH_EXTRAS := $(VENV)/.stamp-test+postgres+sim+bench
 
 demo: $(DEMO_EXTRAS)
 	$(BIN)/prepay demo --keep .demo-station
+
+demo-online: $(DEMO_EXTRAS) mplib
+	$(BIN)/prepay demo --online
 
 test: $(TEST_EXTRAS) mplib
 	$(MAKE) --no-print-directory lint compile typecheck firmware pytest mptest

@@ -10,7 +10,12 @@ from pathlib import Path
 from tests.helpers import ROOT
 
 PACKAGES = ("firmware", "token_spec", "host_tools")
-HOST_TOP = ("host_tools.cli", "host_tools.provisioning", "host_tools.demo")
+HOST_TOP = (
+    "host_tools.cli",
+    "host_tools.provisioning",
+    "host_tools.demo",
+    "host_tools.demo_online",
+)
 
 # (rule, the modules it covers, modules among those it exempts, imports they must not make)
 RULES = (

@@ -142,9 +142,11 @@ class Link:
                     break
                 self._run_commands()
             self._run_commands()
-            self._publish_events(now)
+            # State first: the head-end words a customer's message (credit low, supply cut)
+            # with the credit of the last state it holds, so it must not lag the event.
             if ticks_diff(now, self.state_at) >= _STATE_EVERY_MS or self._changed():
                 self.publish_state()
+            self._publish_events(now)
             if ticks_diff(now, self.ping_at) >= _PING_MS:
                 self.client.ping()
                 self.ping_at = now

@@ -2,6 +2,7 @@
 
 hello|status|token|events|keypad  the serial protocol (host_tools.device.client)
 config                            show the meter's config, or apply a signed config blob
+net-set                           the meter's network settings: Wi-Fi, MQTT broker, login, CA
 load|advance|power-cut|tamper     the simulator's world (`prepay sim` only; a board refuses)
 flash|deploy                      put MicroPython and the firmware on a board (host_tools.device)
 provision                         the meter's identity from a station (host_tools.provisioning)
@@ -92,6 +93,8 @@ def status(port, as_json, timeout):
         "emergency    granted %d, in use %d, offered %s"
         % (ec["granted"], ec["in_use"], "yes" if ec["offered"] else "no"),
     ]
+    if r.get("network"):
+        lines.append("network      %s" % _network_text(r["network"]))
     tamper = r.get("tamper", {})
     if tamper.get("open") or tamper.get("latched"):
         lines.append(
@@ -183,6 +186,66 @@ def config(blob, blob_file, port, as_json, timeout):
         "counter %d\n%s"
         % (first["counter"], json.dumps(first["config"], indent=2, sort_keys=True)),
     )
+
+
+def _network_text(net):
+    """One line for `status`: where the meter's MQTT link points and whether it is up."""
+    link = "connected" if net.get("connected") else "NOT connected"
+    text = "%s %s%s, %s" % ("mqtts" if net.get("tls") else "mqtt", net.get("broker"),
+                             "" if net.get("tls") else " (no TLS)", link)  # fmt: skip
+    if not net.get("connected") and net.get("last_error"):
+        text += " (last error: %s)" % net["last_error"]
+    return text
+
+
+MQTT_PASSWORD_ENV, WIFI_PASSWORD_ENV = "PREPAY_MQTT_PASSWORD", "PREPAY_WIFI_PASSWORD"
+
+
+def _secret(env, what):
+    """A password from $env, else asked on a terminal (never on the command line, where other
+    users of the machine see it); None (not set) when neither."""
+    import os
+    import sys
+
+    value = os.environ.get(env)
+    if value is None and sys.stdin.isatty():
+        value = click.prompt(f"{what} (empty: none)", default="", hide_input=True,
+                             show_default=False, err=True)  # fmt: skip
+    return value or None
+
+
+@device.command("net-set")
+@click.option("--broker", default=None, help="mqtt://host:1883 or mqtts://host:8883 (TLS).")
+@click.option("--user", default=None, help="Broker username (default: the meter number).")
+@click.option("--ssid", default=None, help="Wi-Fi network the board joins (the sim ignores it).")
+@click.option("--ca", "ca_file", type=click.File("r"), default=None,
+              help="PEM file of the CA that signed the broker's certificate (mqtts).")  # fmt: skip
+@click.option("--clear", is_flag=True, help="Remove the network settings: keypad-only again.")
+@connection_options
+def net_set(broker, user, ssid, ca_file, clear, port, as_json, timeout):
+    """Give the meter its network settings (replacing any it has); it connects at once.
+
+    Passwords come from $PREPAY_MQTT_PASSWORD (broker) and $PREPAY_WIFI_PASSWORD, else are
+    asked on the terminal. They change neither credit nor supply, so no token is needed;
+    `prepay device status` then shows the link, never a password."""
+    if clear:
+        if broker or user or ssid or ca_file:
+            raise click.UsageError("--clear takes no other network option")
+        r = _call(port, timeout, "net.set", network=None)
+        emit(r, as_json, "network settings removed: the meter is keypad-only")
+        return
+    if not broker:
+        raise click.UsageError("--broker is required (or --clear)")
+    network = {"broker": broker, "user": user, "ssid": ssid}
+    if ssid:
+        network["wifi_password"] = _secret(WIFI_PASSWORD_ENV, f"Wi-Fi password for {ssid}")
+    network["password"] = _secret(MQTT_PASSWORD_ENV, "Broker password")
+    if ca_file is not None:
+        network["ca"] = ca_file.read()
+    r = _call(port, timeout, "net.set",
+              network={k: v for k, v in network.items() if v is not None})  # fmt: skip
+    shown = ", ".join("%s %s" % kv for kv in sorted(r["network"].items()))
+    emit(r, as_json, "network settings stored (%s); `prepay device status` shows the link" % shown)
 
 
 # ---- the simulator's world (a board answers that these exist only on the simulator) ------------
