@@ -60,7 +60,10 @@ def figures(conn, outbox_row):
         out.update(
             receipt=receipt["receipt"],
             amount=receipt["amount"],
-            units=receipt["units_text"],
+            units=receipt["units_text"],  # "20.000 kWh" / "20.00 credit": English words
+            # the figure alone, for templates that name the unit in their own language
+            units_figure=units_text(receipt["units"], receipt["scale"]),
+            unit=meter.unit,
             # Keypad meters need the digits; a meter the head-end tops up remotely does not.
             token=None if data.get("remote") else receipt["token_grouped"],
         )

@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
 from host_tools.device.client import DeviceClient
-from host_tools.headend.service import Headend
+from host_tools.headend.service import Headend, serve
 from host_tools.provisioning import provision_meter
 from host_tools.sim import SimMeter
 from host_tools.vending import db
@@ -73,15 +73,28 @@ class Probe:
 
 
 @contextlib.contextmanager
-def running_headend(home, broker, ca_file=None):
+def running_headend(home, broker, ca_file=None, notify=False):
     """The head-end service on its own Station of `home`, connected to `broker` (over TLS with
-    `ca_file`), its worker thread running; stopped and closed on exit."""
+    `ca_file`), its worker thread running; with `notify`, as `prepay headend` runs it (`serve`:
+    the customer-message dispatcher beside it, polling every 0.2 s); stopped and closed on
+    exit."""
     station = Station(str(home))
     headend = Headend(
         station, broker.url, broker.headend_user, broker.headend_password, ca_file=ca_file
     )
     stop = threading.Event()
-    worker = threading.Thread(target=headend.run, args=(stop,), daemon=True)
+    failures = []
+
+    def work():
+        try:
+            if notify:
+                serve(headend, stop, poll=0.2)
+            else:
+                headend.run(stop)
+        except BaseException as error:  # noqa: BLE001 - raised in the test's thread below
+            failures.append(error)
+
+    worker = threading.Thread(target=work, daemon=True)
     headend.start()
     worker.start()
     # Subscribed before the test's first publish: a probe, unlike a meter, never resends.
@@ -93,6 +106,8 @@ def running_headend(home, broker, ca_file=None):
         worker.join(10)
         headend.close()
         station.close()
+    if failures:
+        raise failures[0]  # a worker or dispatcher that died must not pass unseen
 
 
 def wait(pred, timeout, what):
@@ -111,17 +126,17 @@ def meter_link(station, meter):
 
 
 @contextlib.contextmanager
-def online_chain(tmp_path, station, meter_number, provisioned_by=None):
-    """A broker, the head-end of `station` and a simulated meter `meter_number` provisioned by
-    the station of home `provisioned_by` (default: `station`'s), online: (meter client, broker,
-    head-end)."""
+def online_chain(tmp_path, station, meter_number, provisioned_by=None, notify=False):
+    """A broker, the head-end of `station` (with its message dispatcher if `notify`) and a
+    simulated meter `meter_number` provisioned by the station of home `provisioned_by`
+    (default: `station`'s), online: (meter client, broker, head-end)."""
     with (
         ScratchBroker(meters={meter_number: METER_PASSWORD}) as broker,
         SimMeter(tmp_path / "state", speed=0) as sim,
     ):
         provision_meter(sim.port, meter_number, home=str(provisioned_by or station.home))
         with (
-            running_headend(station.home, broker) as headend,
+            running_headend(station.home, broker, notify=notify) as headend,
             DeviceClient(sim.port, timeout=10) as meter,
         ):
             meter.request("net.set", network={"broker": broker.url, "password": METER_PASSWORD})
