@@ -7,7 +7,9 @@ database work in order, so SQLite and PostgreSQL see one writer and a message is
 - state (retained, last will `{"online": false}`): meter_links.online/state; online states also
   upsert the reading of their quarter hour (readings: meter time // 900).
 - events: stored once per (meter, seq); the head-end then acks the newest seq up to which it
-  holds every event (meter_links.acked_seq), so the meter's cursor never skips one.
+  holds every event (meter_links.acked_seq), so the meter's cursor never skips one. Events the
+  meter announces lost (`{"gap": [first, last]}`) are stored as one `events_lost` row and the
+  ack moves past them.
 - deliveries: a pending token for an online meter is published on its cmd topic (QoS 1) and
   marked sent; without a result it is sent again after RESEND_S. The result closes it:
   accepted -> accepted, used (typed in first, or a resend already applied) -> done, any other
@@ -33,6 +35,9 @@ PUSH_EVERY_S = 0.2
 READING_S = 900  # telemetry resolution: one reading per meter per quarter hour
 
 _l, _ev, _rd, _dl = db.meter_links, db.meter_events, db.readings, db.deliveries
+# A meter event the head-end writes for events the meter announced lost (seq = first lost,
+# a = how many, b = last lost): an outage outlived the meter's 256-event ring.
+EVENTS_LOST = "events_lost"
 _CLOSING = {"accepted": "accepted", "used": "done"}  # any other result code: rejected
 
 
@@ -47,6 +52,50 @@ def parse_broker_url(url):
         raise StationError(f"broker {url!r} is not a URL like mqtt://host:1883")
     tls = parts.scheme == "mqtts"
     return parts.hostname, parts.port or (8883 if tls else 1883), tls
+
+
+def _store_gap(conn, meter, gap, acked, doc):
+    """Store the events a meter says it lost (`gap` = [first, last]) as `events_lost` rows
+    (seq = the first lost, a = how many, b = the last), only for seqs the head-end holds
+    nothing for and has not acked: a gap announced again, or one over events that did arrive
+    (from an earlier send), stores just the holes, once. Returns the rows added."""
+    first, last = max(gap[0], acked + 1), gap[1]
+    if first > last:
+        return 0
+    held = conn.execute(
+        select(_ev.c.seq, _ev.c.kind, _ev.c.b)
+        .where(and_(_ev.c.meter == meter, _ev.c.seq >= first, _ev.c.seq <= last))
+        .order_by(_ev.c.seq)
+    ).all()
+    before = conn.execute(  # a stored gap that began before `first` may reach into it
+        select(_ev.c.b)
+        .where(and_(_ev.c.meter == meter, _ev.c.seq < first, _ev.c.kind == EVENTS_LOST))
+        .order_by(_ev.c.seq.desc())
+        .limit(1)
+    ).first()
+    at = first if before is None else max(first, before.b + 1)
+    holes = []
+    for row in held:
+        if row.seq > at:
+            holes.append((at, row.seq - 1))
+        at = max(at, (row.b if row.kind == EVENTS_LOST else row.seq) + 1)
+    if at <= last:
+        holes.append((at, last))
+    now = _now_text()
+    t = doc.get("time")
+    for lo, hi in holes:
+        conn.execute(
+            _ev.insert().values(
+                meter=meter,
+                seq=lo,
+                time=t if isinstance(t, int) else 0,
+                kind=EVENTS_LOST,
+                a=hi - lo + 1,
+                b=hi,
+                received_at=now,
+            )
+        )
+    return len(holes)
 
 
 class Headend:
@@ -164,9 +213,22 @@ class Headend:
             conn.execute(update(_rd).where(key).values(**row))
 
     def _event(self, meter, doc):
-        seq = doc.get("seq")
-        if not isinstance(seq, int) or seq <= 0:
-            return
+        """One event (`seq`), or a gap the meter announces (`{"gap": [first, last]}`: events it
+        no longer holds, docs/online.md), stored once; then ack the newest contiguous seq."""
+        gap = doc.get("gap")
+        if gap is not None:
+            if not (
+                isinstance(gap, list)
+                and len(gap) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in gap)
+                and 0 < gap[0] <= gap[1]
+            ):
+                return
+            seq = gap[0]
+        else:
+            seq = doc.get("seq")
+            if not isinstance(seq, int) or seq <= 0:
+                return
 
         def work(conn):
             link = conn.execute(select(_l.c.acked_seq).where(_l.c.meter == meter)).first()
@@ -179,8 +241,14 @@ class Headend:
                 acked = 0
             else:
                 acked = link.acked_seq
-            key = and_(_ev.c.meter == meter, _ev.c.seq == seq)
-            if conn.execute(select(_ev.c.seq).where(key)).first() is None:
+            if gap is not None:
+                self.stats["events_stored"] += _store_gap(conn, meter, gap, acked, doc)
+            elif (
+                conn.execute(
+                    select(_ev.c.seq).where(and_(_ev.c.meter == meter, _ev.c.seq == seq))
+                ).first()
+                is None
+            ):
                 now = _now_text()
                 conn.execute(
                     _ev.insert().values(
@@ -197,13 +265,15 @@ class Headend:
                 announce(conn, meter, seq, doc, now)
                 self.stats["events_stored"] += 1
             top = acked
-            while True:  # the newest seq with every event before it stored
+            while True:  # the newest seq with every event before it stored (or known lost)
                 nxt = conn.execute(
-                    select(_ev.c.seq).where(and_(_ev.c.meter == meter, _ev.c.seq == top + 1))
+                    select(_ev.c.kind, _ev.c.b).where(
+                        and_(_ev.c.meter == meter, _ev.c.seq == top + 1)
+                    )
                 ).first()
                 if nxt is None:
                     break
-                top += 1
+                top = max(top + 1, nxt.b) if nxt.kind == EVENTS_LOST else top + 1
             if top != acked:
                 conn.execute(update(_l).where(_l.c.meter == meter).values(acked_seq=top))
             return top
