@@ -280,7 +280,7 @@ def check_cut(trace, dev, op, tear):
     #     oldest block of the event ring, and then so is every event up to it.
     kept = None
     for _first, last, seq in trace.cursors:
-        if last < op or (last == op and tear == TEAR_FULL):
+        if last < op or (last == op and _lands_whole(trace.log[op], tear)):
             kept = seq
         else:
             break
@@ -309,6 +309,20 @@ def check_cut(trace, dev, op, tear):
 
     # 5. The meter goes on: a save after the cut's leftovers lands and is what the next boot sees.
     _resave(store, meter, dev, now, where)
+
+
+def _lands_whole(entry, tear):
+    """True if a write cut at `tear` leaves the flash exactly as the whole write would: only
+    erased-state bytes (0xFF) were missing, e.g. a CRC ending in 0xFF (1 in 256)."""
+    kind, _addr, data = entry
+    if tear == TEAR_FULL:
+        return True
+    if data is None:  # an erase
+        return False
+    for byte in data[len(data) * tear // TEAR_FULL :]:
+        if byte != 0xFF:
+            return False
+    return True
 
 
 def _resave(store, meter, dev, now, where):
