@@ -96,6 +96,11 @@ class MeterStore:
             from firmware.core.meter import Meter as meter_class
         meter = meter_class(settings, now)
         meter.boot(now, CORRUPT if self.status == CORRUPT else BLANK)
+        if self.status == CORRUPT and self.journal.upload_cursor() is not None:
+            # A cursor left by the meter that was here before: the new one's events start at 1
+            # and none of them has been sent (written before the commit: a cut leaves it
+            # unprovisioned with a cursor of 0).
+            self.journal.save_cursor(0)
         self._config_version = None  # the settings record goes with the first commit
         self.save(meter, now)
         return meter

@@ -250,3 +250,16 @@ def test_an_upload_cursor_recycled_with_its_block_is_gone_with_its_events():
     again, restored = _boot(dev)
     assert again.upload_cursor() is None
     assert restored.events.since(0)[0][0] > kept + 1
+
+
+def test_a_meter_provisioned_over_a_corrupt_journal_starts_its_upload_at_zero():
+    dev = RamBlockDevice(4096, 8)
+    store, meter = _boot(dev)
+    store.save_cursor(store.journal.event_seq)  # the meter that was here before
+    for block in range(4, 8):  # its register records turn to garbage (0x00 always programs)
+        dev.write_at(block * 4096, bytes(4096))
+    again = _store(dev)
+    assert again.boot(NOW) is None and again.status == CORRUPT
+    again.provision(jf.SETTINGS, NOW)
+    assert again.upload_cursor() == 0
+    assert _boot(dev)[0].upload_cursor() == 0
