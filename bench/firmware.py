@@ -8,9 +8,12 @@ The same run is measured again with the code in a ROMFS image (see ROMFS_PRELUDE
 imports is also measured for the tree before issue 12 (BASELINE, taken from git) beside this
 one, so the smaller import graph shows as a figure. Last, the heap floor of the run on each
 interpreter side by side (heap_floors): PyPI's 64-bit one, and the 32-bit ones `make firmware`
-builds, without and with the meter frozen in.
+builds, without and with the meter frozen in. And the extra heap of networking (net_heap):
+the MQTT link's imports on a meter with network settings, on PyPI's 64-bit interpreter and on
+the 32-bit frozen build (`make firmware`), which a keypad-only meter never pays.
 
-    .venv/bin/python bench/firmware.py
+    .venv/bin/python bench/firmware.py          # everything (minutes: heap floors bisect)
+    .venv/bin/python bench/firmware.py --net    # the networking heap alone (seconds)
 """
 
 import subprocess
@@ -35,6 +38,32 @@ from firmware.app import commands
 from firmware.app.runner import Runner
 gc.collect()
 print(gc.mem_alloc() - base, len(sys.modules))
+"""
+
+# The extra heap of networking: what a meter with network settings imports on top of the app
+# (firmware/app/meter_app.py start_network -> firmware.net.settings, firmware.net.link; the link
+# then imports umqtt.simple and socket to connect, ssl for mqtts://).
+NET_IMPORTS = r"""
+import gc, sys
+gc.collect()
+base = gc.mem_alloc()
+from firmware.hal import sim
+from firmware.app.meter_app import MeterApp
+from firmware.app import commands
+from firmware.app.runner import Runner
+gc.collect()
+app = gc.mem_alloc() - base
+from firmware.net import settings, link
+import umqtt.simple, socket
+gc.collect()
+net = gc.mem_alloc() - base - app
+try:
+    import ssl
+    gc.collect()
+    tls = gc.mem_alloc() - base - app - net
+except ImportError:
+    tls = -1
+print(app, net, tls)
 """
 
 INNER = r"""
@@ -188,6 +217,49 @@ def _baseline_heap(scripts):
         return _imports_heap(build, scripts)
 
 
+def net_heap(build, scripts):
+    """Lines: the networking imports' heap beside the app's, on each interpreter that has them
+    (PyPI's 64-bit one with the compiled tree and umqtt; the 32-bit one with both frozen)."""
+    from host_tools.build.interpreter import newer_sources
+    from host_tools.build.mplib import ensure
+    from host_tools.build.mpy import compile_file
+    from host_tools.sim import find_micropython
+
+    lib = ensure()
+    for src in lib.rglob("*.py"):
+        compile_file(src, Path(build, src.relative_to(lib).with_suffix(".mpy")))
+    script = Path(scripts, "net_imports.py")
+    script.write_text(NET_IMPORTS)
+    lines = ["extra heap of networking (imports, after gc.collect; a keypad-only meter has none):"]
+    frozen = ROOT / "build" / "micropython-unix32"
+    for label, path, code in (
+        ("PyPI 64-bit, .mpy in RAM", find_micropython(), ".frozen:" + str(build)),
+        ("32-bit, meter frozen in", frozen, ".frozen"),
+    ):
+        if not Path(path).exists():
+            lines.append("  %-26s missing: %s (`make firmware` builds it)" % (label, path))
+            continue
+        env = {"MICROPYPATH": code, "PATH": "/usr/bin:/bin"}
+        proc = subprocess.run(
+            [str(path), str(script)], capture_output=True, text=True, env=env, cwd=scripts
+        )
+        if proc.returncode != 0:
+            lines.append("  %-26s failed: %s" % (label, (proc.stdout + proc.stderr).strip()))
+            continue
+        app, net, tls = (int(n) for n in proc.stdout.split())
+        stale = (
+            " (older than the sources: run `make firmware`)"
+            if code == ".frozen" and newer_sources(path, [ROOT / "firmware", ROOT / "token_spec"])
+            else ""
+        )
+        tls_text = "no ssl module" if tls < 0 else "+%d with ssl (mqtts://)" % tls
+        lines.append(
+            "  %-26s app %6d bytes, networking +%d (%.0f%%), %s%s"
+            % (label, app, net, 100 * net / app, tls_text, stale)
+        )
+    return lines
+
+
 def _wipe(state):
     for f in Path(state).iterdir():
         f.unlink()
@@ -290,6 +362,11 @@ def heap_floors(script, mpy_dir, state):
 
 
 def main():
+    if "--net" in sys.argv[1:]:
+        with tempfile.TemporaryDirectory() as build, tempfile.TemporaryDirectory() as scripts:
+            _compile_tree(ROOT, build)
+            print("\n".join(net_heap(build, scripts)))
+        return 0
     from host_tools.sim import find_micropython
     from token_spec import encode_token
 
@@ -329,6 +406,7 @@ def main():
         _wipe(state)
         proc_rom = run_rom()
         floors = heap_floors(script, build, state)
+        networking = net_heap(build, scripts)
     for p in (proc, proc_rom):
         if p.returncode != 0:
             print(p.stdout + p.stderr)
@@ -370,6 +448,7 @@ def main():
         )
     print("  (this port is 64-bit: pointers and GC blocks are twice the ESP32's)")
     print("\n".join(floors))
+    print("\n".join(networking))
     # The time a field update takes over a 115200-baud link (bench/_update.py runs it alone too).
     import _update
 

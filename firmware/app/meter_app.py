@@ -67,7 +67,7 @@ class MeterApp:
         """Open the MQTT link if the meter is provisioned and has network settings; only then
         is the networking code imported (a keypad-only meter's heap stays as it was)."""
         if self.net is not None:
-            self.net.drop()
+            self.net.close()
             self.net = None
         if self.meter is None:
             return

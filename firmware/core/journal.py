@@ -5,7 +5,9 @@ Pure: it talks only to a block device with MicroPython's extended protocol
 
 Layout (blocks of the device, in order):
     config     2 blocks, one record per block: the newest signed config blob (A/B)
-    events     `event_blocks` blocks of 32-byte records: one core event each
+    events     `event_blocks` blocks of 32-byte records: one core event each, and now and
+               then the upload cursor (a record of its own tag: the newest seq the
+               head-end has acknowledged, docs/online.md)
     registers  every other block, `register_record`-byte records: the meter snapshot
 
 Every record: magic 0x70, tag, sequence u32, payload length u16, payload, ..., CRC32 in the
@@ -40,6 +42,7 @@ _ERASED = b"\xff" * _PROBE
 
 _TAG_CONFIG = const(0x11)
 _TAG_EVENTS = const(0x21)
+_TAG_CURSOR = const(0x22)  # in the event ring: the upload cursor, u32
 _TAG_REGISTERS = const(0x31)
 
 # Boot outcomes (the app logs one as a boot event).
@@ -54,12 +57,16 @@ _DEFAULT_REGISTER_RECORD = const(512)
 class Ring:
     """Fixed-size records written round-robin over `blocks` consecutive device blocks."""
 
-    def __init__(self, dev, first_block, blocks, record_size, tag, block_size):
+    def __init__(self, dev, first_block, blocks, record_size, tag, block_size, extra_tag=-1):
         self.dev = dev
         self.first_block = first_block
         self.blocks = blocks
         self.record_size = record_size
         self.tag = tag
+        # A second record kind sharing the ring (the event ring's cursor): scans do not hand
+        # these to `visit` but remember the newest one, `newest_extra` (slot, -1 if none).
+        self.extra_tag = extra_tag
+        self.newest_extra = -1
         self.block_size = block_size
         self.per_block = block_size // record_size
         self.slots = blocks * self.per_block
@@ -79,9 +86,9 @@ class Ring:
 
         `buf` is one block of scratch space (bytearray), lent by the caller for the scan only.
         """
-        self.newest_slot = -1
+        self.newest_slot = self.newest_extra = -1
         self.valid = self.invalid = 0
-        newest = 0
+        newest = newest_extra = 0
         view = memoryview(buf)
         size = self.record_size
         for b in range(self.blocks):
@@ -94,7 +101,7 @@ class Ring:
                 end = off + _HEADER + length
                 if (
                     magic != _MAGIC
-                    or tag != self.tag
+                    or (tag != self.tag and tag != self.extra_tag)
                     or length > size - _HEADER - _CRC
                     or struct.unpack_from("<I", buf, off + size - _CRC)[0]
                     != crc32(view[off:end], size)
@@ -106,7 +113,11 @@ class Ring:
                 if seq >= newest:
                     newest = seq
                     self.newest_slot = slot
-                if visit is not None:
+                if tag != self.tag:
+                    if seq >= newest_extra:
+                        newest_extra = seq
+                        self.newest_extra = slot
+                elif visit is not None:
                     visit(seq, slot, view[off + _HEADER : end])
         self.next_seq = newest + 1
         self._next_slot = 0 if self.newest_slot < 0 else self.newest_slot + 1
@@ -122,7 +133,7 @@ class Ring:
         self.dev.readblocks(block, out, offset + _HEADER)
         return bytes(out)
 
-    def append(self, payload, keep_slot=-1):
+    def append(self, payload, keep_slot=-1, tag=-1):
         """Write one record after the newest; returns (seq, slot). Never erases `keep_slot`.
 
         Usually two writes: header and payload, then the 16 bytes that end in the CRC. The
@@ -138,7 +149,9 @@ class Ring:
             raise ValueError("record payload of %d bytes > %d" % (n, self.capacity()))
         if not self.scanned:  # e.g. the event ring, whose boot-time read is iter_events'
             self.scan(bytearray(self.block_size))
-        head = struct.pack("<BBIH", _MAGIC, self.tag, self.next_seq, n)
+        if tag < 0:
+            tag = self.tag
+        head = struct.pack("<BBIH", _MAGIC, tag, self.next_seq, n)
         crc = struct.pack("<I", crc32(payload, crc32(head, size)))
         body = -(-(_HEADER + n) // _UNIT) * _UNIT  # header + payload, in whole units
         slot = self._claim(keep_slot)
@@ -152,6 +165,8 @@ class Ring:
             self.dev.writeblocks(block, _ERASED[: _UNIT - _CRC] + crc, offset + size - _UNIT)
         seq = self.next_seq
         self.newest_slot = slot
+        if tag != self.tag:
+            self.newest_extra = slot
         self.next_seq = seq + 1
         self._next_slot = slot + 1
         return seq, slot
@@ -172,6 +187,8 @@ class Ring:
                 continue
             if slot % self.per_block == 0:
                 if not self._is_blank(self.first_block + block, 0, self.block_size):
+                    if self.newest_extra // self.per_block == block:
+                        self.newest_extra = -1  # the ring's oldest records go, that one too
                     self.dev.ioctl(IOCTL_ERASE, self.first_block + block)
                 return slot
             b, off = self._where(slot)
@@ -209,7 +226,7 @@ class Journal:
             raise ValueError("register record size %d is not a multiple of 16" % register_record)
         self.config_ring = Ring(dev, 0, _CONFIG_BLOCKS, block_size, _TAG_CONFIG, block_size)
         self.event_ring = Ring(
-            dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, _TAG_EVENTS, block_size
+            dev, _CONFIG_BLOCKS, event_blocks, _EVENT_RECORD, _TAG_EVENTS, block_size, _TAG_CURSOR
         )
         self.register_ring = Ring(
             dev,
@@ -327,3 +344,20 @@ class Journal:
         self._config_seq, self._config_slot = config_seq, config_slot
         if config is not None:
             self.config = bytes(config)
+
+    def upload_cursor(self):
+        """The newest upload cursor on flash (never past the committed events), or None when
+        the ring holds none: never written, or its block recycled after the ring wrapped with
+        no acknowledgement in between (then every event after it is gone from flash too)."""
+        ring = self.event_ring
+        if not ring.scanned:
+            ring.scan(bytearray(ring.block_size))
+        if ring.newest_extra < 0:
+            return None
+        (seq,) = struct.unpack_from("<I", ring.payload(ring.newest_extra), 0)
+        return min(seq, self.event_seq)
+
+    def save_cursor(self, seq):
+        """Keep the upload cursor: one 32-byte record in the event ring, standing on its own
+        (no commit): a cut while it is written leaves the previous cursor in force."""
+        self.event_ring.append(struct.pack("<I", seq), -1, _TAG_CURSOR)

@@ -23,7 +23,8 @@ class MeterStore:
                     (decoder key as hex), "config": the effective config}; rewritten when the
                     meter is provisioned or its config changes
       registers     Meter.snapshot() (it also holds the current decoder key after a key change)
-      events        every event not yet committed, as 16-byte records
+      events        every event not yet committed, as 16-byte records; beside them the
+                    upload cursor of a networked meter (`save_cursor`, firmware/net/link.py)
     A journal without a committed register record is unprovisioned (a settings record alone
     is a provisioning cut short). A committed register record whose settings record is lost
     is `damaged`: that can only be corruption (the settings record is written first), and the
@@ -95,6 +96,11 @@ class MeterStore:
             from firmware.core.meter import Meter as meter_class
         meter = meter_class(settings, now)
         meter.boot(now, CORRUPT if self.status == CORRUPT else BLANK)
+        if self.status == CORRUPT and self.journal.upload_cursor() is not None:
+            # A cursor left by the meter that was here before: the new one's events start at 1
+            # and none of them has been sent (written before the commit: a cut leaves it
+            # unprovisioned with a cursor of 0).
+            self.journal.save_cursor(0)
         self._config_version = None  # the settings record goes with the first commit
         self.save(meter, now)
         return meter
@@ -136,6 +142,16 @@ class MeterStore:
         if self.policy.reason(meter.energy_wh, now, meter.urgent, changed) is None:
             return False
         return self.save(meter, now)
+
+    def upload_cursor(self):
+        """The newest event seq the head-end acknowledged, as last kept, or None if the journal
+        holds no cursor (a meter that never had an ack, or one from before the cursor lived in
+        the journal)."""
+        return self.journal.upload_cursor()
+
+    def save_cursor(self, seq):
+        """Keep the upload cursor (one small record, power-safe on its own; no commit)."""
+        self.journal.save_cursor(seq)
 
     def _mark_saved(self, meter, now):
         self.policy.mark_saved(meter.energy_wh, now)

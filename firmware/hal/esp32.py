@@ -53,7 +53,7 @@ def create(board_config):
 
 class Esp32Hal:
     name = "esp32"
-    files_dir = ""  # net.json and net_cursor: /net.json, /net_cursor on the littlefs root
+    files_dir = ""  # net.json (and a legacy net_cursor): /net.json on the littlefs root
     _wifi = None
 
     def __init__(self, config):

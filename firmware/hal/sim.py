@@ -95,7 +95,7 @@ class SimHal:
         self._saved_real = None
         self._fed_real = None
         self._stall_ms = 0
-        self.files_dir = state_dir  # net.json and net_cursor live beside the journal
+        self.files_dir = state_dir  # net.json (and a legacy net_cursor) live beside the journal
         self.net_up = True  # `sim.net` cuts and restores the simulated network
         virtual_ms = self._load_state()
         if virtual_ms is None:

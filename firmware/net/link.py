@@ -9,8 +9,13 @@ PyPI by host_tools/build/mplib.py, not written here).
 Events and the upload cursor: the meter publishes every committed journal event after its
 cursor on `events` (QoS 1), oldest first, and moves the cursor only when the head-end answers
 `{"ack": seq}` on `cmd` (the head-end acks after it stored the event). The cursor survives
-reboots and power cuts in `net_cursor` beside the settings; unacknowledged events are sent
-again after a reconnect or 10 s without an ack, and the head-end stores each (meter, seq) once.
+reboots and power cuts in the journal (a small record of its own, `MeterStore.save_cursor`),
+written once a burst of acks is over; unacknowledged events are sent again after a reconnect
+or 10 s without an ack, and the head-end stores each (meter, seq) once.
+
+Events the meter no longer holds (an outage longer than its 256-event ring) are announced as
+`{"gap": [first, last], "time": t}` before the next event it still has: the head-end stores
+that as an `events_lost` event and acks past it, instead of waiting for them forever.
 """
 
 import json
@@ -28,6 +33,10 @@ _PING_MS = const(20000)
 _KEEPALIVE_S = const(60)
 _SOCKET_TIMEOUT_S = const(2)
 _EVENTS_PER_POLL = const(8)
+# The cursor goes to flash when everything sent is acknowledged, else once acks stopped coming
+# for _KEEP_AFTER_MS or it is _KEEP_EVERY events ahead of the one on flash.
+_KEEP_AFTER_MS = const(1000)
+_KEEP_EVERY = const(32)
 _MAX_COMMANDS = const(4)  # commands queued between two polls; more are dropped (QoS 1 resends)
 
 OFFLINE = b'{"online": false}'
@@ -40,15 +49,16 @@ def topic(meter_number, leaf):
 class Link:
     """One meter's connection to its broker."""
 
-    def __init__(self, app, settings, cursor_path):
+    def __init__(self, app, settings, legacy_cursor_path):
         self.app = app
         self.host, self.port, self.tls = parse_broker(settings["broker"])
         self.number = app.meter.meter_number
         self.user = settings.get("user", self.number)
         self.password = settings.get("password")
         self.ca = settings.get("ca")
-        self.cursor_path = cursor_path
-        self.cursor = _load_cursor(cursor_path)
+        self.cursor = _boot_cursor(app.store, legacy_cursor_path)
+        self.kept = self.cursor  # the cursor on flash
+        self.acked_at = 0
         self.sent = self.cursor
         self.client = None
         self.connects = 0
@@ -123,10 +133,16 @@ class Link:
         self.retry_at = self.app.hal.ticks_ms() + self.backoff
         self.backoff = min(self.backoff * 2, _BACKOFF_MAX_MS)
 
+    def close(self):
+        """The link is being replaced (new settings): keep the cursor, then drop."""
+        self._keep_cursor(self.acked_at + _KEEP_AFTER_MS)
+        self.drop()
+
     # ---- the network task -------------------------------------------------------------------
     def poll(self):
         """One bounded piece of network work; never raises."""
         hal = self.app.hal
+        self._keep_cursor(hal.ticks_ms())
         if not hal.net_ready():
             if self.client is not None:
                 self.drop()
@@ -142,6 +158,7 @@ class Link:
                     break
                 self._run_commands()
             self._run_commands()
+            self._keep_cursor(now)
             # State first: the head-end words a customer's message (credit low, supply cut)
             # with the credit of the last state it holds, so it must not lag the event.
             if ticks_diff(now, self.state_at) >= _STATE_EVERY_MS or self._changed():
@@ -154,6 +171,14 @@ class Link:
             self.drop(exc)
 
     def _on_message(self, topic_bytes, msg):
+        # Acks come one per stored event, faster than the commands queue takes them: taken at
+        # once (they only move the cursor), so none is dropped and the burst's last one lands.
+        if msg[:7] == b'{"ack":':
+            try:
+                self.acknowledge(json.loads(msg)["ack"])
+                return
+            except (ValueError, KeyError, TypeError):
+                pass  # not a plain ack after all: the command path answers it
         if len(self._commands) < _MAX_COMMANDS:
             self._commands.append(msg)
 
@@ -195,12 +220,24 @@ class Link:
             return
         events = self.app.meter.events.since(self.sent)
         name = topic(self.number, "events")
+        if not events and upto > self.sent:  # the ring lost even the newest (flash damage)
+            self._gap(name, upto + 1, 0, now)
         for e in events[:_EVENTS_PER_POLL]:
             if e[0] > upto:
                 break
+            if e[0] > self.sent + 1:  # the ring no longer holds the ones before e
+                self._gap(name, e[0], e[1], now)
             self.client.publish(name, json.dumps(describe_event(e)), False, 1)
             self.sent = e[0]
             self.sent_at = now
+
+    def _gap(self, name, next_held, time, now):
+        """Announce that events sent+1 .. next_held-1 are lost (older than anything still held,
+        which happened at `time`): the head-end stores the gap and acks past it."""
+        gap = {"gap": [self.sent + 1, next_held - 1], "time": time}
+        self.client.publish(name, json.dumps(gap), False, 1)
+        self.sent = next_held - 1
+        self.sent_at = now
 
     def _result(self, out):
         self.client.publish(topic(self.number, "result"), json.dumps(out), False, 1)
@@ -257,7 +294,21 @@ class Link:
         if not isinstance(seq, int) or seq <= self.cursor or seq > self.sent:
             return
         self.cursor = seq
-        _save_cursor(self.cursor_path, seq)
+        self.acked_at = self.app.hal.ticks_ms()
+
+    def _keep_cursor(self, now):
+        """Put the cursor on flash once a burst of acks is over: the head-end acks every stored
+        event, contiguously, so the ack of the last event sent covers the others. One 32-byte
+        record per burst instead of one per event; a burst whose last ack does not come is
+        kept after 1 s. A power cut before that only sends those events again, which the
+        head-end ignores."""
+        if self.cursor != self.kept and (
+            self.cursor == self.sent
+            or self.cursor - self.kept >= _KEEP_EVERY
+            or ticks_diff(now, self.acked_at) >= _KEEP_AFTER_MS
+        ):
+            self.app.store.save_cursor(self.cursor)
+            self.kept = self.cursor
 
     def status(self):
         """For the `status` command: nothing secret."""
@@ -288,6 +339,15 @@ class _TimedSockets:
 
         sock = socket.socket(*args)
         sock.settimeout(_SOCKET_TIMEOUT_S)
+        try:
+            # umqtt writes a packet in pieces and waits for each PUBACK: with Nagle's delay
+            # (and the peer's delayed ACK) every QoS 1 publish took ~40 ms, 25 events/s.
+            # IPPROTO_TCP = 6 and TCP_NODELAY = 1 on Linux and lwIP alike.
+            sock.setsockopt(
+                getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1
+            )
+        except (OSError, AttributeError):
+            pass  # a port without the option: slower, not wrong
         return sock
 
 
@@ -317,18 +377,29 @@ class _Bounded:
         self.sock.close()
 
 
-def _load_cursor(path):
-    try:
-        with open(path) as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return 0
-
-
-def _save_cursor(path, seq):
+def _boot_cursor(store, legacy_path):
+    """The upload cursor at boot: the journal's; else, on a meter whose firmware kept it in a
+    `net_cursor` file (before the cursor moved into the journal), that file's, moved into the
+    journal; else 0. The file goes once the journal has a cursor (record first, then the file:
+    a cut in between finds both, and the journal's wins)."""
     import os
 
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(seq))
-    os.rename(tmp, path)
+    cursor = store.upload_cursor()
+    try:
+        with open(legacy_path) as f:
+            text = f.read()
+    except OSError:
+        return cursor or 0
+    if cursor is None:
+        try:
+            cursor = min(int(text), store.journal.event_seq)
+        except ValueError:
+            cursor = 0
+        if cursor > 0:
+            store.save_cursor(cursor)
+    for path in (legacy_path, legacy_path + ".tmp"):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    return cursor or 0

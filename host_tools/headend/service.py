@@ -12,6 +12,8 @@ fsync) per batch instead of per message, the acks published after that commit
 - events: stored once per (meter, seq); the head-end then acks the newest seq up to which it
   holds every event (meter_links.acked_seq), so the meter's cursor never skips one. Each event
   is announced (customer message, announce.py) when that run grows past it: in seq order.
+  Events the meter announces lost (`{"gap": [first, last]}`) are stored as one `events_lost`
+  row (announced to nobody) and the ack moves past them.
 - deliveries: a pending token for an online meter is published on its cmd topic (QoS 1) and
   marked sent; without a result it is sent again after RESEND_S. The result closes it:
   accepted -> accepted, used (typed in first, or a resend already applied) -> done, any other
@@ -56,6 +58,9 @@ _l, _ev, _rd, _dl = db.meter_links, db.meter_events, db.readings, db.deliveries
 # (re)subscribe; so no PUBACK per state and, while the head-end is away, the broker's queue for
 # it (max_queued_messages) holds events and results only, not 1,000 meters' states.
 _SUBSCRIPTIONS = (("state", 0), ("events", 1), ("result", 1))
+# A meter event the head-end writes for events the meter announced lost (seq = first lost,
+# a = how many, b = last lost): an outage outlived the meter's 256-event ring.
+EVENTS_LOST = "events_lost"
 _CLOSING = {"accepted": "accepted", "used": "done"}  # any other result code: rejected
 
 
@@ -132,6 +137,50 @@ def parse_broker_url(url):
         raise StationError(f"broker {url!r} is not a URL like mqtt://host:1883")
     tls = parts.scheme == "mqtts"
     return parts.hostname, parts.port or (8883 if tls else 1883), tls
+
+
+def _store_gap(conn, meter, gap, acked, doc):
+    """Store the events a meter says it lost (`gap` = [first, last]) as `events_lost` rows
+    (seq = the first lost, a = how many, b = the last), only for seqs the head-end holds
+    nothing for and has not acked: a gap announced again, or one over events that did arrive
+    (from an earlier send), stores just the holes, once. Returns the rows added."""
+    first, last = max(gap[0], acked + 1), gap[1]
+    if first > last:
+        return 0
+    held = conn.execute(
+        select(_ev.c.seq, _ev.c.kind, _ev.c.b)
+        .where(and_(_ev.c.meter == meter, _ev.c.seq >= first, _ev.c.seq <= last))
+        .order_by(_ev.c.seq)
+    ).all()
+    before = conn.execute(  # a stored gap that began before `first` may reach into it
+        select(_ev.c.b)
+        .where(and_(_ev.c.meter == meter, _ev.c.seq < first, _ev.c.kind == EVENTS_LOST))
+        .order_by(_ev.c.seq.desc())
+        .limit(1)
+    ).first()
+    at = first if before is None else max(first, before.b + 1)
+    holes = []
+    for row in held:
+        if row.seq > at:
+            holes.append((at, row.seq - 1))
+        at = max(at, (row.b if row.kind == EVENTS_LOST else row.seq) + 1)
+    if at <= last:
+        holes.append((at, last))
+    now = _now_text()
+    t = doc.get("time")
+    for lo, hi in holes:
+        conn.execute(
+            _ev.insert().values(
+                meter=meter,
+                seq=lo,
+                time=t if isinstance(t, int) else 0,
+                kind=EVENTS_LOST,
+                a=hi - lo + 1,
+                b=hi,
+                received_at=now,
+            )
+        )
+    return len(holes)
 
 
 class Headend:
@@ -309,9 +358,23 @@ class Headend:
             conn.execute(_RESEND_TO, [{"b_meter": m} for m in back_online])
 
     def _event(self, meter, doc):
-        seq = doc.get("seq")
-        if not isinstance(seq, int) or seq <= 0:
-            return
+        """One event (`seq`), or a gap the meter announces (`{"gap": [first, last]}`: events it
+        no longer holds, docs/online.md), stored once; then ack the newest contiguous seq."""
+        gap = doc.get("gap")
+        if gap is not None:
+            if not (
+                isinstance(gap, list)
+                and len(gap) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in gap)
+                and 0 < gap[0] <= gap[1]
+                and gap[1] in _BIGINT  # a seq the database can hold: one bad gap fails no batch
+            ):
+                return
+            seq = gap[0]
+        else:
+            seq = doc.get("seq")
+            if not isinstance(seq, int) or seq <= 0:
+                return
 
         def work(conn):
             link = conn.execute(select(_l.c.acked_seq).where(_l.c.meter == meter)).first()
@@ -324,8 +387,14 @@ class Headend:
                 acked = 0
             else:
                 acked = link.acked_seq
-            key = and_(_ev.c.meter == meter, _ev.c.seq == seq)
-            if conn.execute(select(_ev.c.seq).where(key)).first() is None:
+            if gap is not None:
+                self.stats["events_stored"] += _store_gap(conn, meter, gap, acked, doc)
+            elif (
+                conn.execute(
+                    select(_ev.c.seq).where(and_(_ev.c.meter == meter, _ev.c.seq == seq))
+                ).first()
+                is None
+            ):
                 conn.execute(
                     _ev.insert().values(
                         meter=meter,
@@ -339,12 +408,15 @@ class Headend:
                 )
                 self.stats["events_stored"] += 1
             top = acked
-            while True:  # the newest seq with every event before it stored
+            while True:  # the newest seq with every event before it stored (or known lost)
                 nxt = conn.execute(
                     select(_ev).where(and_(_ev.c.meter == meter, _ev.c.seq == top + 1))
                 ).first()
                 if nxt is None:
                     break
+                if nxt.kind == EVENTS_LOST:
+                    top = max(top + 1, nxt.b)  # lost on the meter: nothing to announce
+                    continue
                 top += 1
                 # The customer's message (credit low, supply cut...) in this same transaction,
                 # in seq order as the stored run grows past the event: a head-end restart can

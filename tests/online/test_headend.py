@@ -3,8 +3,10 @@ simulated meter (`prepay sim`) talking MQTT over loopback. The vend and the even
 station on SQLite and on PostgreSQL (tests/support/scratch_pg.py); the rest on SQLite.
 
 A vend reaches an online meter with no keypad entry; an offline meter gets its queued token
-once when it returns; a token typed in first closes its delivery as done; the meter's events
-reach the database exactly once, in order, across an outage and a power cut.
+once when it returns; a token typed in first closes its delivery as done; a token delivered
+twice is applied once; the meter's events reach the database exactly once, in order, across
+an outage and a power cut. (Events lost to a longer outage than the meter's ring holds:
+test_meter_link.py for the meter, test_event_gap.py for the head-end.)
 """
 
 import time
@@ -136,6 +138,28 @@ def test_events_arrive_exactly_once_in_order_across_outage_and_power_cut(chain):
     assert [r.seq for r in stored] == list(range(1, len(stored) + 1))
     assert [r.kind for r in stored].count("boot") >= 2
     assert _link(station).acked_seq == on_meter[-1]
+
+
+def test_a_token_delivered_twice_is_applied_once(chain):
+    # The head-end loses the meter's answer (its row goes back to "sent", long ago, as after a
+    # crash before the result was recorded) and delivers the token again: the meter answers
+    # "used" and the delivery closes as done; the credit moved once.
+    station, meter, _, _ = chain
+    sold = vend.sell(station, CURRENCY_METER, "6", "TW-1", "cash", "clerk")
+    wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+    assert meter.request("status")["credit"] == 600
+    dl = db.deliveries
+    station.write(
+        lambda c: c.execute(
+            dl.update()
+            .where(dl.c.digits == sold["token"])
+            .values(status="sent", sent_at="2000-01-01T00:00:00+00:00")
+        )
+    )
+    wait(lambda: _deliveries(station)[0].status == "done", 15, "delivered again")
+    row = _deliveries(station)[0]
+    assert row.result == "used" and row.attempts == 2
+    assert meter.request("status")["credit"] == 600
 
 
 def test_the_whole_chain_over_tls_with_a_generated_ca(tmp_path, monkeypatch):

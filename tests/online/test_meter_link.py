@@ -106,6 +106,64 @@ def test_events_flow_until_acked_and_survive_outage_and_power_cut(online_meter, 
     assert online_meter.request("status")["network"]["cursor"] == top
 
 
+def test_events_lost_to_a_long_outage_go_as_one_gap_then_the_rest(online_meter, headend):
+    # 300 events while offline: the ring keeps the newest 256, so the oldest unsent ones are
+    # gone. The meter says so before the rest ({"gap": [first, last]}) and takes the ack of
+    # the newest as usual; the cursor is then kept in the journal (a power cut keeps it).
+    m = online_meter
+    top = max(e["seq"] for e in m.all_events())
+    wait_for(headend, "events", lambda d: d.get("seq") == top)
+    cmd(headend, {"ack": top})
+    _wait_cursor(m, top)
+    m.request("sim.net", up=False)
+    wait_for(headend, "state", lambda d: d.get("online") is False)
+    digits = token(100, 50)
+    for _ in range(100):  # a token event per entry: accepted once, then "used"
+        m.request("keypad", keys=(digits + "#") * 3)
+    m.request("sim.tamper", open=True)  # urgent: commits the "used" events with it
+    held = [e["seq"] for e in m.all_events()]
+    assert len(held) == 256 and held[0] > top + 1  # the ring overflowed
+    m.request("sim.net", up=True)
+    got = []
+    end = time.monotonic() + 15
+    while not got or got[-1].get("seq") != held[-1]:
+        assert time.monotonic() < end, got[-3:]
+        got += _events(headend, 0.2)
+    assert got[0] == {"gap": [top + 1, held[0] - 1], "time": got[1]["time"]}
+    assert [e["seq"] for e in got[1:]] == held  # each once, in order
+    cmd(headend, {"ack": held[-1]})
+    _wait_cursor(m, held[-1])
+    power_cut(m)
+    assert m.request("status")["network"]["cursor"] == held[-1]
+
+
+def test_a_cursor_kept_in_a_net_cursor_file_moves_into_the_journal(tmp_path, broker, headend):
+    # A meter updated from firmware that kept the cursor in `net_cursor`: it starts from the
+    # file's cursor, keeps it in the journal and drops the file.
+    state = tmp_path / "state"
+    with SimMeter(state, speed=0) as sim, DeviceClient(sim.port, timeout=10) as m:
+        provision(m)
+        for _ in range(3):
+            m.request("sim.tamper", open=True)
+            m.request("sim.tamper", open=False)
+        m.request("keypad", keys=token(100, 60) + "#")  # a commit: the tamper events are durable
+        (state / "net_cursor").write_text("4")
+        m.request("net.set", network={"broker": broker.url, "password": PASSWORD})
+        first = wait_for(headend, "events")
+        assert first["seq"] == 5
+        assert m.request("status")["network"]["cursor"] == 4
+        assert not (state / "net_cursor").exists()
+        power_cut(m)
+        assert m.request("status")["network"]["cursor"] == 4  # from the journal now
+
+
+def _wait_cursor(meter, seq):
+    end = time.monotonic() + 5
+    while meter.request("status")["network"]["cursor"] != seq:
+        assert time.monotonic() < end, "the ack did not move the cursor"
+        time.sleep(0.05)
+
+
 def _events(probe, seconds):
     return [
         json.loads(p) for t, p, _ in probe.collect(seconds) if t == f"prepay/v1/{METER}/events"

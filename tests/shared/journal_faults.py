@@ -4,6 +4,8 @@
 (firmware/app/meter_app.py): provisioning, then pulses, ticks, tokens, config blobs, emergency
 credit and tamper, each followed by `maybe_save` as in the app (a token or config result is
 "acknowledged" only after that returned), on a recording NOR device, and keeps every commit.
+Now and then the upload cursor moves (`save_cursor`, as firmware/net/link.py does once the
+head-end acked), drawn from a second generator so the meter's own scenario stays the same.
 
 `check_cut(trace, op, tear)` rebuilds the flash as it was when power failed during operation
 `op` (only `tear`/1000 of it landed), boots a fresh store from it and checks the invariants of
@@ -103,6 +105,24 @@ class Trace:
         self.acked = []  # (digits, result) in acknowledgement order
         self.last_event = 0
         self.now = START
+        self.cursors = []  # (first_op, last_op, seq) of every save_cursor
+
+
+class _Cursors:
+    """The head-end's acks: now and then the cursor moves to a committed event."""
+
+    def __init__(self, seed):
+        self.rng = Rng(seed + 7919)
+        self.seq = 0
+
+    def step(self, store, dev, trace):
+        top = store.journal.event_seq
+        if self.rng.below(6) or top <= self.seq:
+            return
+        self.seq = top - self.rng.below(min(3, top - self.seq))  # past the last, not past top
+        first = dev.ops
+        store.save_cursor(self.seq)
+        trace.cursors.append((first, dev.ops - 1, self.seq))
 
 
 class _RecordingStore(MeterStore):
@@ -154,7 +174,9 @@ def record(seed, steps, keep_log=True):
     assert store.boot(trace.now) is None  # erased flash: unprovisioned
     meter = store.provision(SETTINGS, trace.now)  # the first commit
     counter = 0
+    cursors = _Cursors(seed)
     for _ in range(steps):
+        cursors.step(store, dev, trace)
         roll = rng.below(100)
         if roll < 72:
             dt = 1 + rng.below(MAX_DT)
@@ -254,6 +276,20 @@ def check_cut(trace, dev, op, tear):
     seqs = [event[0] for event in stored]
     assert seqs == sorted(set(seqs)), where
 
+    # 3b. The upload cursor is the last one written in full before the cut, or gone with the
+    #     oldest block of the event ring, and then so is every event up to it.
+    kept = None
+    for _first, last, seq in trace.cursors:
+        if last < op or (last == op and _lands_whole(trace.log[op], tear)):
+            kept = seq
+        else:
+            break
+    got = store.upload_cursor()
+    if got is None and kept is not None:
+        assert seqs[0] > kept, where + ": cursor %d lost, its events kept" % kept
+    else:
+        assert got == kept, where + ": cursor %r, not %r" % (got, kept)
+
     # 4. Tokens: the last acknowledged one applied exactly once, the in-flight one at most once.
     now = trace.now + LOCK_MAX + 1  # past any lockout left by the scenario
     acked = [t for t in trace.acked[: cut.acked] if t[1] == "accepted"]
@@ -273,6 +309,20 @@ def check_cut(trace, dev, op, tear):
 
     # 5. The meter goes on: a save after the cut's leftovers lands and is what the next boot sees.
     _resave(store, meter, dev, now, where)
+
+
+def _lands_whole(entry, tear):
+    """True if a write cut at `tear` leaves the flash exactly as the whole write would: only
+    erased-state bytes (0xFF) were missing, e.g. a CRC ending in 0xFF (1 in 256)."""
+    kind, _addr, data = entry
+    if tear == TEAR_FULL:
+        return True
+    if data is None:  # an erase
+        return False
+    for byte in data[len(data) * tear // TEAR_FULL :]:
+        if byte != 0xFF:
+            return False
+    return True
 
 
 def _resave(store, meter, dev, now, where):
@@ -318,6 +368,16 @@ def provisioning_cuts(trace, tears=(0, 1, 500, 999, TEAR_FULL)):
     """Every operation of the provisioning commit, each cut at every tear in `tears`."""
     first = trace.commits[0]
     return [(op, tear) for op in range(first.first_op, first.last_op + 1) for tear in tears]
+
+
+def cursor_cuts(trace, tears=(0, 500, TEAR_FULL)):
+    """Every operation of every save_cursor, each cut at every tear in `tears`."""
+    return [
+        (op, tear)
+        for first, last, _ in trace.cursors
+        for op in range(first, last + 1)
+        for tear in tears
+    ]
 
 
 def run_cut_points(trace, cuts):

@@ -216,3 +216,50 @@ def test_time_rule_commits_events_of_results_that_changed_no_register():
     assert dev.ops == ops
     assert store.maybe_save(meter, NOW + store.policy.save_s)
     assert store.journal.event_seq == meter.events.next_seq - 1
+
+
+def test_the_upload_cursor_is_kept_beside_the_events_and_restored():
+    dev = RamBlockDevice(4096, 8)
+    store, meter = _boot(dev)
+    assert store.upload_cursor() is None  # never acknowledged
+    for i in range(5):
+        meter.set_tamper(i % 2 == 0, NOW + i)
+    store.save(meter, NOW + 5)
+    top = store.journal.event_seq
+    store.save_cursor(top - 2)
+    store.save_cursor(top)  # the newest record wins
+    again, restored = _boot(dev)
+    assert again.upload_cursor() == top
+    # the cursor records are not events: the ring reads back the meter's events only
+    assert [e[0] for e in restored.events.since(0)][:top] == list(range(1, top + 1))
+    # events written after it (a wrap of the ring aside) leave it alone
+    for i in range(40):
+        restored.set_tamper(i % 2 == 0, NOW + 10 + i)
+        again.save(restored, NOW + 10 + i)
+    assert _boot(dev)[0].upload_cursor() == top
+
+
+def test_an_upload_cursor_recycled_with_its_block_is_gone_with_its_events():
+    dev = RamBlockDevice(4096, 8)  # two event blocks of 128 records
+    store, meter = _boot(dev)
+    store.save_cursor(store.journal.event_seq)
+    kept = store.journal.event_seq
+    for i in range(300):  # more than the ring holds, no ack in between
+        meter.set_tamper(i % 2 == 0, NOW + i)
+        store.save(meter, NOW + i)
+    again, restored = _boot(dev)
+    assert again.upload_cursor() is None
+    assert restored.events.since(0)[0][0] > kept + 1
+
+
+def test_a_meter_provisioned_over_a_corrupt_journal_starts_its_upload_at_zero():
+    dev = RamBlockDevice(4096, 8)
+    store, meter = _boot(dev)
+    store.save_cursor(store.journal.event_seq)  # the meter that was here before
+    for block in range(4, 8):  # its register records turn to garbage (0x00 always programs)
+        dev.write_at(block * 4096, bytes(4096))
+    again = _store(dev)
+    assert again.boot(NOW) is None and again.status == CORRUPT
+    again.provision(jf.SETTINGS, NOW)
+    assert again.upload_cursor() == 0
+    assert _boot(dev)[0].upload_cursor() == 0

@@ -34,3 +34,13 @@ def test_power_cut_during_provisioning_leaves_it_unprovisioned_or_provisioned():
     cuts = jf.provisioning_cuts(trace)
     assert len(cuts) >= 3 * 5
     assert jf.run_cut_points(trace, cuts) == len(cuts)
+
+
+def test_power_cut_at_every_write_of_the_upload_cursor():
+    # Every write and erase of every cursor record (firmware/net/link.py keeps the head-end's
+    # ack with one), cut before, torn and whole: the boot finds that cursor or the one before,
+    # never a torn one, and the meter around it is the last commit as always.
+    trace = jf.record(5, 300)
+    cuts = jf.cursor_cuts(trace)
+    assert len(trace.cursors) >= 20 and len(cuts) >= 40 * 3
+    assert jf.run_cut_points(trace, cuts) == len(cuts)
