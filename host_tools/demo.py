@@ -177,14 +177,7 @@ class Demo:
             self.say("[dim]the CLI acts as a logged-in user: PREPAY_USER=admin and "
                      "PREPAY_USER_PASSWORD (station init makes that admin; every demo user's "
                      "password is the demo passphrase)[/]")  # fmt: skip
-            self.prepay("station", "init", "--home", self.home)
-            if self.keep:
-                open(os.path.join(self.home, MARKER), "w").close()
-            for name, role in USERS.items():
-                if name != "admin":  # `station init` made the admin
-                    self.prepay("user", "add", name, "--role", role, "--home", self.home)
-            self.prepay("tariff", "add", "residential", "--price", TARIFF_PRICE,
-                        "--home", self.home)  # fmt: skip
+            self.make_station()
 
             self.heading("2. A simulated meter, provisioned from the station")
             with SimMeter(state_dir=os.path.join(tmp, "meter"), speed=0) as sim:
@@ -201,6 +194,17 @@ class Demo:
         self.say("[green bold]demo finished[/]: token sold, spent, relay cut at zero and "
                  "restored by a second token; the books balance")  # fmt: skip
         self._how_to_open()
+
+    def make_station(self):
+        """Step 1: the station, its users (the admin from `station init`) and the tariff."""
+        self.prepay("station", "init", "--home", self.home)
+        if self.keep:
+            open(os.path.join(self.home, MARKER), "w").close()
+        for name, role in USERS.items():
+            if name != "admin":  # `station init` made the admin
+                self.prepay("user", "add", name, "--role", role, "--home", self.home)
+        self.prepay("tariff", "add", "residential", "--price", TARIFF_PRICE,
+                    "--home", self.home)  # fmt: skip
 
     def _how_to_open(self):
         """How to see this station in the web app (or how to keep it, for a temporary one)."""

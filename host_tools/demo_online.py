@@ -27,15 +27,7 @@ import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 
-from host_tools.demo import (
-    METER,
-    TARIFF_PRICE,
-    USERS,
-    Demo,
-    DemoError,
-    _clear_kept,
-    _demo_passphrase,
-)
+from host_tools.demo import METER, Demo, DemoError, _clear_kept, _demo_logins
 
 MESSAGES_FILE = "messages.jsonl"  # in the station's home: the file channel's output
 WAIT_ONLINE_S = 20
@@ -169,7 +161,7 @@ class OnlineDemo(Demo):
             _clear_kept(self.keep)
         with (
             tempfile.TemporaryDirectory(prefix="prepay-demo-online-") as tmp,
-            _demo_passphrase(),
+            _demo_logins(),
             ExitStack() as cleanup,
         ):
             self.tmp = tmp
@@ -222,16 +214,7 @@ class OnlineDemo(Demo):
 
     def _station(self):
         """The same station as `prepay demo`'s step 1, plus the file channel."""
-        from host_tools.demo import MARKER
-
-        self.prepay("station", "init", "--home", self.home)
-        if self.keep:
-            open(os.path.join(self.home, MARKER), "w").close()
-        for name, role in USERS.items():
-            if name != "admin":  # `station init` made the admin
-                self.prepay("user", "add", name, "--role", role, "--home", self.home)
-        self.prepay("tariff", "add", "residential", "--price", TARIFF_PRICE,
-                    "--home", self.home)  # fmt: skip
+        self.make_station()
         self.prepay("notify", "set", "file_path", os.path.join(self.home, MESSAGES_FILE),
                     "--home", self.home)  # fmt: skip
 

@@ -108,14 +108,13 @@ class Browser:
     def submit(self, css, status=None, navigates=True):
         """Click a button or link and wait for the next page (not for a form the browser
         keeps, e.g. a `required` field left empty: navigates=False)."""
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.find("html")
         self.find(css).click()
         if navigates:
             wait = WebDriverWait(self.driver, 30)
-            wait.until(expected_conditions.staleness_of(page))
+            wait.until(_left(page))
             wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
         self.check_console(status)
 
@@ -153,3 +152,19 @@ class Browser:
     def quit(self):
         self.driver.quit()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def _left(page):
+    """A wait condition: the browser has left `page` (its <html> element is gone). Chromium
+    sometimes answers a look at the old element mid-navigation with "Node with given id does
+    not belong to the document" (an unknown error, not a stale reference): gone all the same."""
+    from selenium.common.exceptions import WebDriverException
+
+    def left(_driver):
+        try:
+            page.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException is one
+            return True
+        return False
+
+    return left
