@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from host_tools.cli.output import emit, json_option
-from host_tools.cli.station_access import station_command
+from host_tools.cli.station_access import ADMINS, APPROVERS, acting_user, station_command
 
 
 @click.group()
@@ -75,9 +75,11 @@ def notify_list(station, state, as_json):
 @click.argument("delivery_id", type=int)
 @station_command
 def notify_retry(station, delivery_id):
-    """Send a parked message again (check first that the customer did not get it)."""
+    """Send a parked message again (check first that the customer did not get it); a
+    supervisor or admin logs in."""
     from host_tools.notify.dispatcher import retry
 
+    acting_user(station, APPROVERS, "retrying a message")
     station.write(lambda conn: retry(conn, delivery_id, datetime.now(UTC)))
     click.echo(f"message {delivery_id} queued again")
 
@@ -87,9 +89,10 @@ def notify_retry(station, delivery_id):
 @click.argument("value")
 @station_command
 def notify_set(station, name, value):
-    """Set a channel setting (see `prepay notify settings`)."""
+    """Set a channel setting (see `prepay notify settings`); an admin logs in."""
     from host_tools.notify import settings
 
+    acting_user(station, ADMINS, "a message channel setting")
     station.write(lambda conn: settings.store(conn, name, value))
     click.echo(f"{name} = {value.strip()!r}")
 
@@ -112,9 +115,11 @@ def notify_settings(station, as_json):
 @click.option("--month", required=True, help="YYYY-MM (station time zone).")
 @station_command
 def notify_month(station, month):
-    """Queue the monthly statements and debt reminders (once per meter and month)."""
+    """Queue the monthly statements and debt reminders (once per meter and month); a
+    supervisor or admin logs in."""
     from host_tools.notify import events
 
+    acting_user(station, APPROVERS, "queueing the month's messages")
     now = station.stamp().utc_iso
     order = station.config["debt_order"]
     queued = station.write(lambda conn: events.queue_month(conn, month, now, order, station.tz))

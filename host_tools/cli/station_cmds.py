@@ -115,17 +115,17 @@ def cashier_list(station, as_json):
 @click.option(
     "--tz", default=None, help="Time zone for receipts and reports, e.g. Africa/Nairobi."
 )
-@home_option
 @json_option
-def station_settings(utility, address, tax_id, tz, home_dir, as_json):
-    """Show or set what receipts print: utility name, address, tax id and time zone."""
+@station_command
+def station_settings(station, utility, address, tax_id, tz, as_json):
+    """Show or set what receipts print: utility name, address, tax id and time zone. Showing
+    needs no login; setting them, an admin's."""
     from host_tools.vending import settings
 
     changes = {"utility_name": utility, "address": address, "tax_id": tax_id, "timezone": tz}
-    try:
-        now = settings.update(home_dir, changes)
-    except StationError as error:
-        raise click.ClickException(str(error)) from None
+    if any(value is not None for value in changes.values()):
+        acting_user(station, ADMINS, "changing the station settings")
+    now = settings.update(station.home, changes)
     rows = [(k.replace("_", " "), v or "(not set)") for k, v in now.items()]
     emit(now, as_json, lambda c, d: c.print(render.kv_table("Station settings", rows)))
 

@@ -4,6 +4,7 @@ import click
 
 from host_tools.cli.output import emit, json_option
 from host_tools.cli.station_access import (
+    APPROVERS,
     acting_user,
     approving_supervisor,
     print_receipt,
@@ -103,10 +104,12 @@ def void_confirm(station, meter_number, port, as_json):
     """Enter the meter's open void tokens over its serial port and close those it confirms.
 
     `accepted` (applied now) and `used` (the customer already entered it) both mean the meter
-    has it; anything else leaves the void open."""
+    has it; anything else leaves the void open. A supervisor or admin logs in: closing a void
+    changes what the books believe the meter holds."""
     from host_tools.device.client import DeviceClient, DeviceError
     from host_tools.vending import voids
 
+    user = acting_user(station, APPROVERS, "confirming a void token").name
     results = []
     try:
         with DeviceClient(port) as meter:
@@ -116,7 +119,9 @@ def void_confirm(station, meter_number, port, as_json):
             for void in voids.pending(station, meter_number):
                 answer = meter.request("token", token=void["token"])["result"]
                 if answer in ("accepted", "used"):
-                    voids.confirm(station, meter_number, void["tid"], "token " + answer)
+                    voids.confirm(
+                        station, meter_number, void["tid"], "token " + answer, cashier=user
+                    )
                 results.append({"tid": void["tid"], "result": answer})
     except DeviceError as exc:
         raise click.ClickException(str(exc)) from None

@@ -95,8 +95,9 @@ def _confirmed(conn):
     return out
 
 
-def confirm(station, meter, tid, how, now=None):
-    """Record that the meter has the void with `tid` (`how`: what showed it)."""
+def confirm(station, meter, tid, how, now=None, cashier=""):
+    """Record that the meter has the void with `tid` (`how`: what showed it; `cashier`: the
+    logged-in user who confirmed it, recorded on the ledger entry)."""
     stamp = station.stamp(now)
 
     def work(conn):
@@ -104,7 +105,7 @@ def confirm(station, meter, tid, how, now=None):
         if (meter, tid) in _confirmed(conn):
             return None
         body = {"void_tid": tid, "how": how}
-        return ledger.append(conn, CONFIRM_KIND, meter, stamp, "", body, [])
+        return ledger.append(conn, CONFIRM_KIND, meter, stamp, cashier, body, [])
 
     if not any(p["tid"] == tid for p in pending(station, meter)):
         raise StationError(f"no open void token with TID {tid} for meter {meter}")

@@ -292,3 +292,56 @@ def test_a_failed_cli_login_is_counted_like_a_web_one(home):
         station.close()
     assert "user:clerk" in keys and any(k.startswith("addr:cli:") for k in keys)
     assert users.MAX_FAILURES == 5  # the lock test above counts on it
+
+
+def _outside_the_books(home):
+    """What the verbs protected last change outside the ledger: station.json, the message
+    channel settings and the message queue."""
+    from host_tools.notify import settings
+    from host_tools.notify.dispatcher import list_deliveries
+
+    station = Station(home)
+    try:
+        config = (station.home / "station.json").read_text()
+        return config, station.read(settings.load), station.read(list_deliveries)
+    finally:
+        station.close()
+
+
+def test_settings_messages_and_void_confirmation_need_their_role_and_write_nothing(home):
+    sale = sell(home, "p1")
+    run(home, "customer", "set", KWH_METER, "--email", "k@home.example", "--email-opt-in")
+    month = sale["created_at"][:7]
+    before = books(home), _outside_the_books(home)
+    admins, approvers = "needs an admin", "needs a supervisor or admin"
+    for args, words, role in (
+        (("station", "settings", "--utility", "Evil Co"), "changing the station settings", admins),
+        (("notify", "set", "smtp_host", "evil.example"), "a message channel setting", admins),
+        (("notify", "month", "--month", month), "queueing the month's messages", approvers),
+        (("notify", "retry", "1"), "retrying a message", approvers),
+        (("void", "confirm", KWH_METER, "--port", "/dev/no-such-port"),
+         "confirming a void token", approvers),
+    ):  # fmt: skip
+        assert run(home, *args, code=1, env=NOBODY) == NOT_LOGGED_IN, args
+        out = run(home, *args, code=1, env=as_user("clerk"))
+        assert out == f"Error: clerk is a cashier: {words} {role}\n", args
+        if role == admins:
+            out = run(home, *args, code=1, env=as_user("boss"))
+            assert out == f"Error: boss is a supervisor: {words} {role}\n", args
+    assert (books(home), _outside_the_books(home)) == before
+    # reading stays open
+    shown = json.loads(run(home, "station", "settings", "--json", env=NOBODY))
+    assert shown["utility_name"] != "Evil Co"
+    assert "smtp_host" in run(home, "notify", "settings", env=NOBODY)
+    # the right role passes (void confirm gets as far as the serial port)
+    assert "1 messages queued" in run(home, "notify", "month", "--month", month,
+                                      env=as_user("boss"))  # fmt: skip
+    assert "no message 99" in run(home, "notify", "retry", "99", code=1, env=as_user("boss"))
+    out = run(home, "void", "confirm", KWH_METER, "--port", "/dev/no-such-port", code=1,
+              env=as_user("boss"))  # fmt: skip
+    assert "not logged in" not in out and "/dev/no-such-port" in out
+    run(home, "notify", "set", "smtp_host", "127.0.0.1")
+    shown = json.loads(run(home, "station", "settings", "--utility", "Kisumu Power Co",
+                           "--json"))  # fmt: skip
+    assert shown["utility_name"] == "Kisumu Power Co"
+    assert _outside_the_books(home)[1]["smtp_host"] == "127.0.0.1"
