@@ -63,7 +63,23 @@ def config_sign(
     if dry_run:
         emit(r, as_json, "\n".join(r["changes"]) or "no change from the last signed config")
         return
-    print_receipt(r, as_json, station)  # its Changes row lists what differs from the last config
+    print_signed_config(r, as_json, station)
+
+
+def print_signed_config(r, as_json, station):
+    """A signed config's receipt (its Changes row lists what differs from the last config)
+    and, for a person, how it reaches the meter (the web's never-disconnect page says the same).
+    Shared by `config sign` and `meter critical`."""
+    print_receipt(r, as_json, station)
+    if as_json:
+        return
+    meter, counter = r["meter"], r["counter"]
+    click.echo(
+        f"How it reaches the meter: every sale's receipt for meter {meter} prints config "
+        f"{counter} until it is recorded with `prepay config applied {meter} {counter}`; or an "
+        "engineer loads it at the meter with `prepay device config BLOB --port PORT` (the line "
+        "above), then records it."
+    )
 
 
 @config_group.command("applied")

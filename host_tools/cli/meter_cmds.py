@@ -1,5 +1,5 @@
 """`prepay meter add|list|show|set-tariff|set-limits|arrears|arrears-adjust|arrears-write-off|
-arrears-reverse|rekey`: the station's meter registry, its arrears and STS key changes.
+arrears-reverse|rekey|critical`: the station's meter registry, its arrears and STS key changes.
 
 Putting a meter's settings into the meter itself is `prepay device provision` (device_cmds).
 """
@@ -137,6 +137,27 @@ def meter_set_tariff(station, number, tariff_name, as_json):
     click.echo(f"meter {r['meter']} now on tariff {tariff_name}")
     if r["config"] is not None:
         print_receipt(r["config"], False, station)
+
+
+@meter.command("critical")
+@click.argument("number")
+@click.option("--remove", is_flag=True, help="On purpose: let the meter disconnect again.")
+@click.option("--confirm", default=None, help="With --remove: the meter number typed again.")
+@click.option("--reason", default="", help="With --remove: why (kept in the audit chain).")
+@json_option
+@station_command
+def meter_critical(station, number, remove, confirm, reason, as_json):
+    """Flag a critical customer's meter (hospital, water works) never-disconnect, or remove the
+    flag (--remove --confirm NUMBER --reason TEXT), and sign its config, as the logged-in
+    supervisor or admin (the web's never-disconnect page does the same)."""
+    from host_tools.cli.config_cmds import print_signed_config
+    from host_tools.vending import never_disconnect
+
+    if not remove and (confirm is not None or reason):
+        raise click.ClickException("--confirm and --reason go with --remove")
+    user = acting_user(station, APPROVERS, "never-disconnect").name
+    r = never_disconnect.set_flag(station, number, not remove, user, confirm, reason)
+    print_signed_config(r, as_json, station)
 
 
 @meter.command("set-limits")
