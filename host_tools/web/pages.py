@@ -1,9 +1,10 @@
 """Cashier and supervisor pages: server-rendered, usable without JavaScript.
 
 Cashier: find a meter (number, customer, phone), see it (customer, tariff, debt, last
-purchases), sell, receipt (print styles for 58/80 mm thermal and A4), reprint (marked COPY),
-own shift and cash-up. Supervisor: reverse a sale (reason required, never one's own), the day
-report and closing the day.
+purchases), sell, receipt (print styles for 58/80 mm thermal and A4), reprint (marked COPY and
+logged in the audit chain with the user, as `prepay reprint` logs it), own shift and cash-up.
+Supervisor: reverse a sale (reason required, never one's own), the day report and closing the
+day.
 """
 
 import secrets
@@ -18,6 +19,7 @@ from host_tools.vending import (
     mgmt,
     registry,
     reports,
+    reprints,
     settings,
     vend,
 )
@@ -135,8 +137,14 @@ def _receipt_page(request, receipt, copy):
 
 @page()
 async def reprint(request, user):
+    """A copy of a stored receipt: every copy shown (so printable) is a `reprint` txn in the
+    audit chain naming the user, through the function `prepay reprint` uses. A page that
+    shows the same token again is a copy whether it goes to paper or not, so choosing another
+    paper size (a reload) logs another copy too."""
     try:
-        receipt = await _call(vend.find_receipt, _station(request), request.path_params["seq"])
+        receipt = await _call(
+            reprints.reprint, _station(request), request.path_params["seq"], cashier=user.name
+        )
     except StationError as exc:
         return render(request, "error.html", 404, message=str(exc))
     return _receipt_page(request, receipt, copy=True)

@@ -86,3 +86,34 @@ def test_the_receipt_prints_the_station_header_and_local_time(sqlite_station):
                 assert when == local
     finally:
         opened.close()
+
+
+def test_a_web_reprint_is_logged_in_the_audit_chain_with_the_user(client):
+    """As `prepay reprint`: the copy is a `reprint` txn naming the logged-in user (not the
+    sale's cashier), the chain still verifies, and a receipt that is not there logs nothing."""
+    from sqlalchemy import select
+
+    from host_tools.vending import audit, db
+
+    sale = vend.sell(client.station, KWH_METER, "20", "R-1", "cash", "clerk")
+
+    def reprint_rows():
+        t = db.txns
+        query = select(t.c.seq, t.c.cashier, t.c.meter).where(t.c.kind == "reprint")
+        return client.station.read(lambda conn: [tuple(r) for r in conn.execute(query)])
+
+    login(client, "boss")
+    assert client.get("/receipts/99999").status_code == 404
+    assert reprint_rows() == []
+    page = client.get(f"/receipts/{sale['receipt']}")
+    assert page.status_code == 200 and 'id="copy-mark"' in page.text
+    assert sale["token_grouped"].split()[0] in page.text
+    ((seq, cashier, meter),) = reprint_rows()
+    assert (cashier, meter) == ("boss", KWH_METER)
+    logged = vend.find_receipt(client.station, str(seq))
+    assert logged["kind"] == "reprint"
+    assert f'<dd id="copy-logged">{vend.receipt_number(seq)}</dd>' in page.text
+    client.get(f"/receipts/{sale['receipt']}", params={"paper": "58"})
+    assert len(reprint_rows()) == 2  # every copy shown is a copy
+    checked = audit.verify(client.station)
+    assert checked["ok"] and checked["txns"] == 3, checked
