@@ -7,10 +7,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from host_tools.cli import main
 from host_tools.device.client import DeviceClient
-from host_tools.vending import keystore
+from host_tools.vending import db, keystore, voids
+from host_tools.vending.station import Station
 from tests.support.cli_login import as_user, log_in
 
 METER = "12345678903"
@@ -73,9 +75,26 @@ def test_void_after_entry_puts_the_amount_on_the_debt_and_is_confirmed(home, sim
     assert st["debt"] == sale["units"] and st["credit"] == sale["units"]  # credit minus debt: 0
     # Entered twice: refused, nothing more taken.
     run("device", "token", rev["void_token"], "--port", sim.port, code=1)
+    # Confirming is a supervisor's or admin's: a cashier is refused before the port is opened.
+    refused = run("void", "confirm", METER, "--port", sim.port, "--home", home, code=1,
+                  env=as_user("clerk"))  # fmt: skip
+    assert "clerk is a cashier: confirming a void token needs a supervisor or admin" in refused
+    assert len(json.loads(run("void", "list", "--json", "--home", home))) == 1
     # The station closes the void once the meter confirms it (re-entry answers `used`).
     out = run("void", "confirm", METER, "--port", sim.port, "--home", home)
     assert "confirmed" in out
+    station = Station(home)
+    try:
+        cashiers = station.read(
+            lambda conn: (
+                conn.execute(select(db.txns.c.cashier).where(db.txns.c.kind == voids.CONFIRM_KIND))
+                .scalars()
+                .all()
+            )
+        )
+    finally:
+        station.close()
+    assert cashiers == ["admin"]
     assert json.loads(run("void", "list", "--json", "--home", home)) == []
     with DeviceClient(sim.port) as meter:
         assert meter.request("status")["debt"] == sale["units"]
