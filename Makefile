@@ -58,8 +58,11 @@ typecheck: $(TEST_EXTRAS)
 	$(BIN)/pyright -p pyrightconfig.json
 
 # Tests that read shared/ directly (the ESP32 partition tables) find it where `make firmware` does.
+# PYTEST_WORKERS processes share the tests (pytest-xdist): each starts its own PostgreSQL,
+# Mosquitto and Chromium as it needs them. PYTEST_WORKERS=0 runs them in this one process.
+PYTEST_WORKERS ?= 3
 pytest: $(TEST_EXTRAS)
-	PREPAY_SHARED=$(abspath $(SHARED)) $(PY) -m pytest
+	PREPAY_SHARED=$(abspath $(SHARED)) $(PY) -m pytest -n $(PYTEST_WORKERS)
 
 # The shared tests keep whole fault-injection traces in memory (not the app: its heap is
 # tests/sim/test_sim_heap_cli.py's job), so they get more than the 2 MiB default heap.
