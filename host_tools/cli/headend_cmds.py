@@ -1,5 +1,5 @@
-"""`prepay headend [deliveries]`: the MQTT head-end beside the station, on its database, and
-its remote top-up queue (docs/online.md)."""
+"""`prepay headend [deliveries|meters]`: the MQTT head-end beside the station, on its
+database, its remote top-up queue and the meters it hears from (docs/online.md)."""
 
 import os
 import signal
@@ -97,6 +97,30 @@ def deliveries_cmd(station, db_url, meter, status, as_json):
         for r in rows
     ]
     emit(rows, as_json, "\n".join(lines) if lines else "no deliveries")
+
+
+@headend_cmd.command("meters")
+@click.option("--db", "db_url", default=None, help=DB_HELP)
+@click.option("--offline", is_flag=True, help="Only the meters the head-end has lost.")
+@json_option
+@station_command
+def meters_cmd(station, db_url, offline, as_json):
+    """The meters the head-end has heard from: online or offline (by the meter's last will)
+    since when, events stored in order (and any the meter lost), the last state's credit."""
+    from host_tools.headend.links import list_links
+
+    if db_url:
+        station.use_database(db_url)
+    rows = station.read(lambda conn: list_links(conn, offline))
+    lines = [
+        f"{r['meter']}  {'online ' if r['online'] else 'OFFLINE'} since {r['since']}  "
+        f"credit {r['credit_text'] or '-'}  relay {r['relay'] or '-'}  "
+        f"events {r['events_stored']}"
+        + (f" ({r['events_lost']} lost on the meter)" if r["events_lost"] else "")
+        for r in rows
+    ]
+    none = "no meter offline" if offline else "no meter has connected to the head-end yet"
+    emit(rows, as_json, "\n".join(lines) if lines else none)
 
 
 def register(main):

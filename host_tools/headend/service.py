@@ -40,6 +40,7 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import and_, bindparam, or_, select, update
 
 from host_tools.headend.announce import announce
+from host_tools.headend.links import EVENTS_LOST
 from host_tools.vending import StationError, db
 from token_spec.errors import RESULT_CODES, RESULT_LOCKED
 
@@ -58,9 +59,6 @@ _l, _ev, _rd, _dl = db.meter_links, db.meter_events, db.readings, db.deliveries
 # (re)subscribe; so no PUBACK per state and, while the head-end is away, the broker's queue for
 # it (max_queued_messages) holds events and results only, not 1,000 meters' states.
 _SUBSCRIPTIONS = (("state", 0), ("events", 1), ("result", 1))
-# A meter event the head-end writes for events the meter announced lost (seq = first lost,
-# a = how many, b = last lost): an outage outlived the meter's 256-event ring.
-EVENTS_LOST = "events_lost"
 _CLOSING = {"accepted": "accepted", "used": "done"}  # any other result code: rejected
 
 

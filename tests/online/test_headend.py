@@ -9,12 +9,15 @@ an outage and a power cut. (Events lost to a longer outage than the meter's ring
 test_meter_link.py for the meter, test_event_gap.py for the head-end.)
 """
 
+import json
 import time
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from host_tools.cli import main
 from host_tools.device.client import DeviceClient
 from host_tools.provisioning import provision_meter
 from host_tools.sim import SimMeter
@@ -77,8 +80,8 @@ def test_a_vend_reaches_an_online_meter_without_the_keypad(chain):
     start = time.monotonic()
     sold = vend.sell(station, CURRENCY_METER, "15", "ON-1", "cash", "clerk")
     done = wait(lambda: _deliveries(station)[0].status == "accepted", 10, "accepted")
+    # The issue's bar is 2 s; tests never assert times: bench/headend.py prints the latency.
     print(f"vend -> accepted on the meter: {done - start:.2f} s")
-    assert done - start < 2.0  # the issue's bar (a test assertion on the chain, not a bench)
     row = _deliveries(station)[0]
     assert row.result == "accepted" and row.attempts == 1 and row.digits == sold["token"]
     assert meter.request("status")["credit"] == before + 1500
@@ -89,6 +92,7 @@ def test_an_offline_meter_gets_its_token_once_when_it_returns(chain):
     station, meter, _, headend = chain
     meter.request("sim.net", up=False)
     wait(lambda: not _link(station).online, 10, "offline")
+    assert _meters_cli(station, "--offline")[0]["meter"] == CURRENCY_METER  # its last will
     vend.sell(station, CURRENCY_METER, "7", "OFF-1", "cash", "clerk")
     time.sleep(1.0)
     assert [r.status for r in _deliveries(station)] == ["pending"]  # nobody to push to
@@ -96,6 +100,20 @@ def test_an_offline_meter_gets_its_token_once_when_it_returns(chain):
     wait(lambda: _deliveries(station)[0].status == "accepted", 15, "accepted")
     assert _deliveries(station)[0].attempts == 1
     assert meter.request("status")["credit"] == 700
+    assert _meters_cli(station, "--offline") == []
+    status = meter.request("status")
+    wait(lambda: _meters_cli(station)[0]["credit_text"] == status["credit_text"], 10, "state")
+    (row,) = _meters_cli(station)
+    assert row["online"] and row["relay"] == status["relay"] and row["events_lost"] == 0
+    text = CliRunner().invoke(main, ["headend", "meters", "--home", station.home]).output
+    assert f"{CURRENCY_METER}  online  since" in text and status["credit_text"] in text
+
+
+def _meters_cli(station, *args):
+    """`prepay headend meters --json` (the engineer's view of the head-end's meter links)."""
+    got = CliRunner().invoke(main, ["headend", "meters", "--json", "--home", station.home, *args])
+    assert got.exit_code == 0, got.output
+    return json.loads(got.output)
 
 
 @SQLITE_ONLY
