@@ -7,7 +7,9 @@ another user is only `as_user(name)` for CliRunner's `env`.
 """
 
 from argon2 import PasswordHasher
+from click.testing import CliRunner
 
+from host_tools.cli import main
 from host_tools.vending import users
 
 
@@ -48,3 +50,13 @@ def add_logins(station, password, **roles):
             users.add_user(conn, name, role, password, stamp, 100_000)
 
     station.write(work)
+
+
+def run(home, *args, code=0, env=None):
+    """`prepay ARGS --home HOME` in-process; its output. A refusal (`code` != 0) must be one
+    line starting with "Error: " (bad input gets a clear one-line error)."""
+    result = CliRunner().invoke(main, [*args, "--home", home], env=env, catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    if code:
+        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
+    return result.output

@@ -7,13 +7,11 @@ import os
 import sys
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from host_tools.cli import main
 from host_tools.vending import db, users
 from host_tools.vending.station import Station
-from tests.support.cli_login import approved_by, as_user
+from tests.support.cli_login import approved_by, as_user, run
 from tests.support.terminal import answer_prompts
 from tests.vending.conftest import PASSPHRASE
 from tests.vending.test_cli import setup_cli_station
@@ -24,14 +22,6 @@ pytestmark = pytest.mark.usefixtures("fast_kdf", "station_env")
 NOBODY = {"PREPAY_USER": None, "PREPAY_USER_PASSWORD": None}
 NOT_LOGGED_IN = "Error: user not logged in: set PREPAY_USER and PREPAY_USER_PASSWORD\n"
 WRONG = "Error: wrong user name or password\n"
-
-
-def run(home, *args, code=0, env=None):
-    result = CliRunner().invoke(main, [*args, "--home", home], env=env, catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    if code:
-        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
-    return result.output
 
 
 def sell(home, ref, amount="10", user="clerk"):

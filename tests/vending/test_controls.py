@@ -8,18 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from host_tools.cli import main
-from tests.support.cli_login import approved_by, as_user
+from tests.support.cli_login import approved_by, as_user, run
 from tests.vending.vending_setup import CURRENCY_METER, KWH_METER
 
 pytestmark = pytest.mark.usefixtures("fast_kdf", "station_env")
-
-
-def run(home, *args, code=0, env=None):
-    result = CliRunner().invoke(main, [*args, "--home", home], env=env, catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    if code:
-        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
-    return result.output
 
 
 def js(home, *args, env=None):
