@@ -5,8 +5,8 @@ with no keypad entry, and the customer is told — on built-in defaults, in abou
    messages (`prepay notify set file_path ...`).
 2. A real Mosquitto on 127.0.0.1 (host_tools/headend/broker.py): one user per meter and an ACL
    that confines each meter to its own topics. Not installed: the demo says how to install it.
-3. `prepay headend` and `prepay notify run` as the two processes a utility runs beside the
-   station (subprocesses of the demo, stopped at its end).
+3. `prepay headend` as a utility runs it beside the station (a subprocess of the demo, stopped
+   at its end); it also sends the customer messages (`prepay notify run`'s dispatcher).
 4. A simulated meter, provisioned over its serial port and given its network settings
    (`prepay device net-set`); it comes online at the head-end.
 5. A sale: the head-end pushes the token to the meter (delivery pending -> sent -> accepted).
@@ -25,9 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 
-from host_tools.demo import METER, Demo, DemoError, _clear_kept, _demo_logins
+from host_tools.demo import METER, Demo, DemoError, _clear_kept, _demo_logins, _environment
 
 MESSAGES_FILE = "messages.jsonl"  # in the station's home: the file channel's output
 WAIT_ONLINE_S = 20
@@ -35,21 +35,6 @@ WAIT_DELIVERY_S = 20
 WAIT_MESSAGES_S = 30
 # What a run must have written to the file channel, in the order the demo causes them.
 EXPECTED_KINDS = ("topup", "credit_low", "supply_cut", "topup", "supply_restored")
-
-
-@contextmanager
-def _env(**values):
-    """Environment variables for the in-process CLI verbs, restored afterwards."""
-    old = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class OnlineDemo(Demo):
@@ -184,11 +169,10 @@ class OnlineDemo(Demo):
             )
             self.say(f"ACL: the meter may use only prepay/v1/{METER}/#, the head-end every meter")
 
-            self.heading("3. The head-end and the message dispatcher beside the station")
+            self.heading("3. The head-end beside the station (it sends the messages too)")
             cleanup.callback(self.stop_all, check=False)  # on an error: the first error wins
             self.spawn("headend", ["headend", "--broker", broker.url, "--home", self.home],
                        env={"PREPAY_HEADEND_PASSWORD": broker.headend_password})  # fmt: skip
-            self.spawn("notify", ["notify", "run", "--poll", "0.3", "--home", self.home])
 
             self.heading("4. A simulated meter on the network")
             sim = cleanup.enter_context(SimMeter(state_dir=os.path.join(tmp, "meter"), speed=0))
@@ -197,7 +181,7 @@ class OnlineDemo(Demo):
                         "--home", self.home)  # fmt: skip
             self.client = cleanup.enter_context(DeviceClient(sim.port, timeout=10))
             self._low_credit_config()
-            with _env(PREPAY_MQTT_PASSWORD=self.meter_password):
+            with _environment(PREPAY_MQTT_PASSWORD=self.meter_password):
                 self.say("[dim](the meter's broker password is in $PREPAY_MQTT_PASSWORD)[/]")
                 self.prepay("device", "net-set", "--port", sim.port, "--broker", broker.url)
             self.wait("the meter coming online", self.online, WAIT_ONLINE_S)
@@ -268,8 +252,7 @@ class OnlineDemo(Demo):
                  "same way once configured: docs/notify.md)[/]")  # fmt: skip
 
     def _stop_processes(self):
-        return [{"headend": "prepay headend", "notify": "prepay notify run"}[name]
-                for name in self.stop_all()]  # fmt: skip
+        return [f"prepay {name}" for name in self.stop_all()]
 
     def _stop_broker(self):
         if self.broker is not None:

@@ -1,5 +1,5 @@
 """`prepay demo --online` (what `make demo-online` runs) end to end, as a user starts it: the
-real Mosquitto, `prepay headend` and `prepay notify run` as processes, the simulated meter.
+real Mosquitto, `prepay headend` (it sends the messages too), the simulated meter.
 
 The demo keeps its station (--keep) so the test can read what the head-end and the dispatcher
 wrote; no timing is asserted (the demo itself waits with generous limits)."""
@@ -64,7 +64,6 @@ def test_online_demo_tops_up_over_mqtt_tells_the_customer_and_leaves_nothing_run
     steps = [
         "Mosquitto on mqtt://127.0.0.1:",
         "prepay headend --broker",
-        "prepay notify run",
         "prepay device net-set",
         f"meter {METER} is online",
         "network      mqtt 127.0.0.1:",  # `prepay device status` shows the link
@@ -76,7 +75,7 @@ def test_online_demo_tops_up_over_mqtt_tells_the_customer_and_leaves_nothing_run
         "DEMO-ONLINE-0002",
         "meter credit 0.00 -> 10.00",
         "What the customer was told",
-        "stopped: prepay headend, prepay notify run, the simulated meter, Mosquitto",
+        "stopped: prepay headend, the simulated meter, Mosquitto",
         "online demo finished",
     ]
     at = 0
